@@ -1,0 +1,35 @@
+import { resolve } from 'node:path';
+import { defineConfig } from 'vitest/config';
+import react from '@vitejs/plugin-react';
+
+// Two entries: the page (index.html) and the API reference (docs.html), so the
+// reference's large library never reaches the page's bundle. The build goes to
+// dist/app; frontend/embed.go embeds it into the Go binary.
+export default defineConfig({
+  plugins: [react()],
+  build: {
+    outDir: 'dist/app',
+    emptyOutDir: true,
+    // Every browser prawn supports knows modulepreload; the polyfill would be one more request.
+    modulePreload: { polyfill: false },
+    // Large enough for the API reference chunk; the page stays far below it.
+    chunkSizeWarningLimit: 2000,
+    rollupOptions: {
+      input: {
+        index: resolve(import.meta.dirname, 'index.html'),
+        docs: resolve(import.meta.dirname, 'docs.html'),
+      },
+    },
+  },
+  server: {
+    // `npm run dev` proxies the API to a running `prawn serve`.
+    proxy: {
+      '/api': process.env.PRAWN_API ?? 'http://127.0.0.1:8080',
+      '/healthz': process.env.PRAWN_API ?? 'http://127.0.0.1:8080',
+    },
+  },
+  test: {
+    include: ['src/**/*.test.ts'],
+    environment: 'node',
+  },
+});
