@@ -1,0 +1,70 @@
+# prawn — see README.md. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       := bin/prawn
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/prawnhq/prawn/internal/buildinfo.Version=$(VERSION)
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-zA-Z/_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+## ---- quick start ----------------------------------------------------------
+
+.PHONY: run
+run: frontend build ## Build everything and start `prawn serve` (embedded Postgres unless DATABASE_URL is set).
+	./$(BIN) serve
+
+.PHONY: test
+test: frontend ## go vet, every Go test with -race (real Postgres), frontend and infra tests.
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	$(MAKE) test/frontend
+	$(MAKE) test/infra
+
+## ---- build ----------------------------------------------------------------
+
+.PHONY: build
+build: ## Build bin/prawn (embeds the built frontend when there is one).
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/prawn
+
+.PHONY: frontend
+frontend: ## Install the frontend's packages and build it into frontend/dist.
+	@if [ -f frontend/package.json ]; then scripts/frontend.sh build; else echo "frontend: placeholder page only"; fi
+
+.PHONY: test/frontend
+test/frontend: ## Frontend unit and browser tests.
+	@if [ -f frontend/package.json ]; then scripts/frontend.sh test; else echo "frontend: no tests yet"; fi
+
+.PHONY: test/infra
+test/infra: ## CDK assertions and cdk-nag (infra/ is its own Go module).
+	@if [ -f infra/go.mod ]; then cd infra && $(GO) test -count=1 ./...; else echo "infra: not yet"; fi
+
+## ---- code generation ------------------------------------------------------
+
+.PHONY: generate
+generate: generate/api generate/db generate/frontend ## Regenerate gen/ (and the frontend client) from the contract and the SQL.
+
+.PHONY: generate/api
+generate/api:
+	rm -f gen/api/*.gen.go
+	$(GO) tool oapi-codegen -config gen/api/oapi-codegen.yaml api/openapi.yaml
+
+.PHONY: generate/db
+generate/db:
+	rm -f gen/db/*.go
+	$(GO) tool sqlc generate
+
+.PHONY: generate/frontend
+generate/frontend:
+	@if [ -f frontend/package.json ]; then scripts/frontend.sh generate; fi
+
+.PHONY: verify
+verify: generate ## Fail when `make generate` changes the tree (generated code edited by hand or stale).
+	@if [ -n "$$(git status --porcelain -- gen frontend/src/api)" ]; then \
+	  git status --porcelain -- gen frontend/src/api; git --no-pager diff --stat; \
+	  echo "verify: generated code is stale or was edited by hand; run make generate and commit"; exit 1; fi
+	@echo "verify: generated code is up to date"

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/buildinfo"
+	"github.com/prawnhq/prawn/internal/config"
+	"github.com/prawnhq/prawn/internal/rollup"
+)
+
+func runVersion(_ context.Context, _ config.Config, args []string, out io.Writer) error {
+	if err := parse(newFlags("version", "Prints the version of this binary.", out), args); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "prawn", buildinfo.String())
+	return nil
+}
+
+func runMigrate(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
+	if err := parse(newFlags("migrate", "Brings the database schema up to date (embedded migrations).", out), args); err != nil {
+		return err
+	}
+	log := cfg.Logger()
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	applied, err := a.Store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(out, "schema is up to date")
+	}
+	for _, m := range applied {
+		fmt.Fprintln(out, "applied", m)
+	}
+	return nil
+}
+
+func runRollup(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
+	fs := newFlags("rollup", "Folds every view not yet rolled up into the hourly rollups, in batches.", out)
+	batch := fs.Int("batch", rollup.DefaultBatchSize, "most views folded per transaction")
+	wait := fs.Bool("wait", false, "wait for a rollup already running instead of returning at once")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *batch < 1 {
+		return usageError{"rollup: --batch must be at least 1"}
+	}
+	log := cfg.Logger()
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if _, err := a.Store.Migrate(ctx); err != nil {
+		return err
+	}
+	res, err := a.Rollup(ctx, rollup.Options{BatchSize: *batch, Wait: *wait, Progress: func(p rollup.Progress) {
+		log.Info("rollup progress", "folded", p.Folded, "remaining", p.Remaining, "elapsed", p.Elapsed.Round(time.Millisecond))
+	}})
+	if err != nil {
+		return err
+	}
+	if res.Busy {
+		fmt.Fprintln(out, "another rollup is running; nothing done (use --wait to wait for it)")
+		return nil
+	}
+	fmt.Fprintf(out, "folded %d views in %d batches in %s\n", res.Folded, res.Batches, res.Duration.Round(time.Millisecond))
+	return nil
+}
+
+func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
+	if err := parse(newFlags("serve", "Serves the API and the page on PRAWN_ADDR; migrates first and folds new views every PRAWN_ROLLUP_INTERVAL.", out), args); err != nil {
+		return err
+	}
+	log := cfg.Logger()
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	applied, err := a.Store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		log.Info("schema migrated", "applied", applied)
+	}
+	a.Web = webHandler()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	tickerDone := make(chan struct{})
+	tickCtx, stopTicker := context.WithCancel(context.Background())
+	go func() {
+		defer close(tickerDone)
+		rollupTicker(tickCtx, a, cfg.RollupInterval, log)
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("prawn is serving", "url", "http://"+ln.Addr().String(), "version", buildinfo.String())
+
+	select {
+	case err := <-serveErr:
+		stopTicker()
+		<-tickerDone
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	stopTicker()
+	<-tickerDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// rollupTicker folds new views every interval until ctx ends; 0 turns it off.
+func rollupTicker(ctx context.Context, a *app.App, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		res, err := a.Rollup(ctx, rollup.Options{})
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("rollup failed", "err", err)
+		case res.Folded > 0:
+			log.Info("rollup", "folded", res.Folded, "batches", res.Batches, "duration", res.Duration.Round(time.Millisecond))
+		}
+	}
+}

@@ -1,0 +1,87 @@
+// Package app wires prawn together: the database (given or embedded), the domain services and
+// the HTTP handler. The CLI and the Lambda transport build the same App.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/prawnhq/prawn/internal/config"
+	"github.com/prawnhq/prawn/internal/httpapi"
+	"github.com/prawnhq/prawn/internal/pageview"
+	"github.com/prawnhq/prawn/internal/pgembed"
+	"github.com/prawnhq/prawn/internal/rollup"
+	"github.com/prawnhq/prawn/internal/stats"
+	"github.com/prawnhq/prawn/internal/storage"
+)
+
+// App is prawn built once: use its Handler and Rollup, then Close it.
+type App struct {
+	Store    *storage.Store
+	Recorder pageview.Recorder
+	Stats    *stats.Service
+	Log      *slog.Logger
+	// Web serves the page; nil serves none.
+	Web     http.Handler
+	closers []func() error
+}
+
+// New builds the app around a store.
+func New(store *storage.Store, log *slog.Logger) *App {
+	return &App{
+		Store:    store,
+		Recorder: pageview.Direct{Store: store},
+		Stats:    &stats.Service{Store: store},
+		Log:      log,
+	}
+}
+
+// Open connects to the configured database, starting the embedded cluster when no DATABASE_URL
+// is set, and builds the app.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	url := cfg.DatabaseURL
+	var cluster *pgembed.Cluster
+	if url == "" {
+		c, err := pgembed.Open(ctx, cfg.DataDir, log)
+		if err != nil {
+			return nil, err
+		}
+		cluster, url = c, c.URL()
+	}
+	store, err := storage.Open(ctx, url, storage.Options{MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		if cluster != nil {
+			_ = cluster.Close()
+		}
+		return nil, err
+	}
+	a := New(store, log)
+	a.closers = append(a.closers, func() error { store.Close(); return nil })
+	if cluster != nil {
+		a.closers = append(a.closers, cluster.Close)
+	}
+	return a, nil
+}
+
+// Handler is the one http.Handler serving the API and the page.
+func (a *App) Handler() http.Handler {
+	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log}
+	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log})
+}
+
+// Rollup folds new views into the rollups; see rollup.Run.
+func (a *App) Rollup(ctx context.Context, opt rollup.Options) (rollup.Result, error) {
+	return rollup.Run(ctx, a.Store, opt)
+}
+
+// Close releases the database (and stops the embedded cluster when this was its last user).
+func (a *App) Close() error {
+	var first error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -1,0 +1,107 @@
+// Package config reads prawn's settings from the environment and validates them at start.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is prawn's configuration.
+type Config struct {
+	// DatabaseURL is the Postgres to use; empty means the embedded cluster under DataDir.
+	DatabaseURL string
+	// Addr is where `prawn serve` listens.
+	Addr string
+	// DataDir keeps the embedded cluster.
+	DataDir string
+	// RollupInterval is how often `prawn serve` folds new views; 0 turns the ticker off.
+	RollupInterval time.Duration
+	// DBMaxConns caps the connection pool; 0 means the driver's default.
+	DBMaxConns int32
+	// LogLevel is the least severe level logged.
+	LogLevel slog.Level
+	// LogFormat is "text" or "json".
+	LogFormat string
+}
+
+// Var describes one environment variable, for --help and the README.
+type Var struct {
+	Name, Default, Help string
+}
+
+// Vars lists every setting.
+var Vars = []Var{
+	{"DATABASE_URL", "(embedded)", "Postgres connection string; unset: a private cluster under PRAWN_DATA_DIR"},
+	{"PRAWN_ADDR", "127.0.0.1:8080", "host:port that `prawn serve` listens on"},
+	{"PRAWN_DATA_DIR", "./.prawn", "folder for the embedded database"},
+	{"PRAWN_ROLLUP_INTERVAL", "1m", "how often `prawn serve` folds new views into the rollups; 0 turns it off"},
+	{"PRAWN_DB_MAX_CONNS", "(4 per CPU)", "connection pool size"},
+	{"PRAWN_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"PRAWN_LOG_FORMAT", "text", "text or json"},
+}
+
+// FromEnv reads the configuration from the environment, naming every invalid value at once.
+func FromEnv() (Config, error) {
+	return Load(os.Getenv)
+}
+
+// Load reads the configuration through getenv.
+func Load(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		DatabaseURL: get("DATABASE_URL", ""),
+		Addr:        get("PRAWN_ADDR", "127.0.0.1:8080"),
+		DataDir:     get("PRAWN_DATA_DIR", "./.prawn"),
+		LogFormat:   get("PRAWN_LOG_FORMAT", "text"),
+	}
+	var errs []error
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("PRAWN_ADDR=%q: want host:port such as 127.0.0.1:8080", c.Addr))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		errs = append(errs, fmt.Errorf("PRAWN_ADDR=%q: port must be a number from 0 to 65535", c.Addr))
+	}
+	iv := get("PRAWN_ROLLUP_INTERVAL", "1m")
+	if d, err := time.ParseDuration(iv); err != nil || d < 0 || (d > 0 && d < time.Second) {
+		errs = append(errs, fmt.Errorf("PRAWN_ROLLUP_INTERVAL=%q: want a duration of at least 1s such as 30s or 5m, or 0 to turn it off", iv))
+	} else {
+		c.RollupInterval = d
+	}
+	if v := get("PRAWN_DB_MAX_CONNS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			errs = append(errs, fmt.Errorf("PRAWN_DB_MAX_CONNS=%q: want a whole number from 1 to 1000", v))
+		}
+		c.DBMaxConns = int32(n)
+	}
+	lv := get("PRAWN_LOG_LEVEL", "info")
+	if err := c.LogLevel.UnmarshalText([]byte(lv)); err != nil {
+		errs = append(errs, fmt.Errorf("PRAWN_LOG_LEVEL=%q: want debug, info, warn or error", lv))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("PRAWN_LOG_FORMAT=%q: want text or json", c.LogFormat))
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// Logger builds the logger the configuration asks for, writing to stderr.
+func (c Config) Logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

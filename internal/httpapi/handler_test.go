@@ -1,0 +1,157 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	a := app.New(pgtest.Store(t), slog.New(slog.DiscardHandler))
+	a.Web = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html>page</html>")
+	})
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func do(t *testing.T, srv *httptest.Server, method, path, body string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
+		}
+	}
+	return resp, m
+}
+
+func TestRecordThenRead(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	resp, body := do(t, srv, "POST", "/api/views", `{"path":"/a/","referrer":"https://example.com/"}`)
+	if resp.StatusCode != 201 || body["path"] != "/a" {
+		t.Fatalf("POST /api/views = %d %v", resp.StatusCode, body)
+	}
+	do(t, srv, "POST", "/api/views", `{"path":"/a?x=1"}`)
+	do(t, srv, "POST", "/api/views", `{"path":"/b"}`)
+
+	resp, body = do(t, srv, "GET", "/api/stats?path=/a", "")
+	if resp.StatusCode != 200 || body["total"] != 2.0 || body["bucket"] != "hour" {
+		t.Fatalf("GET /api/stats?path=/a = %d %v", resp.StatusCode, body)
+	}
+	series := body["series"].([]any)
+	var sum float64
+	for _, b := range series {
+		sum += b.(map[string]any)["views"].(float64)
+	}
+	if len(series) != 25 || sum != 2 {
+		t.Errorf("series: %d buckets summing to %v; want 25 summing to 2", len(series), sum)
+	}
+
+	_, body = do(t, srv, "GET", "/api/stats", "")
+	if body["total"] != 3.0 || body["path"] != nil {
+		t.Errorf("site stats = %v", body)
+	}
+	_, body = do(t, srv, "GET", "/api/home", "")
+	if body["pageViews"] != 4.0 {
+		t.Errorf("/api/home = %v, want 4 (three views and this one)", body)
+	}
+	_, body = do(t, srv, "GET", "/api/pages?limit=2", "")
+	pages := body["pages"].([]any)
+	if len(pages) != 2 || pages[0].(map[string]any)["path"] != "/a" || pages[0].(map[string]any)["views"] != 2.0 {
+		t.Errorf("/api/pages = %v", body)
+	}
+}
+
+func TestOperations(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	for _, tt := range []struct {
+		path, ctype, contains string
+	}{
+		{"/healthz", "application/json", `"ok"`},
+		{"/readyz", "application/json", `"ok"`},
+		{"/api/openapi.yaml", "application/yaml", "openapi: 3.0.3"},
+		{"/", "text/html", "<html>"},
+		{"/some/page", "text/html", "<html>"},
+	} {
+		resp, err := srv.Client().Get(srv.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), tt.ctype) || !strings.Contains(string(b), tt.contains) {
+			t.Errorf("GET %s = %d %s %.60q", tt.path, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+	}
+}
+
+func TestErrorsAreProblems(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	for _, tt := range []struct {
+		method, path, body string
+		status             int
+		detail             string
+	}{
+		{"POST", "/api/views", `{"path":"nope"}`, 400, `path must start with "/"`},
+		{"POST", "/api/views", `{}`, 400, "path is required"},
+		{"POST", "/api/views", `{"path":5}`, 400, `field "path" must be a string`},
+		{"POST", "/api/views", `{"path":`, 400, "ends in the middle"},
+		{"POST", "/api/views", `not json`, 400, "not valid JSON"},
+		{"POST", "/api/views", ``, 400, "request body is empty"},
+		{"POST", "/api/views", `[]`, 400, "must be a JSON object"},
+		{"POST", "/api/views", `{"path":"/` + strings.Repeat("a", 600) + `"}`, 400, "at most 512"},
+		{"POST", "/api/views", `{"path":"/a","referrer":"` + strings.Repeat("r", 9000) + `"}`, 413, "at most 8192"},
+		{"POST", "/api/views", `{"path":"/a\u0007"}`, 400, "control character"},
+		{"GET", "/api/stats?bucket=week", "", 400, `bucket must be "hour" or "day"`},
+		{"GET", "/api/stats?tz=Nowhere/City", "", 400, "unknown time zone"},
+		{"GET", "/api/stats?from=yesterday", "", 400, `"from" must be an RFC 3339 time`},
+		{"GET", "/api/stats?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "", 400, "must be before"},
+		{"GET", "/api/stats?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "", 400, "more than 1500"},
+		{"GET", "/api/pages?limit=0", "", 400, "limit must be between 1 and 100"},
+		{"GET", "/api/pages?limit=ten", "", 400, `"limit" must be a whole number`},
+		{"GET", "/api/nothing", "", 404, "no API operation at /api/nothing"},
+		{"DELETE", "/api/views", "", 405, "DELETE is not allowed on /api/views"},
+		{"PUT", "/healthz", "", 405, "PUT is not allowed"},
+	} {
+		resp, body := do(t, srv, tt.method, tt.path, tt.body)
+		detail, _ := body["detail"].(string)
+		if resp.StatusCode != tt.status || resp.Header.Get("Content-Type") != "application/problem+json" ||
+			!strings.Contains(detail, tt.detail) || body["status"] != float64(tt.status) || body["title"] == "" {
+			t.Errorf("%s %.60s: %d %s %v; want %d problem with detail containing %q",
+				tt.method, tt.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, tt.status, tt.detail)
+		}
+	}
+	// Nothing of the rejected requests was recorded.
+	if _, body := do(t, srv, "GET", "/api/stats", ""); body["total"] != 0.0 {
+		t.Errorf("after only bad requests, total = %v", body["total"])
+	}
+}

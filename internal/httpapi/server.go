@@ -1,0 +1,162 @@
+// Package httpapi is prawn's HTTP edge: it implements the generated strict server interface from
+// api/openapi.yaml, maps domain errors to problem+json answers and builds the one http.Handler
+// that serves locally and inside Lambda.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	openapi "github.com/prawnhq/prawn/api"
+	"github.com/prawnhq/prawn/gen/api"
+	"github.com/prawnhq/prawn/internal/pageview"
+	"github.com/prawnhq/prawn/internal/stats"
+	"github.com/prawnhq/prawn/internal/storage"
+)
+
+// Server answers the API's operations.
+type Server struct {
+	Recorder pageview.Recorder
+	Stats    *stats.Service
+	// Ready reports whether the database answers.
+	Ready func(context.Context) error
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+var _ api.StrictServerInterface = (*Server)(nil)
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// RecordView records one view and answers once it is committed.
+func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject) (api.RecordViewResponseObject, error) {
+	var referrer string
+	if req.Body.Referrer != nil {
+		referrer = *req.Body.Referrer
+	}
+	v, err := pageview.New(req.Body.Path, referrer)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Recorder.Record(ctx, v); err != nil {
+		return nil, err
+	}
+	return api.RecordView201JSONResponse{Path: v.Path}, nil
+}
+
+// GetHome records a view of "/" and answers the site's all-time count, that view included.
+func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.GetHomeResponseObject, error) {
+	if err := s.Recorder.Record(ctx, pageview.View{Path: "/"}); err != nil {
+		return nil, err
+	}
+	n, err := s.Stats.SiteTotal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetHome200JSONResponse{PageViews: n}, nil
+}
+
+// GetStats answers the total and a series of one path or the site.
+func (s *Server) GetStats(ctx context.Context, req api.GetStatsRequestObject) (api.GetStatsResponseObject, error) {
+	p := req.Params
+	var bucket, tz string
+	if p.Bucket != nil {
+		bucket = string(*p.Bucket)
+	}
+	if p.Tz != nil {
+		tz = *p.Tz
+	}
+	q, err := stats.NewQuery(p.Path, p.From, p.To, bucket, tz, s.now())
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Stats.Stats(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	series := make([]api.Bucket, len(res.Series))
+	for i, pt := range res.Series {
+		series[i] = api.Bucket{Start: pt.Start, Views: pt.Views}
+	}
+	tzName := q.Loc.String()
+	return api.GetStats200JSONResponse{
+		Path:    q.Path,
+		Total:   res.Total,
+		AsOf:    res.AsOf,
+		Pending: &res.Pending,
+		Bucket:  api.StatsBucket(q.Bucket),
+		Tz:      &tzName,
+		From:    q.From,
+		To:      q.To,
+		Series:  series,
+	}, nil
+}
+
+// ListPages answers the most viewed paths in a range.
+func (s *Server) ListPages(ctx context.Context, req api.ListPagesRequestObject) (api.ListPagesResponseObject, error) {
+	var limit *int
+	if req.Params.Limit != nil {
+		l := int(*req.Params.Limit)
+		limit = &l
+	}
+	q, err := stats.NewPagesQuery(req.Params.From, req.Params.To, limit, s.now())
+	if err != nil {
+		return nil, err
+	}
+	pages, err := s.Stats.TopPages(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.PageCount, len(pages))
+	for i, p := range pages {
+		out[i] = api.PageCount{Path: p.Path, Views: p.Views}
+	}
+	return api.ListPages200JSONResponse{From: q.From, To: q.To, Pages: out}, nil
+}
+
+// GetOpenAPI serves the contract itself.
+func (s *Server) GetOpenAPI(context.Context, api.GetOpenAPIRequestObject) (api.GetOpenAPIResponseObject, error) {
+	return api.GetOpenAPI200ApplicationyamlResponse{Body: bytes.NewReader(openapi.YAML), ContentLength: int64(len(openapi.YAML))}, nil
+}
+
+// GetHealth says the process is up.
+func (s *Server) GetHealth(context.Context, api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
+	return api.GetHealth200JSONResponse{Status: "ok"}, nil
+}
+
+// GetReady says whether the database answers within a second.
+func (s *Server) GetReady(ctx context.Context, _ api.GetReadyRequestObject) (api.GetReadyResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := s.Ready(ctx); err != nil {
+		s.Log.WarnContext(ctx, "not ready", "err", err)
+		return api.GetReady503ApplicationProblemPlusJSONResponse{UnavailableApplicationProblemPlusJSONResponse: api.UnavailableApplicationProblemPlusJSONResponse{
+			Body:    problem(http.StatusServiceUnavailable, "the database is unreachable"),
+			Headers: api.UnavailableResponseHeaders{RetryAfter: 1},
+		}}, nil
+	}
+	return api.GetReady200JSONResponse{Status: "ok"}, nil
+}
+
+// errorStatus maps an error from the domain to a status and a detail fit for the client.
+func errorStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, pageview.ErrInvalid), errors.Is(err, stats.ErrInvalid):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "the database is unavailable; try again shortly"
+	case errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable, "the request was cancelled"
+	}
+	return http.StatusInternalServerError, ""
+}

@@ -1,0 +1,81 @@
+// Package rollup folds recorded views into the hourly rollups. Run is the one entry point: the
+// CLI, the server's ticker and the scheduled Lambda all call it. Each batch is its own
+// transaction, so a run stopped at any instant leaves whole batches folded and nothing partial,
+// and a view is folded exactly once however the runs overlap (see docs/rollups.md).
+package rollup
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prawnhq/prawn/internal/storage"
+)
+
+// DefaultBatchSize bounds one fold transaction.
+const DefaultBatchSize = 50_000
+
+// Options tune a run.
+type Options struct {
+	// BatchSize is the most views one transaction folds; 0 means DefaultBatchSize.
+	BatchSize int
+	// Wait makes the run wait for a rollup already running instead of returning at once.
+	Wait bool
+	// Progress, when set, is called after every batch.
+	Progress func(Progress)
+}
+
+// Progress reports a run under way.
+type Progress struct {
+	Folded    int64         // views folded so far by this run
+	Remaining int64         // views that were waiting when the run started, less Folded (at least 0)
+	Elapsed   time.Duration // since the run started
+}
+
+// Result is what a run did.
+type Result struct {
+	Folded   int64
+	Batches  int
+	Busy     bool // another rollup was running, so this one did nothing
+	Duration time.Duration
+}
+
+// Run folds every view that can be folded now, in batches, until none is left. When another
+// rollup is running it returns at once with Busy set (or waits, with Options.Wait).
+func Run(ctx context.Context, store *storage.Store, opt Options) (Result, error) {
+	size := opt.BatchSize
+	if size <= 0 {
+		size = DefaultBatchSize
+	}
+	start := time.Now()
+	var backlog int64
+	if opt.Progress != nil {
+		n, err := store.Unfolded(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		backlog = n
+	}
+	var res Result
+	for {
+		b, err := store.FoldBatch(ctx, size, opt.Wait)
+		if errors.Is(err, storage.ErrRollupBusy) && res.Batches == 0 {
+			res.Busy = true
+			break
+		}
+		if err != nil {
+			res.Duration = time.Since(start)
+			return res, err
+		}
+		res.Batches++
+		res.Folded += b.Folded
+		if opt.Progress != nil {
+			opt.Progress(Progress{Folded: res.Folded, Remaining: max(backlog-res.Folded, 0), Elapsed: time.Since(start)})
+		}
+		if b.Folded < int64(size) {
+			break
+		}
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}

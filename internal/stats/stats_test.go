@@ -1,0 +1,123 @@
+package stats
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prawnhq/prawn/internal/storage"
+)
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestNewQueryDefaultsToLast24Hours(t *testing.T) {
+	now := mustTime(t, "2026-11-26T10:17:00Z")
+	q, err := NewQuery(nil, nil, nil, "", "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Bucket != Hour || !q.From.Equal(mustTime(t, "2026-11-25T10:00:00Z")) || !q.To.Equal(mustTime(t, "2026-11-26T11:00:00Z")) {
+		t.Errorf("query = %+v", q)
+	}
+	if n := len(q.Series(nil)); n != 25 {
+		t.Errorf("series has %d buckets, want 25 (24 h rounded out to whole hours)", n)
+	}
+}
+
+func TestDayBucketsInHalfHourZone(t *testing.T) {
+	// Asia/Kolkata is UTC+5:30: local midnight is 18:30 UTC.
+	from := mustTime(t, "2026-11-24T12:00:00+05:30")
+	to := mustTime(t, "2026-11-26T01:00:00+05:30")
+	q, err := NewQuery(nil, &from, &to, "day", "Asia/Kolkata", to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !q.From.Equal(mustTime(t, "2026-11-23T18:30:00Z")) || !q.To.Equal(mustTime(t, "2026-11-26T18:30:00Z")) {
+		t.Fatalf("range = %s .. %s", q.From, q.To)
+	}
+	quarters := []storage.Quarter{
+		{Start: mustTime(t, "2026-11-24T18:15:00Z"), Views: 1}, // 23:45 local on the 24th
+		{Start: mustTime(t, "2026-11-24T18:30:00Z"), Views: 2}, // 00:00 local on the 25th
+		{Start: mustTime(t, "2026-11-24T18:45:00Z"), Views: 4},
+		{Start: mustTime(t, "2026-11-26T18:15:00Z"), Views: 8},  // 23:45 local on the 26th
+		{Start: mustTime(t, "2026-11-26T18:30:00Z"), Views: 16}, // past the range
+	}
+	got := q.Series(quarters)
+	want := []int64{1, 6, 8}
+	if len(got) != len(want) {
+		t.Fatalf("series = %+v", got)
+	}
+	for i := range want {
+		if got[i].Views != want[i] {
+			t.Errorf("bucket %d (%s) = %d, want %d", i, got[i].Start, got[i].Views, want[i])
+		}
+	}
+}
+
+func TestDayBucketsAcrossDaylightSaving(t *testing.T) {
+	// Europe/Berlin leaves summer time on 2026-10-25: that day has 25 hours.
+	from := mustTime(t, "2026-10-24T00:00:00+02:00")
+	to := mustTime(t, "2026-10-27T00:00:00+01:00")
+	q, err := NewQuery(nil, &from, &to, "day", "Europe/Berlin", to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := q.Series(nil)
+	if len(s) != 3 {
+		t.Fatalf("series = %+v", s)
+	}
+	if d := s[2].Start.Sub(s[1].Start); d != 25*time.Hour {
+		t.Errorf("25 Oct lasts %s, want 25h", d)
+	}
+}
+
+func TestNewQueryRejects(t *testing.T) {
+	now := mustTime(t, "2026-11-26T10:00:00Z")
+	early := now.Add(-time.Hour)
+	yearsAgo := now.AddDate(-1, 0, 0)
+	bad := "no/slash"
+	tests := []struct {
+		name     string
+		path     *string
+		from, to *time.Time
+		bucket   string
+		tz       string
+		want     string
+	}{
+		{name: "bucket", bucket: "week", want: `bucket must be "hour" or "day"`},
+		{name: "tz", tz: "Mars/Olympus", want: "unknown time zone"},
+		{name: "local tz", tz: "Local", want: "unknown time zone"},
+		{name: "reversed", from: &now, to: &early, want: "must be before"},
+		{name: "empty", from: &now, to: &now, want: "must be before"},
+		{name: "too many hours", from: &yearsAgo, want: "more than 1500 hour buckets"},
+		{name: "path", path: &bad, want: `path must start with "/"`},
+	}
+	for _, tt := range tests {
+		_, err := NewQuery(tt.path, tt.from, tt.to, tt.bucket, tt.tz, now)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want ErrInvalid containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestNewPagesQuery(t *testing.T) {
+	now := mustTime(t, "2026-11-26T10:30:00Z")
+	q, err := NewPagesQuery(nil, nil, nil, now)
+	if err != nil || q.Limit != DefaultPages || !q.To.Equal(mustTime(t, "2026-11-26T11:00:00Z")) ||
+		!q.From.Equal(mustTime(t, "2026-11-25T10:00:00Z")) {
+		t.Errorf("q = %+v, %v", q, err)
+	}
+	for _, l := range []int{0, -1, MaxPages + 1} {
+		if _, err := NewPagesQuery(nil, nil, &l, now); !errors.Is(err, ErrInvalid) {
+			t.Errorf("limit %d: err = %v", l, err)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+// Package storage is prawn's only door to PostgreSQL: it owns the connection pool, the migrations
+// and the sqlc-generated queries, and hands plain Go values to the rest of the program.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/prawnhq/prawn/gen/db"
+	"github.com/prawnhq/prawn/schema"
+)
+
+// ErrUnavailable means the database could not be reached or did not answer in time.
+var ErrUnavailable = errors.New("database unavailable")
+
+// Options tune the connection pool.
+type Options struct {
+	// MaxConns caps the pool; 0 means pgx's default (4 per CPU, at least 4).
+	MaxConns int32
+	// ConnectTimeout bounds each new connection; 0 means 5 s.
+	ConnectTimeout time.Duration
+	// BeforeConnect, when set, may change a connection's settings (credentials) before dialling.
+	BeforeConnect func(context.Context, *pgx.ConnConfig) error
+}
+
+// Store runs prawn's queries on a pool of connections.
+type Store struct {
+	pool *pgxpool.Pool
+	q    *db.Queries
+}
+
+// Open builds a pool for the database at url. It does not connect: the first query does.
+func Open(ctx context.Context, url string, opt Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", redact(err))
+	}
+	if opt.MaxConns > 0 {
+		cfg.MaxConns = opt.MaxConns
+	}
+	cfg.ConnConfig.ConnectTimeout = opt.ConnectTimeout
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// Hour and day arithmetic in SQL is done in UTC whatever the server's default.
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	cfg.ConnConfig.RuntimeParams["application_name"] = "prawn"
+	cfg.BeforeConnect = opt.BeforeConnect
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create pool: %w", redact(err))
+	}
+	return &Store{pool: pool, q: db.New(pool)}, nil
+}
+
+// Close closes every connection.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.q.Ping(ctx)
+	return classify(err)
+}
+
+// Migrate brings the schema up to date with the embedded migrations. Concurrent callers wait for
+// each other (a session advisory lock), so every process may call it at start.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	sqlDB := stdlib.OpenDBFromPool(s.pool)
+	defer sqlDB.Close()
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, schema.Migrations, goose.WithSessionLocker(locker))
+	if err != nil {
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", classify(err))
+	}
+	applied := make([]string, 0, len(results))
+	for _, r := range results {
+		applied = append(applied, r.Source.Path)
+	}
+	return applied, nil
+}
+
+// InsertViews records views in one statement and one transaction: all of them or none.
+// paths and referrers are parallel; an empty referrer means none.
+func (s *Store) InsertViews(ctx context.Context, paths, referrers []string) error {
+	if len(paths) != len(referrers) {
+		return fmt.Errorf("insert views: %d paths but %d referrers", len(paths), len(referrers))
+	}
+	_, err := s.q.InsertViews(ctx, db.InsertViewsParams{Paths: paths, Referrers: referrers})
+	if err != nil {
+		return fmt.Errorf("insert %d views: %w", len(paths), classify(err))
+	}
+	return nil
+}
+
+// classify marks connection-level failures with ErrUnavailable, keeping the cause.
+func classify(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) || errors.As(err, &connErr) ||
+		pgconn.Timeout(err) || isShutdown(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// isShutdown reports server-side errors that mean "not now": admin shutdown, crash recovery,
+// too many connections.
+func isShutdown(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006":
+		return true
+	}
+	return false
+}
+
+// redact drops a connection string from parse errors, which may hold a password.
+func redact(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New("invalid connection string")
+	}
+	return err
+}
