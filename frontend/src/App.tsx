@@ -39,14 +39,15 @@ export function App() {
     return () => window.clearInterval(id);
   }, []);
 
+  // The numbers wait for this visit's view to be committed, so the chart's total
+  // and the headline agree on the first load.
+  const homeSettled = home.state !== 'loading';
   const query = useMemo(() => rangeQuery(rangeKey, bucket, new Date(), visitorTZ), [rangeKey, bucket, tick]);
-  const stats = useLoad(
-    (signal) => api.GET('/api/stats', { params: { query }, signal }),
-    [query],
-  );
+  const stats = useLoad((signal) => api.GET('/api/stats', { params: { query }, signal }), [query], homeSettled);
   const pages = useLoad(
     (signal) => api.GET('/api/pages', { params: { query: { from: query.from, to: query.to, limit: 10 } }, signal }),
     [query.from, query.to],
+    homeSettled,
   );
 
   const chooseRange = (key: RangeKey) => {
@@ -58,7 +59,7 @@ export function App() {
     <>
       <header className="site-header">
         <p className="brand">
-          <span aria-hidden="true">🦐</span> prawn
+          <img src="/favicon.svg" alt="" width="24" height="24" /> prawn
         </p>
         <nav aria-label="Links">
           <a href="/api/docs">API reference</a>
@@ -179,7 +180,7 @@ function StatsView({ stats, bucket, rangeKey, onRetry }: { stats: Load<Stats>; b
     <>
       <p className="summary">
         <strong data-testid="range-views">{formatCount(inRange)}</strong> views in the {rangeOf(rangeKey).longLabel} ·{' '}
-        {formatCount(s.total)} all time · <Freshness asOf={s.asOf} />
+        <span data-testid="all-time">{formatCount(s.total)}</span> all time · <Freshness asOf={s.asOf} />
         {s.pending ? <> · {formatCount(s.pending)} not yet rolled up</> : null}
       </p>
       {filled && inRange > 0 ? (

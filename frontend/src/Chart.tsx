@@ -1,6 +1,6 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
-import { bucketLabel, chartTitle, formatCount } from './lib/format';
+import { bucketLabel, chartTitle, formatCount, tickLabels } from './lib/format';
 import type { Bucket } from './lib/time';
 
 const HEIGHT = 260;
@@ -34,8 +34,11 @@ function options(width: number, bucket: Bucket, tz: string, points: number): uPl
       },
     ],
     scales: { y: { range: (_u, _min, max) => [0, Math.max(1, Math.ceil(max * 1.15))] } },
-    axes: [axis, { ...axis, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? formatCount(v) : '')) }],
-    cursor: { drag: { x: false, y: false }, points: { size: 8 } },
+    axes: [
+      { ...axis, values: (_u, splits, _axis, _space, incr) => tickLabels(splits, incr, tz) },
+      { ...axis, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? formatCount(v) : '')) },
+    ],
+    cursor: { y: false, drag: { x: false, y: false }, points: { size: 8 } },
     legend: { live: true },
   };
 }

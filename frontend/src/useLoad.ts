@@ -15,10 +15,12 @@ export interface Fetched<T> {
  * Runs `load` whenever a dependency changes and returns its state. A newer call
  * aborts the older one, so a slow answer for an old range never wins.
  * The previous data stays visible while a refresh of the same view loads.
+ * Nothing is requested while `enabled` is false.
  */
-export function useLoad<T>(load: (signal: AbortSignal) => Promise<Fetched<T>>, deps: readonly unknown[]): Load<T> {
+export function useLoad<T>(load: (signal: AbortSignal) => Promise<Fetched<T>>, deps: readonly unknown[], enabled = true): Load<T> {
   const [value, setValue] = useState<Load<T>>({ state: 'loading' });
   useEffect(() => {
+    if (!enabled) return;
     const ctl = new AbortController();
     load(ctl.signal).then(
       ({ data, error, response }) => {
@@ -33,6 +35,6 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<Fetched<T>>, d
     );
     return () => ctl.abort();
     // eslint-disable-next-line react-hooks/exhaustive-deps -- the caller lists what load depends on
-  }, deps);
+  }, [...deps, enabled]);
   return value;
 }

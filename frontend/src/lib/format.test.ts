@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketLabel, chartTitle, formatCount, timeZoneLabel, updatedAgo } from './format';
+import { bucketLabel, chartTitle, formatCount, tickLabels, timeZoneLabel, updatedAgo } from './format';
 
 describe('updatedAgo', () => {
   const now = new Date('2026-11-26T14:00:00Z');
@@ -51,5 +51,18 @@ describe('formatCount and chartTitle', () => {
   it('names the bucket', () => {
     expect(chartTitle('hour')).toBe('Page views per hour');
     expect(chartTitle('day')).toBe('Page views per day');
+  });
+});
+
+describe('tickLabels', () => {
+  const at = (iso: string) => Date.parse(iso) / 1000;
+  it('shows times, with the date under the first tick of each day in the zone', () => {
+    const splits = [at('2026-11-26T16:30:00Z'), at('2026-11-26T18:30:00Z'), at('2026-11-26T20:30:00Z')];
+    // 22:00, 00:00 and 02:00 in Kolkata: the day changes at the second tick.
+    expect(tickLabels(splits, 7200, 'Asia/Kolkata', 'en-GB')).toEqual(['22:00\n26 Nov', '00:00\n27 Nov', '02:00']);
+  });
+  it('shows dates alone when ticks are days apart', () => {
+    const splits = [at('2026-11-25T23:00:00Z'), at('2026-11-27T23:00:00Z')];
+    expect(tickLabels(splits, 2 * 86400, 'Europe/Berlin', 'en-GB')).toEqual(['26 Nov', '28 Nov']);
   });
 });

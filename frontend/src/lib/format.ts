@@ -43,3 +43,20 @@ export function bucketLabel(unixSeconds: number, bucket: Bucket, tz: string, loc
 export function chartTitle(bucket: Bucket): string {
   return bucket === 'hour' ? 'Page views per hour' : 'Page views per day';
 }
+
+/**
+ * The chart's x-axis labels: dates when ticks are a day or more apart, else
+ * times ("14:00"), with the date under the first tick of each day.
+ */
+export function tickLabels(splits: readonly number[], incrSeconds: number, tz: string, locale?: string): string[] {
+  const day = new Intl.DateTimeFormat(locale, { timeZone: tz, day: 'numeric', month: 'short' });
+  const time = new Intl.DateTimeFormat(locale, { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  let prevDay = '';
+  return splits.map((t) => {
+    const d = day.format(new Date(t * 1000));
+    if (incrSeconds >= 86_400) return d;
+    const label = d !== prevDay ? `${time.format(new Date(t * 1000))}\n${d}` : time.format(new Date(t * 1000));
+    prevDay = d;
+    return label;
+  });
+}
