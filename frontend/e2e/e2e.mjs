@@ -274,6 +274,28 @@ async function main() {
 
   check(problems.length === 0, `no console errors or failed requests${problems.length ? ':\n  ' + problems.join('\n  ') : ''}`);
 
+  // Error and empty states, with the API answers replaced in the browser (after the
+  // console check: a 503 is logged by Chromium as a failed resource).
+  const broken = await context.newPage();
+  await broken.route('**/api/stats?*', (route) =>
+    route.fulfill({
+      status: 503,
+      contentType: 'application/problem+json',
+      body: JSON.stringify({ title: 'Service Unavailable', status: 503, detail: 'the database is unreachable' }),
+    }),
+  );
+  await broken.route('**/api/pages?*', (route) =>
+    route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ from: new Date().toISOString(), to: new Date().toISOString(), pages: [] }) }),
+  );
+  await broken.goto(baseURL + '/');
+  const alert = broken.getByRole('alert').filter({ hasText: 'Could not load the chart' });
+  await alert.waitFor();
+  check((await alert.textContent()).includes('Service Unavailable: the database is unreachable'), 'a failed stats call shows the problem and a retry button');
+  check((await alert.getByRole('button', { name: 'Try again' }).count()) === 1, 'the error state offers "Try again"');
+  await broken.getByTestId('pages-empty').waitFor();
+  check(true, 'an empty top-pages answer shows the empty state');
+  await broken.close();
+
   await writeFile(
     join(RESULTS, 'timing.json'),
     JSON.stringify({ firstChartMs: Math.round(firstChartMs), date: new Date().toISOString(), baseURL }, null, 2) + '\n',
