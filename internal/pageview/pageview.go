@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"path"
 	"strings"
 	"unicode"
@@ -21,6 +22,10 @@ const (
 // ErrInvalid marks a view that breaks the rules; the message says which.
 var ErrInvalid = errors.New("invalid view")
 
+// ErrOverloaded means a Recorder cannot take the view now (too much load, or shutting down); the
+// view was not recorded and the client should try again shortly.
+var ErrOverloaded = errors.New("too many views in flight")
+
 // View is one page view.
 type View struct {
 	// Path is the normalised path that was viewed, such as "/blog/post".
@@ -29,22 +34,27 @@ type View struct {
 	Referrer string
 }
 
-// New validates and normalises a view: see NormalizePath and the referrer rules.
+// New validates and normalises a view: see NormalizePath and NormalizeReferrer.
 func New(rawPath, referrer string) (View, error) {
 	p, err := NormalizePath(rawPath)
 	if err != nil {
 		return View{}, err
 	}
-	if err := checkText("referrer", referrer, MaxReferrerLen); err != nil {
+	ref, err := NormalizeReferrer(referrer)
+	if err != nil {
 		return View{}, err
 	}
-	return View{Path: p, Referrer: referrer}, nil
+	return View{Path: p, Referrer: ref}, nil
 }
 
-// NormalizePath turns a raw path into the form views are counted under: it must start with "/",
-// be valid UTF-8 without control characters and at most MaxPathLen bytes; a query string or
-// fragment is dropped; "." and ".." segments are resolved, repeated slashes collapse and a
-// trailing slash is removed ("/a/" counts as "/a"; "/" stays "/").
+// NormalizePath turns a raw path into the form views are counted under. The raw path must start
+// with "/", be valid UTF-8 without control characters and at most MaxPathLen bytes. A query
+// string or fragment is dropped; percent-escapes are decoded except those of "/", "?", "#" and
+// "%" (kept, with upper-case hex), and a "%" that starts no escape becomes "%25"; the decoded path
+// must again be UTF-8 without control characters. Then "." and ".." segments are resolved,
+// repeated slashes collapse and a trailing slash is removed ("/a/" counts as "/a"; "/" stays
+// "/"). Case is kept: "/A" and "/a" are different pages. The result is at most MaxPathLen bytes,
+// and normalising it again changes nothing.
 func NormalizePath(raw string) (string, error) {
 	if raw == "" {
 		return "", fmt.Errorf("%w: path is required", ErrInvalid)
@@ -58,7 +68,91 @@ func NormalizePath(raw string) (string, error) {
 	if i := strings.IndexAny(raw, "?#"); i >= 0 {
 		raw = raw[:i]
 	}
-	return path.Clean(raw), nil
+	p := unescape(raw)
+	if !utf8.ValidString(p) {
+		return "", fmt.Errorf("%w: path is not valid UTF-8 once its percent-escapes are decoded", ErrInvalid)
+	}
+	if strings.IndexFunc(p, unicode.IsControl) >= 0 {
+		return "", fmt.Errorf("%w: path holds a percent-encoded control character", ErrInvalid)
+	}
+	p = path.Clean(p)
+	if len(p) > MaxPathLen {
+		return "", fmt.Errorf("%w: path is %d bytes long once normalised, at most %d are allowed", ErrInvalid, len(p), MaxPathLen)
+	}
+	return p, nil
+}
+
+// unescape decodes percent-escapes except those of "/", "?", "#" and "%", which keep their
+// meaning only while encoded; it writes their hex in upper case and turns a "%" that starts no
+// escape into "%25".
+func unescape(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			v := unhex(s[i+1])<<4 | unhex(s[i+2])
+			switch v {
+			case '/', '?', '#', '%':
+				b.WriteByte('%')
+				b.WriteString(strings.ToUpper(s[i+1 : i+3]))
+			default:
+				b.WriteByte(v)
+			}
+			i += 2
+			continue
+		}
+		b.WriteString("%25")
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// NormalizeReferrer checks a referrer and reduces it to what prawn keeps. It must be at most
+// MaxReferrerLen bytes of UTF-8 without control characters (else ErrInvalid). An absolute http or
+// https URL with a host is kept as scheme://host/path: scheme and host in lower case, user
+// information, query string and fragment dropped (they may hold personal data or tokens).
+// Anything else (an app's referrer such as android-app://…, a relative or unparsable URL, one
+// longer than MaxReferrerLen once re-encoded) is replaced by "" (unknown): the view still counts.
+func NormalizeReferrer(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	if err := checkText("referrer", raw, MaxReferrerLen); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "", nil
+	}
+	u.User = nil
+	u.RawQuery, u.ForceQuery = "", false
+	u.Fragment, u.RawFragment = "", ""
+	u.Host = strings.ToLower(u.Host)
+	if s := u.String(); len(s) <= MaxReferrerLen {
+		return s, nil
+	}
+	return "", nil
 }
 
 // checkText rejects values that are too long, not UTF-8 or hold control characters.
