@@ -46,9 +46,6 @@ func NewPrawnApp(app awscdk.App, cfg *Config) Stacks {
 		Certificate: cert,
 	}
 	stacks.Prawn = NewPrawnStack(app, prawnStackID, props)
-	if stacks.Certificate != nil {
-		stacks.Prawn.AddDependency(stacks.Certificate, jsii.String("CloudFront uses the certificate"))
-	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return stacks
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	_ "github.com/prawnhq/prawn/infra/internal/jsiienv" // before any jsii package starts its kernel
 )
 
 func main() {

@@ -36,6 +36,10 @@ func addNagSuppressions(stack awscdk.Stack, cfg *Config) {
 		suppression{id: "AwsSolutions-RDS3", reason: "Multi-AZ doubles the instance cost ($11.68 to $23.36/month); a page view counter tolerates a restore from the automated backups."},
 		suppression{id: "AwsSolutions-RDS11", reason: "The database lives in isolated subnets and admits only two security groups; a non-default port adds no protection."},
 		suppression{id: "AwsSolutions-SMG4", reason: "Rotating the master password would invalidate the credentials warm Lambdas hold and needs a rotation Lambda with its own network path; the secret never leaves AWS, and dbAuth=iam removes the password from the functions entirely."})
+	if !cfg.DeletionProtection {
+		suppress(stack, "Database", suppression{id: "AwsSolutions-RDS10",
+			reason: "The operator turned deletion protection off on purpose (deletionProtection=false), e.g. for a test stack."})
+	}
 	suppress(stack, "FrontendBucket", suppression{id: "AwsSolutions-S1",
 		reason: "The bucket is private, read only by CloudFront through origin access control and written only by deployments; server access logs would need a second bucket and would record visitor IPs."})
 	for _, fn := range []string{"ApiFunction", "RollupFunction", "MigrateFunction"} {
@@ -56,6 +60,8 @@ func addNagSuppressions(stack awscdk.Stack, cfg *Config) {
 		suppress(stack, "Bastion",
 			suppression{id: "AwsSolutions-IAM4", appliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore"},
 				reason: "The AWS-managed policy Session Manager needs; the bastion has no other permission and no inbound rule."},
+			suppression{id: "AwsSolutions-IAM5", appliesTo: []string{"Action::ssmmessages:*", "Action::ec2messages:*", "Resource::*"},
+				reason: "The Session Manager channel actions CDK grants every bastion; these APIs have no resource-level permissions."},
 			suppression{id: "AwsSolutions-EC28", reason: "Detailed monitoring costs more than the opt-in, disposable t4g.nano bastion itself."},
 			suppression{id: "AwsSolutions-EC29", reason: "The bastion holds no state and is meant to be removed (bastion=false) when not in use."})
 	}

@@ -290,6 +290,7 @@ func (s *prawnStack) cdn(api awsapigatewayv2.HttpApi, cert awscertificatemanager
 		Distribution:      dist,
 		DistributionPaths: jsii.Strings("/*"),
 		MemoryLimit:       jsii.Number(256),
+		LogGroup:          s.logGroup("FrontendDeploymentLogs"),
 	})
 	return dist
 }
