@@ -31,6 +31,14 @@ test: frontend ## go vet, every Go test with -race (real Postgres), frontend and
 build: ## Build bin/prawn (embeds the built frontend when there is one).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/prawn
 
+.PHONY: lambda
+lambda: ## Build dist/lambda/bootstrap (linux/arm64) and its zip for the Lambda functions.
+	scripts/lambda.sh
+
+.PHONY: synth
+synth: lambda frontend ## Synthesize the AWS stacks offline into infra/cdk.out (no AWS account needed).
+	infra/synth.sh
+
 .PHONY: frontend
 frontend: ## Install the frontend's packages and build it into frontend/dist.
 	@if [ -f frontend/package.json ]; then scripts/frontend.sh build; else echo "frontend: placeholder page only"; fi

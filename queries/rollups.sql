@@ -30,14 +30,15 @@ WITH batch AS (
     LIMIT sqlc.arg(max_rows)::bigint
 ), per_hour AS (
     SELECT b.path,
-           date_trunc('hour', b.viewed_at, 'UTC') AS hour,
-           count(*) FILTER (WHERE extract(minute FROM b.viewed_at AT TIME ZONE 'UTC') < 15) AS q0,
-           count(*) FILTER (WHERE extract(minute FROM b.viewed_at AT TIME ZONE 'UTC') >= 15
-                              AND extract(minute FROM b.viewed_at AT TIME ZONE 'UTC') < 30) AS q1,
-           count(*) FILTER (WHERE extract(minute FROM b.viewed_at AT TIME ZONE 'UTC') >= 30
-                              AND extract(minute FROM b.viewed_at AT TIME ZONE 'UTC') < 45) AS q2,
-           count(*) FILTER (WHERE extract(minute FROM b.viewed_at AT TIME ZONE 'UTC') >= 45) AS q3
-    FROM batch b
+           t.hour,
+           count(*) FILTER (WHERE b.viewed_at < t.hour + interval '15 minutes') AS q0,
+           count(*) FILTER (WHERE b.viewed_at >= t.hour + interval '15 minutes'
+                              AND b.viewed_at < t.hour + interval '30 minutes') AS q1,
+           count(*) FILTER (WHERE b.viewed_at >= t.hour + interval '30 minutes'
+                              AND b.viewed_at < t.hour + interval '45 minutes') AS q2,
+           count(*) FILTER (WHERE b.viewed_at >= t.hour + interval '45 minutes') AS q3
+    FROM batch b,
+         LATERAL (SELECT date_bin('1 hour', b.viewed_at, '2000-01-01 00:00:00+00') AS hour) t
     GROUP BY 1, 2
 ), up_hourly AS (
     INSERT INTO hourly_views AS h (path, hour, q0, q1, q2, q3)

@@ -47,39 +47,6 @@ func runMigrate(ctx context.Context, cfg config.Config, args []string, out io.Wr
 	return nil
 }
 
-func runRollup(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
-	fs := newFlags("rollup", "Folds every view not yet rolled up into the hourly rollups, in batches.", out)
-	batch := fs.Int("batch", rollup.DefaultBatchSize, "most views folded per transaction")
-	wait := fs.Bool("wait", false, "wait for a rollup already running instead of returning at once")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *batch < 1 {
-		return usageError{"rollup: --batch must be at least 1"}
-	}
-	log := cfg.Logger()
-	a, err := app.Open(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	if _, err := a.Store.Migrate(ctx); err != nil {
-		return err
-	}
-	res, err := a.Rollup(ctx, rollup.Options{BatchSize: *batch, Wait: *wait, Progress: func(p rollup.Progress) {
-		log.Info("rollup progress", "folded", p.Folded, "remaining", p.Remaining, "elapsed", p.Elapsed.Round(time.Millisecond))
-	}})
-	if err != nil {
-		return err
-	}
-	if res.Busy {
-		fmt.Fprintln(out, "another rollup is running; nothing done (use --wait to wait for it)")
-		return nil
-	}
-	fmt.Fprintf(out, "folded %d views in %d batches in %s\n", res.Folded, res.Batches, res.Duration.Round(time.Millisecond))
-	return nil
-}
-
 func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
 	if err := parse(newFlags("serve", "Serves the API and the page on PRAWN_ADDR; migrates first and folds new views every PRAWN_ROLLUP_INTERVAL.", out), args); err != nil {
 		return err

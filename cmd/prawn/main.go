@@ -28,7 +28,9 @@ func commands() []command {
 	return []command{
 		{"serve", "serve the API and the page, folding new views on an interval", runServe},
 		{"migrate", "bring the database schema up to date", runMigrate},
-		{"rollup", "fold views not yet rolled up into the hourly rollups, once", runRollup},
+		{"rollup", "fold views not yet rolled up into the hourly rollups, once (or --rebuild a range)", runRollup},
+		{"verify", "compare the rollups with the raw views; exit 1 on any difference", runVerify},
+		{"seed", "generate synthetic views (for demos and benchmarks)", runSeed},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,6 +1,10 @@
 package main
 
-import "net/http"
+import (
+	"net/http"
 
-// webHandler serves the page; replaced by the embedded frontend.
-func webHandler() http.Handler { return nil }
+	"github.com/prawnhq/prawn/internal/web"
+)
+
+// webHandler serves the embedded page (or its placeholder when the frontend was not built).
+func webHandler() http.Handler { return web.Handler() }

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const insertViews = `-- name: InsertViews :execrows
@@ -26,6 +27,36 @@ type InsertViewsParams struct {
 // referrer is stored as NULL.
 func (q *Queries) InsertViews(ctx context.Context, arg InsertViewsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, insertViews, arg.Paths, arg.Referrers)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const seedViews = `-- name: SeedViews :execrows
+INSERT INTO views (path, referrer, viewed_at)
+SELECT '/page/' || floor(power(random(), 3) * $1::int)::int,
+       NULL,
+       $2::timestamptz - make_interval(secs => random() * $3::float8)
+FROM generate_series(1, $4::int)
+`
+
+type SeedViewsParams struct {
+	Paths       int32
+	EndTime     time.Time
+	SpanSeconds float64
+	N           int32
+}
+
+// Generates n synthetic views of paths /page/0 .. /page/{paths-1} (a few paths get most views),
+// spread over the span_seconds before end_time. For benchmarks and demos (`prawn seed`).
+func (q *Queries) SeedViews(ctx context.Context, arg SeedViewsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, seedViews,
+		arg.Paths,
+		arg.EndTime,
+		arg.SpanSeconds,
+		arg.N,
+	)
 	if err != nil {
 		return 0, err
 	}

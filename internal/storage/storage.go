@@ -145,3 +145,14 @@ func redact(err error) error {
 	}
 	return err
 }
+
+// SeedViews generates n synthetic views of `paths` distinct paths spread over span before end,
+// in one transaction. See `prawn seed`.
+func (s *Store) SeedViews(ctx context.Context, n, paths int, end time.Time, span time.Duration) (int64, error) {
+	rows, err := s.q.SeedViews(ctx, db.SeedViewsParams{
+		Paths: int32(paths), EndTime: end, SpanSeconds: span.Seconds(), N: int32(n)})
+	if err != nil {
+		return 0, fmt.Errorf("seed %d views: %w", n, classify(err))
+	}
+	return rows, nil
+}
