@@ -76,3 +76,7 @@ verify: generate ## Fail when `make generate` changes the tree (generated code e
 	  git status --porcelain -- gen frontend/src/api; git --no-pager diff --stat; \
 	  echo "verify: generated code is stale or was edited by hand; run make generate and commit"; exit 1; fi
 	@echo "verify: generated code is up to date"
+
+.PHONY: bench/rollup
+bench/rollup: ## Rollup benchmark: fold cost vs history size, reads from rollups vs raw rows.
+	scripts/bench-rollup.sh

@@ -42,19 +42,19 @@ WITH batch AS (
     GROUP BY 1, 2
 ), up_hourly AS (
     INSERT INTO hourly_views AS h (path, hour, q0, q1, q2, q3)
-    SELECT path, hour, q0, q1, q2, q3 FROM per_hour
+    SELECT path, hour, q0, q1, q2, q3 FROM per_hour ORDER BY path, hour -- probe the key in order
     ON CONFLICT (path, hour) DO UPDATE
     SET q0 = h.q0 + excluded.q0, q1 = h.q1 + excluded.q1,
         q2 = h.q2 + excluded.q2, q3 = h.q3 + excluded.q3
 ), up_site AS (
     INSERT INTO site_hourly_views AS s (hour, q0, q1, q2, q3)
-    SELECT hour, sum(q0), sum(q1), sum(q2), sum(q3) FROM per_hour GROUP BY hour
+    SELECT hour, sum(q0), sum(q1), sum(q2), sum(q3) FROM per_hour GROUP BY hour ORDER BY hour
     ON CONFLICT (hour) DO UPDATE
     SET q0 = s.q0 + excluded.q0, q1 = s.q1 + excluded.q1,
         q2 = s.q2 + excluded.q2, q3 = s.q3 + excluded.q3
 ), up_totals AS (
     INSERT INTO path_totals AS t (path, views)
-    SELECT path, sum(q0 + q1 + q2 + q3) FROM per_hour GROUP BY path
+    SELECT path, sum(q0 + q1 + q2 + q3) FROM per_hour GROUP BY path ORDER BY path
     ON CONFLICT (path) DO UPDATE SET views = t.views + excluded.views
 ), last AS (
     SELECT b.xid, b.id FROM batch b ORDER BY b.xid DESC, b.id DESC LIMIT 1

@@ -1,0 +1,192 @@
+// Command benchrollup measures what docs/benchmarks.md reports about rollups: the time to fold new
+// views with an empty history and with a large one, views folded per second, and reading a 30-day
+// hourly series from the rollups versus aggregating the raw rows on each request. Run it through
+// `make bench/rollup` (scripts/bench-rollup.sh), which prints the machine and writes the results.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/prawnhq/prawn/internal/pgembed"
+	"github.com/prawnhq/prawn/internal/rollup"
+	"github.com/prawnhq/prawn/internal/stats"
+	"github.com/prawnhq/prawn/internal/storage"
+)
+
+func main() {
+	history := flag.Int("history", 10_000_000, "views of history (spread over 30 days)")
+	newViews := flag.Int("new", 100_000, "new views folded in each timed run (spread over the last hour)")
+	reps := flag.Int("reps", 3, "timed fold runs per history size")
+	reads := flag.Int("reads", 200, "timed reads from the rollups")
+	rawReads := flag.Int("raw-reads", 10, "timed reads aggregating raw rows")
+	flag.Parse()
+	if err := run(*history, *newViews, *reps, *reads, *rawReads); err != nil {
+		fmt.Fprintln(os.Stderr, "benchrollup:", err)
+		os.Exit(1)
+	}
+}
+
+func run(history, newViews, reps, reads, rawReads int) error {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	url := os.Getenv("BENCH_DATABASE_URL")
+	if url == "" {
+		dir, err := os.MkdirTemp("", "prawn-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return err
+		}
+		c, err := pgembed.Open(ctx, filepath.Join(dir, "data"), log)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		url = c.URL()
+	}
+	store, err := storage.Open(ctx, url, storage.Options{MaxConns: 4})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	exec := func(sql string) error { _, err := conn.Exec(ctx, sql); return err }
+	if err := exec("TRUNCATE views, hourly_views, site_hourly_views, path_totals; UPDATE rollup_state SET folded_xid = '0', folded_id = 0, total_views = 0"); err != nil {
+		return err
+	}
+
+	foldNew := func() (time.Duration, error) {
+		if _, err := store.SeedViews(ctx, newViews, 1000, time.Now(), time.Hour); err != nil {
+			return 0, err
+		}
+		if err := exec("VACUUM ANALYZE views"); err != nil {
+			return 0, err
+		}
+		res, err := rollup.Run(ctx, store, rollup.Options{Wait: true})
+		if err != nil {
+			return 0, err
+		}
+		if res.Folded != int64(newViews) {
+			return 0, fmt.Errorf("folded %d views, want %d", res.Folded, newViews)
+		}
+		return res.Duration, nil
+	}
+	var empty, full []time.Duration
+	for range reps {
+		d, err := foldNew()
+		if err != nil {
+			return err
+		}
+		empty = append(empty, d)
+	}
+
+	fmt.Fprintf(os.Stderr, "seeding %d views of history...\n", history)
+	t0 := time.Now()
+	for done := 0; done < history; done += 1_000_000 {
+		if _, err := store.SeedViews(ctx, min(1_000_000, history-done), 1000, time.Now().Add(-time.Hour), 30*24*time.Hour); err != nil {
+			return err
+		}
+	}
+	seedDur := time.Since(t0)
+	if err := exec("VACUUM ANALYZE"); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "folding the history...\n")
+	histRes, err := rollup.Run(ctx, store, rollup.Options{Wait: true, BatchSize: 500_000})
+	if err != nil {
+		return err
+	}
+	if err := exec("VACUUM ANALYZE"); err != nil {
+		return err
+	}
+	for range reps {
+		d, err := foldNew()
+		if err != nil {
+			return err
+		}
+		full = append(full, d)
+	}
+
+	// Reads: the site's total and 30 days hourly, as GET /api/stats computes it, versus the same
+	// answer aggregated from the raw rows on each request.
+	svc := stats.Service{Store: store}
+	from := time.Now().Add(-30 * 24 * time.Hour)
+	q, err := stats.NewQuery(nil, &from, nil, "hour", "", time.Now())
+	if err != nil {
+		return err
+	}
+	var rolled []time.Duration
+	var rolledTotal int64
+	for range reads {
+		t := time.Now()
+		res, err := svc.Stats(ctx, q)
+		if err != nil {
+			return err
+		}
+		rolled = append(rolled, time.Since(t))
+		rolledTotal = res.Total
+	}
+	var raw []time.Duration
+	var rawTotal int64
+	for range rawReads {
+		t := time.Now()
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM views").Scan(&rawTotal); err != nil {
+			return err
+		}
+		rows, err := conn.Query(ctx, `SELECT date_bin('1 hour', viewed_at, '2000-01-01 00:00:00+00') AS h, count(*)
+			FROM views WHERE viewed_at >= $1 AND viewed_at < $2 GROUP BY 1 ORDER BY 1`, q.From, q.To)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		raw = append(raw, time.Since(t))
+	}
+	if rawTotal != rolledTotal {
+		return fmt.Errorf("raw total %d != rollup total %d", rawTotal, rolledTotal)
+	}
+
+	med := func(d []time.Duration) time.Duration { s := slices.Clone(d); slices.Sort(s); return s[len(s)/2] }
+	pct := func(d []time.Duration, p float64) time.Duration {
+		s := slices.Clone(d)
+		slices.Sort(s)
+		return s[min(len(s)-1, int(float64(len(s))*p))]
+	}
+	rate := func(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+	fmt.Printf("| measurement | result |\n|---|---|\n")
+	fmt.Printf("| fold %d new views, empty history (median of %d) | %s (%.0f views/s) |\n", newViews, reps, ms(med(empty)), rate(newViews, med(empty)))
+	fmt.Printf("| fold %d new views, %d views of history (median of %d) | %s (%.0f views/s) |\n", newViews, history, reps, ms(med(full)), rate(newViews, med(full)))
+	fmt.Printf("| ratio full / empty history | **%.2f** (goal ≤ 1.2) |\n", med(full).Seconds()/med(empty).Seconds())
+	fmt.Printf("| seed %d views of history (30 days, 1000 paths) | %s (%.0f views/s) |\n", history, seedDur.Round(time.Millisecond), rate(history, seedDur))
+	fmt.Printf("| fold that history (batches of 500 000) | %s (%.0f views/s) |\n", histRes.Duration.Round(time.Millisecond), rate(int(histRes.Folded), histRes.Duration))
+	fmt.Printf("| read total + 30 days hourly from rollups (%d reads) | p50 %s, p99 %s |\n", reads, ms(pct(rolled, 0.5)), ms(pct(rolled, 0.99)))
+	fmt.Printf("| same answer aggregating raw rows (%d reads) | p50 %s, p99 %s |\n", rawReads, ms(pct(raw, 0.5)), ms(pct(raw, 0.99)))
+	fmt.Printf("| read speed-up, rollups vs raw (p50) | **%.0f×** |\n", pct(raw, 0.5).Seconds()/pct(rolled, 0.5).Seconds())
+	fmt.Printf("\nEvery fold run: empty history %v; full history %v.\n", empty, full)
+	return nil
+}
