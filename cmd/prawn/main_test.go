@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/prawnhq/prawn/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func TestHelpAndUsageErrors(t *testing.T) {
+	out, err := runCLI(t, "--help")
+	if err != nil || !strings.Contains(out, "serve") || !strings.Contains(out, "verify") || !strings.Contains(out, "DATABASE_URL") {
+		t.Errorf("--help: %v\n%s", err, out)
+	}
+	var usage usageError
+	if _, err := runCLI(t, "frobnicate"); !errors.As(err, &usage) {
+		t.Errorf("unknown command: err = %v, want a usage error", err)
+	}
+	if _, err := runCLI(t, "rollup", "--from", "2026-01-01T00:00:00Z"); !errors.As(err, &usage) {
+		t.Errorf("rollup --from without --rebuild: err = %v, want a usage error", err)
+	}
+	if _, err := runCLI(t, "verify", "--from", "yesterday"); !errors.As(err, &usage) {
+		t.Errorf("verify --from yesterday: err = %v, want a usage error", err)
+	}
+	t.Setenv("PRAWN_ADDR", "nope")
+	if _, err := runCLI(t, "migrate"); err == nil || !strings.Contains(err.Error(), "PRAWN_ADDR") {
+		t.Errorf("bad PRAWN_ADDR: err = %v", err)
+	}
+}
+
+func TestSeedRollupVerifyRebuild(t *testing.T) {
+	url := pgtest.URL(t)
+	t.Setenv("DATABASE_URL", url)
+	t.Setenv("PRAWN_LOG_LEVEL", "error")
+	for _, args := range [][]string{
+		{"seed", "--views", "3000", "--days", "2", "--paths", "20", "--chunk", "1000"},
+		{"rollup", "--batch", "700"},
+		{"verify"},
+	} {
+		if out, err := runCLI(t, args...); err != nil {
+			t.Fatalf("prawn %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "UPDATE hourly_views SET q2 = q2 + 1 WHERE path = (SELECT min(path) FROM hourly_views)"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "verify")
+	if !errors.Is(err, errMismatch) || !strings.Contains(out, "MISMATCH path=") {
+		t.Fatalf("verify after corruption: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "rollup", "--rebuild"); err != nil || !strings.Contains(out, "rebuilt") {
+		t.Fatalf("rollup --rebuild: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "verify"); err != nil || !strings.Contains(out, "rollups match the raw views") {
+		t.Fatalf("verify after rebuild: %v\n%s", err, out)
+	}
+}
