@@ -119,12 +119,22 @@ async function stopServer() {
 }
 
 async function post(baseURL, path) {
-  const r = await fetch(`${baseURL}/api/views`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ path }),
-  });
-  if (r.status !== 201) throw new Error(`POST /api/views ${path}: ${r.status} ${await r.text()}`);
+  for (let attempt = 0; ; attempt++) {
+    const r = await fetch(`${baseURL}/api/views`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ path }),
+    });
+    if (r.status === 201) return;
+    if (r.status === 429 && attempt < 5) {
+      // Recording is rate limited per client: wait as told (bounded), then retry.
+      const wait = Math.min(Number(r.headers.get('retry-after')) || 1, 10);
+      log(`POST /api/views: 429, retrying in ${wait} s`);
+      await new Promise((res) => setTimeout(res, wait * 1000));
+      continue;
+    }
+    throw new Error(`POST /api/views ${path}: ${r.status} ${await r.text()}`);
+  }
 }
 
 async function main() {
@@ -167,13 +177,19 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     timeout: 60_000,
   });
-  const context = await browser.newContext({ timezoneId: BROWSER_TZ, locale: 'en-GB', viewport: { width: 1100, height: 900 } });
+  // A visitor's browser, not "HeadlessChrome": the server does not count views from bots.
+  const userAgent = `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${browser.version()} Safari/537.36`;
+  const context = await browser.newContext({ userAgent, timezoneId: BROWSER_TZ, locale: 'en-GB', viewport: { width: 1100, height: 900 } });
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
   const problems = [];
   page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  // The page aborts a request a newer range superseded (ERR_ABORTED): by design, not a failure.
+  page.on('requestfailed', (r) => {
+    const why = r.failure()?.errorText ?? '';
+    if (!why.includes('ERR_ABORTED')) problems.push(`request failed: ${r.url()} ${why}`);
+  });
   const statsRequests = [];
   page.on('request', (r) => r.url().includes('/api/stats') && statsRequests.push(new URL(r.url())));
 
@@ -238,7 +254,7 @@ async function main() {
 
   // Switching the range changes the request — with the keyboard, as a visitor might.
   const before = statsRequests.length;
-  const radio24 = page.getByRole('radio', { name: 'last 24 hours' });
+  const radio24 = page.getByRole('radio', { name: '24 h' });
   await radio24.focus();
   await page.keyboard.press('ArrowRight'); // → 7 d
   await waitFor('a 7 d stats request', () => statsRequests.length > before, 10_000, 100);

@@ -134,7 +134,6 @@ function Controls(props: {
               value={r.key}
               checked={props.rangeKey === r.key}
               onChange={() => props.onRange(r.key)}
-              aria-label={r.longLabel}
             />
             <span>{r.label}</span>
           </label>
