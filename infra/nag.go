@@ -34,8 +34,8 @@ func addNagSuppressions(stack awscdk.Stack, cfg *Config) {
 	}
 	suppress(stack, "Database",
 		suppression{id: "AwsSolutions-RDS3", reason: "Multi-AZ doubles the instance cost ($11.68 to $23.36/month); a page view counter tolerates a restore from the automated backups."},
-		suppression{id: "AwsSolutions-RDS11", reason: "The database lives in isolated subnets and admits only two security groups; a non-default port adds no protection."},
-		suppression{id: "AwsSolutions-SMG4", reason: "Rotating the master password would invalidate the credentials warm Lambdas hold and needs a rotation Lambda with its own network path; the secret never leaves AWS, and dbAuth=iam removes the password from the functions entirely."})
+		suppression{id: "AwsSolutions-RDS11", reason: "The database lives in isolated subnets and admits only two security groups; a non-default port adds no protection."})
+	suppress(stack, "DatabaseSecret", suppression{id: "AwsSolutions-SMG4", reason: "Rotating the master password would invalidate the credentials warm Lambdas hold and needs a rotation Lambda with its own network path; the secret never leaves AWS, and dbAuth=iam removes the password from the functions entirely."})
 	if !cfg.DeletionProtection {
 		suppress(stack, "Database", suppression{id: "AwsSolutions-RDS10",
 			reason: "The operator turned deletion protection off on purpose (deletionProtection=false), e.g. for a test stack."})

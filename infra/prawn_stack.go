@@ -56,7 +56,7 @@ type prawnStack struct {
 func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps) awscdk.Stack {
 	cfg := props.Config
 	s := &prawnStack{stack: awscdk.NewStack(scope, jsii.String(id), &props.StackProps), cfg: cfg}
-	// Log groups cannot be snapshotted: they are kept unless the database is destroyed too.
+	// Log groups and the secret cannot be snapshotted: they are kept unless the database is destroyed too.
 	s.logPolicy = awscdk.RemovalPolicy_RETAIN
 	if cfg.RemovalPolicy == "destroy" {
 		s.logPolicy = awscdk.RemovalPolicy_DESTROY
@@ -85,6 +85,9 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 		Vpc: s.vpc, Description: jsii.String("prawn Lambdas: out to PostgreSQL (and the Secrets Manager endpoint) only"), AllowAllOutbound: jsii.Bool(false),
 	})
 
+	// A restored snapshot keeps the master password, so the secret outlives the instance like the logs.
+	secret := awsrds.NewDatabaseSecret(s.stack, jsii.String("DatabaseSecret"), &awsrds.DatabaseSecretProps{Username: jsii.String(dbMasterUser)})
+	secret.ApplyRemovalPolicy(s.logPolicy)
 	s.db = awsrds.NewDatabaseInstance(s.stack, jsii.String("Database"), &awsrds.DatabaseInstanceProps{
 		Engine:                  awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: postgresVersion(cfg.PostgresMajor)}),
 		EngineLifecycleSupport:  awsrds.EngineLifecycleSupport_OPEN_SOURCE_RDS_EXTENDED_SUPPORT_DISABLED,
@@ -98,7 +101,7 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 		StorageType:             awsrds.StorageType_GP3,
 		StorageEncrypted:        jsii.Bool(true),
 		DatabaseName:            jsii.String(dbName),
-		Credentials:             awsrds.Credentials_FromGeneratedSecret(jsii.String(dbMasterUser), nil),
+		Credentials:             awsrds.Credentials_FromSecret(secret, nil),
 		IamAuthentication:       jsii.Bool(true),
 		Parameters:              &map[string]*string{"rds.force_ssl": jsii.String("1")},
 		BackupRetention:         awscdk.Duration_Days(jsii.Number(float64(cfg.BackupRetentionDays))),
@@ -159,9 +162,7 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 	s.output("SiteUrl", awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("https://"), dist.DistributionDomainName()}), "CloudFront URL of the site and API")
 	s.output("DatabaseEndpoint", s.db.DbInstanceEndpointAddress(), "PostgreSQL host (private)")
 	s.output("DatabaseSecretArn", s.db.Secret().SecretArn(), "Secrets Manager secret with the master credentials")
-	s.output("ApiFunctionName", apiFn.FunctionName(), "api Lambda (logs: /aws/lambda/<name>)")
-	s.output("RollupFunctionName", rollupFn.FunctionName(), "rollup Lambda")
-	s.output("MigrateFunctionName", migrateFn.FunctionName(), "migrate Lambda")
+	s.output("RollupFunctionName", rollupFn.FunctionName(), "rollup Lambda (invoke by hand to catch up)")
 	addNagSuppressions(s.stack, cfg)
 	return s.stack
 }
@@ -181,6 +182,8 @@ func (s *prawnStack) function(handler string, code awslambda.Code, memoryMB, tim
 		env["DB_SECRET_ARN"] = s.db.Secret().SecretArn()
 	}
 	id := titleCase(handler)
+	logs := s.logGroup(id + "Logs")
+	s.output(id+"LogGroup", logs.LogGroupName(), handler+" function logs")
 	fn := awslambda.NewFunction(s.stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
 		Description:                  jsii.String("prawn " + handler),
 		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
@@ -191,7 +194,7 @@ func (s *prawnStack) function(handler string, code awslambda.Code, memoryMB, tim
 		Timeout:                      awscdk.Duration_Seconds(jsii.Number(float64(timeoutSec))),
 		ReservedConcurrentExecutions: jsii.Number(float64(concurrency)),
 		Environment:                  &env,
-		LogGroup:                     s.logGroup(id + "Logs"),
+		LogGroup:                     logs,
 		Vpc:                          s.vpc,
 		VpcSubnets:                   &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED},
 		SecurityGroups:               &[]awsec2.ISecurityGroup{s.lambdaSG},
@@ -229,6 +232,7 @@ func (s *prawnStack) httpAPI(apiFn awslambda.Function) awsapigatewayv2.HttpApi {
 		},
 	})
 	accessLogs := s.logGroup("ApiAccessLogs")
+	s.output("ApiAccessLogGroup", accessLogs.LogGroupName(), "HTTP API access log (no client IPs)")
 	stage.Node().DefaultChild().(awsapigatewayv2.CfnStage).SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
 		DestinationArn: accessLogs.LogGroupArn(),
 		Format: jsii.String(`{"requestId":"$context.requestId","time":"$context.requestTime","method":"$context.httpMethod",` +

@@ -206,9 +206,12 @@ func TestPrawnStackDefaults(t *testing.T) {
 				"Parameters": obj(map[string]any{"rds.force_ssl": "1"}),
 			}))
 		})
-		check(t, "generated secret", func() {
-			tpl.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), obj(map[string]any{
-				"GenerateSecretString": assertions.Match_ObjectLike(obj(map[string]any{"SecretStringTemplate": `{"username":"prawn"}`, "GenerateStringKey": "password"})),
+		check(t, "generated secret, kept with the snapshot", func() {
+			tpl.HasResource(jsii.String("AWS::SecretsManager::Secret"), obj(map[string]any{
+				"DeletionPolicy": "Retain",
+				"Properties": obj(map[string]any{
+					"GenerateSecretString": assertions.Match_ObjectLike(obj(map[string]any{"SecretStringTemplate": `{"username":"prawn"}`, "GenerateStringKey": "password"})),
+				}),
 			}))
 		})
 	})
