@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -26,6 +27,7 @@ import (
 	"strings"
 	"syscall"
 
+	embeddedpostgres "github.com/fergusstrange/embedded-postgres"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -131,7 +133,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		}
 	}
 	if c.bin == "" {
-		bin, err := findBinaries(c.state.BinDir)
+		bin, err := c.binaries(c.state.BinDir)
 		if err != nil {
 			return err
 		}
@@ -159,7 +161,7 @@ func (c *Cluster) start(ctx context.Context) error {
 
 // initdb creates a new cluster with a generated superuser password.
 func (c *Cluster) initdb(ctx context.Context) error {
-	bin, err := findBinaries("")
+	bin, err := c.binaries("")
 	if err != nil {
 		return err
 	}
@@ -257,6 +259,48 @@ func (c *Cluster) saveState() error {
 	return os.Rename(tmp, filepath.Join(c.dir, "cluster.json"))
 }
 
+// binaries finds local PostgreSQL binaries, or downloads them into the cluster's folder with
+// embedded-postgres where the machine can reach its repository.
+func (c *Cluster) binaries(preferred string) (string, error) {
+	bin, err := findBinaries(preferred)
+	if !errors.Is(err, ErrNoPostgres) {
+		return bin, err
+	}
+	return fetchBinaries(filepath.Join(c.dir, "binaries"), c.log)
+}
+
+// fetchBinaries downloads PostgreSQL with embedded-postgres into dir (once) and returns its bin
+// folder. embedded-postgres also initialises and starts a throwaway cluster, which prawn stops at
+// once; when prawn runs as root that step fails, but the binaries are in place by then.
+func fetchBinaries(dir string, log *slog.Logger) (string, error) {
+	bin := filepath.Join(dir, "bin")
+	if hasBinaries(bin) {
+		return bin, nil
+	}
+	log.Info("no local PostgreSQL found; downloading one with embedded-postgres", "into", dir)
+	tmp, err := os.MkdirTemp("", "prawn-pgfetch-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	pg := embeddedpostgres.NewDatabase(embeddedpostgres.DefaultConfig().
+		Version(embeddedpostgres.V16).Port(uint32(port)).
+		RuntimePath(filepath.Join(tmp, "run")).DataPath(filepath.Join(tmp, "data")).
+		BinariesPath(dir).CachePath(filepath.Join(dir, "cache")).Logger(io.Discard))
+	startErr := pg.Start()
+	if startErr == nil {
+		_ = pg.Stop()
+	}
+	if hasBinaries(bin) {
+		return bin, nil
+	}
+	return "", fmt.Errorf("%w (downloading one failed too: %v)", ErrNoPostgres, startErr)
+}
+
 // ErrNoPostgres is returned when no PostgreSQL binaries can be found or fetched.
 var ErrNoPostgres = errors.New("no PostgreSQL server binaries found (looked for pg_ctl in PATH and /usr/lib/postgresql/*/bin); " +
 	"install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) " +
@@ -265,14 +309,7 @@ var ErrNoPostgres = errors.New("no PostgreSQL server binaries found (looked for 
 // findBinaries returns a folder holding initdb and pg_ctl: the preferred one when it still has
 // them, else PATH, else the newest /usr/lib/postgresql/N/bin.
 func findBinaries(preferred string) (string, error) {
-	has := func(dir string) bool {
-		for _, name := range []string{"initdb", "pg_ctl", "postgres"} {
-			if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.IsDir() {
-				return false
-			}
-		}
-		return true
-	}
+	has := hasBinaries
 	if preferred != "" && has(preferred) {
 		return preferred, nil
 	}
@@ -289,6 +326,16 @@ func findBinaries(preferred string) (string, error) {
 		}
 	}
 	return "", ErrNoPostgres
+}
+
+// hasBinaries reports whether dir holds initdb, pg_ctl and postgres.
+func hasBinaries(dir string) bool {
+	for _, name := range []string{"initdb", "pg_ctl", "postgres"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.IsDir() {
+			return false
+		}
+	}
+	return true
 }
 
 func versionOf(binDir string) int {
