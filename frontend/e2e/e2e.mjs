@@ -336,6 +336,18 @@ async function cleanUp() {
   return code;
 }
 
+// Stopped from outside (timeout, Ctrl-C): stop the server and drop the database first.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, async () => {
+    console.error(`[e2e] FAILED: ${sig} received`);
+    await cleanUp();
+    console.log(`e2e: ${checks} passed, 1 failed`);
+    process.exit(1);
+  });
+}
+// A closed stdout (e2e.mjs | head) must not skip the clean-up.
+process.stdout.on('error', () => {});
+
 const deadline = setTimeout(async () => {
   console.error(`[e2e] FAILED: no result after ${DEADLINE_MS / 1000} s`);
   await cleanUp();
