@@ -228,11 +228,18 @@ async function main() {
   const first24h = statsRequests.at(-1);
   check(first24h?.searchParams.get('bucket') === 'hour', 'the first stats request asks for hourly buckets');
 
-  // Hover values: moving over the chart fills uPlot's legend with that bucket's views.
+  // Hover values: uPlot's legend shows the latest bucket, and the hovered one under the mouse.
+  const legendValue = () => page.locator('.u-legend .u-series').nth(1).locator('.u-value').textContent();
+  const legendTime = () => page.locator('.u-legend .u-series').nth(0).locator('.u-value').textContent();
+  const latest = await legendValue();
+  check(Number(latest) > 0, `away from the chart the legend shows the latest hour (${await legendTime()}: ${latest})`);
   const box = await chart.locator('.u-over').boundingBox();
+  await page.mouse.move(box.x + 4, box.y + box.height / 2); // the oldest hour: no views
+  const hoveredTime = await legendTime();
+  check((await legendValue()) === '0' && /\d\d:\d\d/.test(hoveredTime), `hovering the oldest hour shows its views (${hoveredTime}: 0)`);
   await page.mouse.move(box.x + box.width - 3, box.y + box.height / 2);
-  const hovered = await page.locator('.u-legend .u-series').nth(1).locator('.u-value').textContent();
-  check(/^\d[\d,]*$/.test(hovered ?? ''), `hovering shows the bucket's views in the legend (${hovered})`);
+  check((await legendValue()) === latest, 'hovering the newest hour shows its views');
+  await page.mouse.move(1, 1);
 
   // Top pages list the seeded paths, most viewed first.
   const top = page.getByTestId('top-pages');

@@ -40,7 +40,17 @@ function options(width: number, bucket: Bucket, tz: string, points: number): uPl
     ],
     cursor: { y: false, drag: { x: false, y: false }, points: { size: 8 } },
     legend: { live: true },
+    hooks: {
+      // Away from the chart, the legend shows the latest bucket instead of dashes.
+      ready: [(u) => showLatest(u)],
+      setCursor: [(u) => u.cursor.idx == null && showLatest(u)],
+    },
   };
+}
+
+function showLatest(u: uPlot) {
+  const last = u.data[0].length - 1;
+  if (last >= 0) u.setLegend({ idx: last }, false);
 }
 
 /** The views per bucket as a uPlot line chart; hovering shows each bucket's time and views in the legend. */
