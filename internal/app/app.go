@@ -4,11 +4,13 @@ package app
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 
 	"github.com/prawnhq/prawn/internal/config"
 	"github.com/prawnhq/prawn/internal/httpapi"
+	"github.com/prawnhq/prawn/internal/ingest"
 	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/pgembed"
 	"github.com/prawnhq/prawn/internal/rollup"
@@ -27,11 +29,15 @@ type App struct {
 	closers []func() error
 }
 
-// New builds the app around a store.
+// New builds the app around a store, recording views by group commit with the default settings.
 func New(store *storage.Store, log *slog.Logger) *App {
+	return newApp(store, log, ingest.New(store, ingest.Options{Log: log}))
+}
+
+func newApp(store *storage.Store, log *slog.Logger, rec pageview.Recorder) *App {
 	return &App{
 		Store:    store,
-		Recorder: pageview.Direct{Store: store},
+		Recorder: rec,
 		Stats:    &stats.Service{Store: store},
 		Log:      log,
 	}
@@ -56,7 +62,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		}
 		return nil, err
 	}
-	a := New(store, log)
+	rec, err := ingest.NewRecorder(store, cfg.IngestMode, ingest.Options{
+		MaxBatch: cfg.IngestMaxBatch, MaxWait: cfg.IngestMaxWait, Queue: cfg.IngestQueue,
+		Flushers: cfg.IngestFlushers, Log: log})
+	if err != nil {
+		store.Close()
+		if cluster != nil {
+			_ = cluster.Close()
+		}
+		return nil, err
+	}
+	a := newApp(store, log, rec)
 	a.closers = append(a.closers, func() error { store.Close(); return nil })
 	if cluster != nil {
 		a.closers = append(a.closers, cluster.Close)
@@ -75,9 +91,13 @@ func (a *App) Rollup(ctx context.Context, opt rollup.Options) (rollup.Result, er
 	return rollup.Run(ctx, a.Store, opt)
 }
 
-// Close releases the database (and stops the embedded cluster when this was its last user).
+// Close commits the views still queued, then releases the database (and stops the embedded
+// cluster when this was its last user).
 func (a *App) Close() error {
 	var first error
+	if c, ok := a.Recorder.(io.Closer); ok {
+		first = c.Close()
+	}
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		if err := a.closers[i](); err != nil && first == nil {
 			first = err

@@ -28,6 +28,16 @@ type Config struct {
 	LogLevel slog.Level
 	// LogFormat is "text" or "json".
 	LogFormat string
+	// IngestMode is "batch" (group commit) or "direct" (one INSERT per view).
+	IngestMode string
+	// IngestMaxBatch is the most views one group-commit INSERT carries.
+	IngestMaxBatch int
+	// IngestMaxWait is how long a flusher waits to fill a batch; 0 commits what waits at once.
+	IngestMaxWait time.Duration
+	// IngestQueue is the most views waiting to be committed before new ones get 503.
+	IngestQueue int
+	// IngestFlushers is how many batches may commit at the same time.
+	IngestFlushers int
 }
 
 // Var describes one environment variable, for --help and the README.
@@ -44,6 +54,11 @@ var Vars = []Var{
 	{"PRAWN_DB_MAX_CONNS", "(4 per CPU)", "connection pool size"},
 	{"PRAWN_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"PRAWN_LOG_FORMAT", "text", "text or json"},
+	{"PRAWN_INGEST_MODE", "batch", "batch: group commit of concurrent views; direct: one INSERT per view (the benchmark baseline)"},
+	{"PRAWN_INGEST_MAX_BATCH", "256", "most views one group-commit INSERT carries"},
+	{"PRAWN_INGEST_MAX_WAIT", "0", "how long to wait for more views to fill a batch; 0 commits what waits at once (no added latency)"},
+	{"PRAWN_INGEST_QUEUE", "2048", "most views waiting to be committed; beyond it POSTs get 503 with Retry-After"},
+	{"PRAWN_INGEST_FLUSHERS", "2", "how many batches may commit at the same time (each holds a database connection)"},
 }
 
 // FromEnv reads the configuration from the environment, naming every invalid value at once.
@@ -64,6 +79,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Addr:        get("PRAWN_ADDR", "127.0.0.1:8080"),
 		DataDir:     get("PRAWN_DATA_DIR", "./.prawn"),
 		LogFormat:   get("PRAWN_LOG_FORMAT", "text"),
+		IngestMode:  get("PRAWN_INGEST_MODE", "batch"),
 	}
 	var errs []error
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
@@ -83,6 +99,26 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("PRAWN_DB_MAX_CONNS=%q: want a whole number from 1 to 1000", v))
 		}
 		c.DBMaxConns = int32(n)
+	}
+	if c.IngestMode != "batch" && c.IngestMode != "direct" {
+		errs = append(errs, fmt.Errorf("PRAWN_INGEST_MODE=%q: want batch or direct", c.IngestMode))
+	}
+	intVar := func(name string, def, lo, hi int) int {
+		v := get(name, strconv.Itoa(def))
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s=%q: want a whole number from %d to %d", name, v, lo, hi))
+		}
+		return n
+	}
+	c.IngestMaxBatch = intVar("PRAWN_INGEST_MAX_BATCH", 256, 1, 10000)
+	c.IngestQueue = intVar("PRAWN_INGEST_QUEUE", 2048, 1, 1000000)
+	c.IngestFlushers = intVar("PRAWN_INGEST_FLUSHERS", 2, 1, 64)
+	mw := get("PRAWN_INGEST_MAX_WAIT", "0")
+	if d, err := time.ParseDuration(mw); err != nil || d < 0 || d > time.Second {
+		errs = append(errs, fmt.Errorf("PRAWN_INGEST_MAX_WAIT=%q: want a duration from 0 to 1s such as 0 or 2ms", mw))
+	} else {
+		c.IngestMaxWait = d
 	}
 	lv := get("PRAWN_LOG_LEVEL", "info")
 	if err := c.LogLevel.UnmarshalText([]byte(lv)); err != nil {

@@ -1,0 +1,500 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/prawnhq/prawn/internal/httpapi"
+	"github.com/prawnhq/prawn/internal/ingest"
+	"github.com/prawnhq/prawn/internal/pageview"
+	"github.com/prawnhq/prawn/internal/pgtest"
+	"github.com/prawnhq/prawn/internal/storage"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// db is a fresh database: a store to record into and a way to count what was committed.
+type db struct {
+	url   string
+	store *storage.Store
+}
+
+func newDB(t *testing.T) db {
+	t.Helper()
+	url := pgtest.URL(t)
+	s, err := storage.Open(context.Background(), url, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return db{url: url, store: s}
+}
+
+// counts returns how many times each path was committed.
+func (d db) counts(t *testing.T) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, d.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT path, count(*) FROM views GROUP BY path")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for rows.Next() {
+		var p string
+		var n int
+		if err := rows.Scan(&p, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[p] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// hookStore passes batches to inner after calling before, which may fail the batch (nothing is
+// inserted then) or block it.
+type hookStore struct {
+	inner   pageview.Store
+	before  func(paths []string) error
+	batches atomic.Int64
+	views   atomic.Int64
+}
+
+func (h *hookStore) InsertViews(ctx context.Context, paths, referrers []string) error {
+	h.batches.Add(1)
+	h.views.Add(int64(len(paths)))
+	if h.before != nil {
+		if err := h.before(paths); err != nil {
+			return err
+		}
+	}
+	return h.inner.InsertViews(ctx, paths, referrers)
+}
+
+// gate blocks the batches that reach it until it is opened.
+type gate struct {
+	arrived chan []string
+	open    chan struct{}
+	once    sync.Once
+}
+
+func newGate() *gate { return &gate{arrived: make(chan []string, 100), open: make(chan struct{})} }
+
+func (g *gate) before(paths []string) error {
+	g.arrived <- paths
+	<-g.open
+	return nil
+}
+
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+
+// waitArrived waits until a batch reaches the gate and returns its paths.
+func (g *gate) waitArrived(t *testing.T) []string {
+	t.Helper()
+	select {
+	case p := <-g.arrived:
+		return p
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch reached the store")
+		return nil
+	}
+}
+
+// recordAll records n views of distinct paths from n goroutines and returns each one's error.
+func recordAll(ctx context.Context, r pageview.Recorder, prefix string, n int) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = r.Record(ctx, pageview.View{Path: fmt.Sprintf("%s/%d", prefix, i), Referrer: "https://example.com/"})
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+func TestConcurrentViewsAreCommittedOnceAndBatched(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	hs := &hookStore{inner: d.store}
+	b := ingest.New(hs, ingest.Options{Log: quiet})
+	defer b.Close()
+	const n = 2000
+	for i, err := range recordAll(t.Context(), b, "/c", n) {
+		if err != nil {
+			t.Fatalf("view %d: %v", i, err)
+		}
+	}
+	got := d.counts(t)
+	if len(got) != n {
+		t.Fatalf("%d distinct paths committed, want %d", len(got), n)
+	}
+	for p, c := range got {
+		if c != 1 {
+			t.Errorf("%s committed %d times", p, c)
+		}
+	}
+	if hs.views.Load() != n {
+		t.Errorf("store saw %d views, want %d", hs.views.Load(), n)
+	}
+	t.Logf("%d views in %d batches", n, hs.batches.Load())
+	if hs.batches.Load() >= n {
+		t.Errorf("%d batches for %d concurrent views: no batching happened", hs.batches.Load(), n)
+	}
+}
+
+func TestMaxWaitAndSmallBatches(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	hs := &hookStore{inner: d.store}
+	b := ingest.New(hs, ingest.Options{MaxBatch: 7, MaxWait: 20 * time.Millisecond, Flushers: 1, Log: quiet})
+	defer b.Close()
+	const n = 300
+	for i, err := range recordAll(t.Context(), b, "/w", n) {
+		if err != nil {
+			t.Fatalf("view %d: %v", i, err)
+		}
+	}
+	if got := d.counts(t); len(got) != n {
+		t.Fatalf("%d distinct paths committed, want %d", len(got), n)
+	}
+	if min := int64(n / 7); hs.batches.Load() < min {
+		t.Errorf("%d batches, want at least %d with MaxBatch 7", hs.batches.Load(), min)
+	}
+}
+
+// TestFailedBatchesFailExactlyTheirViews fails every third batch and checks that a view is in the
+// database exactly when its Record returned nil.
+func TestFailedBatchesFailExactlyTheirViews(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	var k atomic.Int64
+	boom := errors.New("injected failure")
+	hs := &hookStore{inner: d.store, before: func([]string) error {
+		if k.Add(1)%3 == 1 {
+			return boom
+		}
+		return nil
+	}}
+	b := ingest.New(hs, ingest.Options{MaxBatch: 16, Flushers: 3, Log: quiet})
+	defer b.Close()
+	const n = 1500
+	errs := recordAll(t.Context(), b, "/f", n)
+	got := d.counts(t)
+	var failed int
+	for i, err := range errs {
+		p := fmt.Sprintf("/f/%d", i)
+		switch {
+		case err == nil && got[p] != 1:
+			t.Errorf("%s acknowledged but committed %d times", p, got[p])
+		case err != nil && !errors.Is(err, boom):
+			t.Errorf("%s: error %v does not wrap the batch's failure", p, err)
+		case err != nil && got[p] != 0:
+			t.Errorf("%s failed but committed %d times", p, got[p])
+		}
+		if err != nil {
+			failed++
+		}
+	}
+	if failed == 0 || failed == n {
+		t.Errorf("%d of %d views failed; want some but not all", failed, n)
+	}
+}
+
+// TestDatabaseGoneFailsEveryView closes the store after a few batches under load: every view
+// either committed once with a nil error or was reported failed and is absent.
+func TestDatabaseGoneFailsEveryView(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	s, err := storage.Open(context.Background(), d.url, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k atomic.Int64
+	hs := &hookStore{inner: s, before: func([]string) error {
+		if k.Add(1) == 4 {
+			s.Close() // this batch and every later one fail
+		}
+		return nil
+	}}
+	b := ingest.New(hs, ingest.Options{MaxBatch: 8, Log: quiet})
+	defer b.Close()
+	const n = 1000
+	errs := recordAll(t.Context(), b, "/g", n)
+	got := d.counts(t)
+	var failed int
+	for i, err := range errs {
+		p := fmt.Sprintf("/g/%d", i)
+		if (err == nil) != (got[p] == 1) || got[p] > 1 {
+			t.Errorf("%s: Record = %v, committed %d times", p, err, got[p])
+		}
+		if err != nil {
+			failed++
+		}
+	}
+	if failed == 0 || failed == n {
+		t.Errorf("%d of %d views failed; want some but not all", failed, n)
+	}
+	if err := b.Record(t.Context(), pageview.View{Path: "/g/after"}); err == nil {
+		t.Error("Record on a closed store succeeded")
+	}
+	t.Logf("%d of %d views failed after the store closed", failed, n)
+}
+
+func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	s, err := storage.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2", storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := ingest.New(s, ingest.Options{Log: quiet})
+	defer b.Close()
+	for i, err := range recordAll(t.Context(), b, "/u", 20) {
+		if !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("view %d: err = %v, want storage.ErrUnavailable", i, err)
+		}
+	}
+}
+
+func TestCloseDrainsTheQueue(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	g := newGate()
+	hs := &hookStore{inner: d.store, before: g.before}
+	b := ingest.New(hs, ingest.Options{Flushers: 1, Log: quiet})
+	const n = 200
+	var errs []error
+	done := make(chan struct{})
+	go func() { errs = recordAll(context.Background(), b, "/d", n); close(done) }()
+	g.waitArrived(t) // the first batch is in flight, the rest queue behind it
+	for deadline := time.Now().Add(5 * time.Second); hs.views.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the other goroutines queue
+	closed := make(chan struct{})
+	go func() { _ = b.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a batch was still in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := b.Record(context.Background(), pageview.View{Path: "/late"}); !errors.Is(err, ingest.ErrClosed) || !errors.Is(err, pageview.ErrOverloaded) {
+		t.Errorf("Record after Close = %v, want ErrClosed (an ErrOverloaded)", err)
+	}
+	g.release()
+	<-closed
+	<-done
+	got := d.counts(t)
+	for i, err := range errs {
+		p := fmt.Sprintf("/d/%d", i)
+		if err == nil && got[p] != 1 || err != nil && got[p] != 0 {
+			t.Errorf("%s: Record = %v, committed %d times", p, err, got[p])
+		}
+		if err != nil && !errors.Is(err, ingest.ErrClosed) {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if got["/late"] != 0 {
+		t.Error("a view refused after Close was committed")
+	}
+	if len(got) < n/2 {
+		t.Errorf("only %d of %d views committed: the queue was not drained", len(got), n)
+	}
+}
+
+func TestFullQueueFailsFastWithoutLosingAcknowledgedViews(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	g := newGate()
+	hs := &hookStore{inner: d.store, before: g.before}
+	const queue = 8
+	b := ingest.New(hs, ingest.Options{Flushers: 1, Queue: queue, Log: quiet})
+	defer b.Close()
+
+	results := make(chan error, 100)
+	record := func(p string) { go func() { results <- b.Record(context.Background(), pageview.View{Path: p}) }() }
+	record("/q/first")
+	g.waitArrived(t) // the flusher is stuck committing /q/first; the queue is empty
+	const n = 40
+	var acked, refused atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			err := b.Record(context.Background(), pageview.View{Path: fmt.Sprintf("/q/%d", i)})
+			switch {
+			case err == nil:
+				acked.Add(1)
+			case errors.Is(err, ingest.ErrQueueFull) && errors.Is(err, pageview.ErrOverloaded):
+				refused.Add(1)
+			default:
+				t.Errorf("view %d: %v", i, err)
+			}
+		})
+	}
+	// The views beyond the queue's room are refused while the gate is still shut.
+	for deadline := time.Now().Add(10 * time.Second); refused.Load() < n-queue && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if refused.Load() != n-queue {
+		t.Fatalf("%d views refused while the queue was full, want %d", refused.Load(), n-queue)
+	}
+	t.Logf("%d refusals in %v", refused.Load(), time.Since(start))
+	g.release()
+	wg.Wait()
+	if err := <-results; err != nil {
+		t.Fatalf("first view: %v", err)
+	}
+	if acked.Load() != queue {
+		t.Errorf("%d acknowledged, want %d", acked.Load(), queue)
+	}
+	got := d.counts(t)
+	total := 0
+	for _, c := range got {
+		total += c
+	}
+	if total != int(acked.Load())+1 {
+		t.Errorf("%d views committed, want %d (acknowledged + first)", total, acked.Load()+1)
+	}
+}
+
+func TestCancelledContexts(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	g := newGate()
+	hs := &hookStore{inner: d.store, before: g.before}
+	b := ingest.New(hs, ingest.Options{Flushers: 1, Log: quiet})
+	defer b.Close()
+
+	// Cancelled before Record: nothing is queued.
+	ctx0, cancel0 := context.WithCancel(context.Background())
+	cancel0()
+	if err := b.Record(ctx0, pageview.View{Path: "/x/before"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Record with a cancelled context = %v", err)
+	}
+
+	// In flight: the caller cancels after the flusher took its view; it still learns the truth.
+	ctxA, cancelA := context.WithCancel(context.Background())
+	resA := make(chan error, 1)
+	go func() { resA <- b.Record(ctxA, pageview.View{Path: "/x/inflight"}) }()
+	if p := g.waitArrived(t); len(p) != 1 || p[0] != "/x/inflight" {
+		t.Fatalf("first batch = %v", p)
+	}
+	cancelA()
+
+	// Queued behind it: one caller gives up (withdrawn), the others stay.
+	ctxB, cancelB := context.WithCancel(context.Background())
+	resB := make(chan error, 1)
+	go func() { resB <- b.Record(ctxB, pageview.View{Path: "/x/withdrawn"}) }()
+	others := make(chan error, 10)
+	for i := range 10 {
+		go func() { others <- b.Record(context.Background(), pageview.View{Path: fmt.Sprintf("/x/other/%d", i)}) }()
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancelB()
+	if err := <-resB; !errors.Is(err, context.Canceled) {
+		t.Errorf("withdrawn view: Record = %v, want context.Canceled", err)
+	}
+	select {
+	case err := <-resA:
+		t.Fatalf("in-flight view answered %v before its batch committed", err)
+	default:
+	}
+	g.release()
+	if err := <-resA; err != nil {
+		t.Errorf("in-flight view whose caller cancelled: Record = %v, want nil (it was committed)", err)
+	}
+	for range 10 {
+		if err := <-others; err != nil {
+			t.Errorf("other view: %v", err)
+		}
+	}
+	got := d.counts(t)
+	if got["/x/before"] != 0 || got["/x/withdrawn"] != 0 {
+		t.Errorf("views given up before a flusher took them were committed: %v", got)
+	}
+	if got["/x/inflight"] != 1 {
+		t.Errorf("in-flight view committed %d times, want 1", got["/x/inflight"])
+	}
+	for i := range 10 {
+		if p := fmt.Sprintf("/x/other/%d", i); got[p] != 1 {
+			t.Errorf("%s committed %d times, want 1", p, got[p])
+		}
+	}
+}
+
+// TestHTTPFullQueueIs503 checks the edge's answer to a saturated recorder.
+func TestHTTPFullQueueIs503(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	g := newGate()
+	b := ingest.New(&hookStore{inner: d.store, before: g.before}, ingest.Options{Flushers: 1, Queue: 1, Log: quiet})
+	defer b.Close()
+	srv := httptest.NewServer(httpapi.NewHandler(&httpapi.Server{Recorder: b, Log: quiet}, httpapi.Options{Log: quiet}))
+	defer srv.Close()
+	defer g.release() // first, so the server and the batcher can finish
+	post := func() *http.Response {
+		resp, err := http.Post(srv.URL+"/api/views", "application/json", strings.NewReader(`{"path":"/h"}`))
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		resp.Body.Close()
+		return resp
+	}
+	go post() // in flight at the gate
+	g.waitArrived(t)
+	go post() // fills the queue
+	time.Sleep(50 * time.Millisecond)
+	resp := post()
+	if resp == nil {
+		return
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("POST on a full queue = %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+func TestNewRecorder(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	for _, mode := range []string{"", ingest.ModeBatch, ingest.ModeDirect} {
+		r, err := ingest.NewRecorder(d.store, mode, ingest.Options{Log: quiet})
+		if err != nil {
+			t.Fatalf("mode %q: %v", mode, err)
+		}
+		if err := r.Record(t.Context(), pageview.View{Path: "/m/" + mode}); err != nil {
+			t.Errorf("mode %q: %v", mode, err)
+		}
+		if c, ok := r.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	}
+	if _, err := ingest.NewRecorder(d.store, "fast", ingest.Options{}); err == nil {
+		t.Error("mode fast accepted")
+	}
+	if got := d.counts(t); len(got) != 3 {
+		t.Errorf("committed %v, want three paths", got)
+	}
+}
