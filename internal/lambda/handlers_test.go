@@ -1,0 +1,363 @@
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/pgtest"
+	"github.com/prawnhq/prawn/internal/storage"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// fixture decodes testdata/name into v.
+func fixture(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+func quietLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// testApp is prawn on a fresh migrated database, with the URL to look behind it.
+func testApp(t *testing.T) (*app.App, string) {
+	t.Helper()
+	url := pgtest.URL(t)
+	store, err := storage.Open(context.Background(), url, storage.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	return app.New(store, quietLog()), url
+}
+
+func queryInt(t *testing.T, url, sql string, args ...any) int64 {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int64
+	if err := c.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func invokeAPI(t *testing.T, h *API, name string) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	var ev events.APIGatewayV2HTTPRequest
+	fixture(t, name, &ev)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := h.Handle(ctx, ev)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return resp
+}
+
+func TestAPIRecordsAndReadsThroughTheServeHandler(t *testing.T) {
+	t.Parallel()
+	a, url := testApp(t)
+	h := NewAPI(a.Handler(), nil, a.Log)
+
+	resp := invokeAPI(t, h, "api-post-view.json")
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/views: status %d, body %s", resp.StatusCode, resp.Body)
+	}
+	if got := resp.Headers["X-Request-Id"]; got != "fixture-post-1" {
+		t.Errorf("X-Request-Id = %q, want the request's fixture-post-1", got)
+	}
+	if !strings.HasPrefix(resp.Headers["Content-Type"], "application/json") {
+		t.Errorf("Content-Type = %q", resp.Headers["Content-Type"])
+	}
+	resp = invokeAPI(t, h, "api-post-view-base64.json")
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/views (base64 body): status %d, body %s", resp.StatusCode, resp.Body)
+	}
+	if n := queryInt(t, url, "SELECT count(*) FROM views WHERE path = '/docs'"); n != 2 {
+		t.Fatalf("views of /docs in the database = %d, want 2", n)
+	}
+	if n := queryInt(t, url, "SELECT count(*) FROM views WHERE referrer = 'https://example.org/'"); n != 1 {
+		t.Errorf("views with the base64 body's referrer = %d, want 1", n)
+	}
+
+	resp = invokeAPI(t, h, "api-get-stats.json")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/stats: status %d, body %s", resp.StatusCode, resp.Body)
+	}
+	var stats struct {
+		Path  string `json:"path"`
+		Total int64  `json:"total"`
+		Tz    string `json:"tz"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &stats); err != nil {
+		t.Fatalf("stats body %q: %v", resp.Body, err)
+	}
+	if stats.Path != "/docs" || stats.Total != 2 || stats.Tz != "Europe/Paris" {
+		t.Errorf("stats = %+v, want path /docs, total 2, tz Europe/Paris (from the query string)", stats)
+	}
+
+	resp = invokeAPI(t, h, "api-get-unknown.json")
+	if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Headers["Content-Type"], "application/problem+json") {
+		t.Errorf("GET /api/nope: status %d, type %q; want 404 problem+json", resp.StatusCode, resp.Headers["Content-Type"])
+	}
+}
+
+func TestAPIPassesCookiesHeadersQueryAndBinaryBodies(t *testing.T) {
+	t.Parallel()
+	var got *http.Request
+	var body []byte
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		body, _ = io.ReadAll(r.Body)
+		http.SetCookie(w, &http.Cookie{Name: "a", Value: "1", Path: "/"})
+		http.SetCookie(w, &http.Cookie{Name: "b", Value: "2", HttpOnly: true})
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte{0xff, 0xfe, 0x00})
+	})
+	resp := invokeAPI(t, NewAPI(echo, nil, quietLog()), "api-echo.json")
+
+	if got.Method != http.MethodPut {
+		t.Errorf("method = %s", got.Method)
+	}
+	if got.URL.Path != "/echo/a b" {
+		t.Errorf("path = %q", got.URL.Path)
+	}
+	if q := got.URL.Query(); len(q["q"]) != 2 || q.Get("name") != "Jürgen" {
+		t.Errorf("query = %v", q)
+	}
+	if c, err := got.Cookie("session"); err != nil || c.Value != "abc123" {
+		t.Errorf("cookie session = %v, %v", c, err)
+	}
+	if c, err := got.Cookie("theme"); err != nil || c.Value != "dark" {
+		t.Errorf("cookie theme = %v, %v", c, err)
+	}
+	if got.Header.Get("X-Custom") != "one" || len(got.Header.Values("Accept")) != 2 {
+		t.Errorf("headers = %v", got.Header)
+	}
+	if got.RemoteAddr != "198.51.100.7" {
+		t.Errorf("RemoteAddr = %q, want the source IP", got.RemoteAddr)
+	}
+	if !bytes.Equal(body, []byte{0, 1, 2, 0xff}) {
+		t.Errorf("body = %v, want the base64-decoded bytes", body)
+	}
+
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("status = %d", resp.StatusCode)
+	}
+	if len(resp.Cookies) != 2 || !strings.HasPrefix(resp.Cookies[0], "a=1") || !strings.Contains(resp.Cookies[1], "HttpOnly") {
+		t.Errorf("response cookies = %q, want both Set-Cookie values", resp.Cookies)
+	}
+	if _, ok := resp.Headers["Set-Cookie"]; ok {
+		t.Errorf("Set-Cookie left in headers: %v", resp.Headers)
+	}
+	if !resp.IsBase64Encoded || resp.Body != "//4A" {
+		t.Errorf("binary response: base64 %v body %q, want true //4A", resp.IsBase64Encoded, resp.Body)
+	}
+}
+
+// counter is an AuthCounter for tests.
+type counter struct{ n atomic.Uint64 }
+
+func (c *counter) AuthFailures() uint64 { return c.n.Load() }
+
+func TestAPIRetriesOnceAfterTheDatabaseRefusedThePassword(t *testing.T) {
+	t.Parallel()
+	var db counter
+	var calls int
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 { // the pool's connection attempt was refused: rotated secret
+			db.n.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	resp := invokeAPI(t, NewAPI(h, &db, quietLog()), "api-get-stats.json")
+	if resp.StatusCode != http.StatusOK || calls != 2 {
+		t.Errorf("status %d after %d calls, want 200 after 2", resp.StatusCode, calls)
+	}
+
+	calls = 0
+	plain := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	resp = invokeAPI(t, NewAPI(plain, &db, quietLog()), "api-get-stats.json")
+	if resp.StatusCode != http.StatusServiceUnavailable || calls != 1 {
+		t.Errorf("status %d after %d calls, want 503 after 1: only refused passwords are retried", resp.StatusCode, calls)
+	}
+}
+
+func TestRollupFoldsOnAScheduledEvent(t *testing.T) {
+	t.Parallel()
+	a, url := testApp(t)
+	api := NewAPI(a.Handler(), nil, a.Log)
+	invokeAPI(t, api, "api-post-view.json")
+	invokeAPI(t, api, "api-post-view-base64.json")
+
+	var ev events.EventBridgeEvent
+	fixture(t, "scheduled-event.json", &ev)
+	if ev.DetailType != "Scheduled Event" {
+		t.Fatalf("fixture detail-type = %q", ev.DetailType)
+	}
+	h, err := New(HandlerRollup, a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle := h.(func(context.Context, events.EventBridgeEvent) (RollupSummary, error))
+	// The fold stops short of transactions still running anywhere on the server (other tests'),
+	// so a run may fold fewer; run again until both views are in, as the schedule would.
+	var folded int64
+	var sum RollupSummary
+	for deadline := time.Now().Add(15 * time.Second); folded < 2 && time.Now().Before(deadline); {
+		var err error
+		sum, err = handle(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Busy || sum.Batches < 1 {
+			t.Fatalf("summary = %+v, want a run", sum)
+		}
+		folded += sum.Folded
+		if folded < 2 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if folded != 2 {
+		t.Errorf("folded %d views in all, want 2", folded)
+	}
+	if n := queryInt(t, url, "SELECT views FROM path_totals WHERE path = '/docs'"); n != 2 {
+		t.Errorf("path_totals for /docs = %d, want 2", n)
+	}
+	b, _ := json.Marshal(sum)
+	if !strings.Contains(string(b), `"folded":`) || !strings.Contains(string(b), `"duration_ms":`) {
+		t.Errorf("summary JSON = %s", b)
+	}
+
+	sum, err = handle(context.Background(), ev)
+	if err != nil || sum.Folded != 0 {
+		t.Errorf("second run: %+v, %v; want nothing folded", sum, err)
+	}
+}
+
+func TestRollupFailureIsAnInvocationError(t *testing.T) {
+	t.Parallel()
+	// Nothing listens on port 1: the rollup cannot reach the database.
+	store, err := storage.Open(context.Background(), "postgres://prawn@127.0.0.1:1/prawn?sslmode=disable&connect_timeout=2", storage.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	r := &Rollup{App: app.New(store, quietLog())}
+	var ev events.EventBridgeEvent
+	fixture(t, "scheduled-event.json", &ev)
+	if _, err := r.Handle(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "rollup failed") {
+		t.Errorf("err = %v, want a rollup failure", err)
+	}
+}
+
+func TestMigrateBringsTheSchemaUpToDateOnAnyEvent(t *testing.T) {
+	t.Parallel()
+	a, url := testApp(t)
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty database, as RDS creates it.
+	if _, err := c.Exec(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(ctx)
+
+	m := &Migrate{Store: a.Store, Log: a.Log}
+	sum, err := m.Handle(ctx, readRaw(t, "cfn-create.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Applied) == 0 || sum.Skipped != "" {
+		t.Fatalf("summary = %+v, want migrations applied", sum)
+	}
+	if n := queryInt(t, url, "SELECT count(*) FROM rollup_state"); n != 1 {
+		t.Errorf("rollup_state rows = %d, want 1 after migrating", n)
+	}
+
+	for _, payload := range []string{`{}`, `null`, `"hello"`, `[1,2]`} {
+		sum, err := m.Handle(ctx, json.RawMessage(payload))
+		if err != nil || len(sum.Applied) != 0 || sum.Applied == nil {
+			t.Errorf("payload %s: %+v, %v; want an up-to-date schema and an empty list", payload, sum, err)
+		}
+	}
+
+	sum, err = m.Handle(ctx, readRaw(t, "cfn-delete.json"))
+	if err != nil || sum.Skipped == "" {
+		t.Errorf("CloudFormation Delete: %+v, %v; want skipped", sum, err)
+	}
+	b, _ := json.Marshal(sum)
+	if !strings.Contains(string(b), `"applied":[]`) {
+		t.Errorf("summary JSON = %s", b)
+	}
+}
+
+func readRaw(t *testing.T, name string) json.RawMessage {
+	t.Helper()
+	var raw json.RawMessage
+	fixture(t, name, &raw)
+	return raw
+}
+
+func TestMainRefusesAnUnknownOrMissingHandler(t *testing.T) {
+	t.Parallel()
+	for _, h := range []string{"", "serve", "API"} {
+		err := Main(func(name string) string {
+			if name == "_HANDLER" {
+				return h
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), "api, rollup, migrate") || !strings.Contains(err.Error(), "_HANDLER") {
+			t.Errorf("_HANDLER=%q: err = %v, want one naming the valid handlers", h, err)
+		}
+	}
+}
+
+func TestMainRefusesMissingDatabaseSettings(t *testing.T) {
+	t.Parallel()
+	err := Main(func(name string) string {
+		if name == "_HANDLER" {
+			return "api"
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), "DB_HOST") || !strings.Contains(err.Error(), "DB_SECRET_ARN") {
+		t.Errorf("err = %v, want one naming the missing settings", err)
+	}
+}
