@@ -18,6 +18,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for NotCountedReason.
+const (
+	Bot      NotCountedReason = "bot"
+	Prefetch NotCountedReason = "prefetch"
+)
+
+// Valid indicates whether the value is a known member of the NotCountedReason enum.
+func (e NotCountedReason) Valid() bool {
+	switch e {
+	case Bot:
+		return true
+	case Prefetch:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StatsBucket.
 const (
 	StatsBucketDay  StatsBucket = "day"
@@ -60,6 +78,29 @@ type Bucket struct {
 	Views int64     `json:"views"`
 }
 
+// Dropped Views this server instance did not count since it started, by reason (site-wide). The
+// counters live in the process: they start at zero on every start and each instance (each
+// Lambda container) has its own.
+type Dropped struct {
+	// Bot Sent by a known bot or crawler (by User-Agent).
+	Bot int64 `json:"bot"`
+
+	// Invalid Answered 400 (bad JSON, unknown fields or parameters, bad path or referrer).
+	Invalid int64 `json:"invalid"`
+
+	// Prefetch Browser prefetches and prerenders (`Sec-Purpose`/`Purpose` header).
+	Prefetch int64 `json:"prefetch"`
+
+	// RateLimited Answered 429 (the client recorded faster than allowed).
+	RateLimited int64 `json:"rateLimited"`
+
+	// Since When this instance started counting.
+	Since time.Time `json:"since"`
+
+	// TooLarge Answered 413 (body over the size limit).
+	TooLarge int64 `json:"tooLarge"`
+}
+
 // Health defines model for Health.
 type Health struct {
 	// Status Example: ok
@@ -68,9 +109,15 @@ type Health struct {
 
 // Home defines model for Home.
 type Home struct {
+	// Counted Whether this request's view was recorded; false for bots and prefetches.
+	Counted *bool `json:"counted,omitempty"`
+
 	// PageViews The site's all-time views, including the one just recorded.
 	PageViews int64 `json:"pageViews"`
 }
+
+// NotCountedReason Why a valid view was not counted.
+type NotCountedReason string
 
 // PageCount defines model for PageCount.
 type PageCount struct {
@@ -96,8 +143,14 @@ type Problem struct {
 
 // RecordedView defines model for RecordedView.
 type RecordedView struct {
+	// Counted Whether the view was recorded; false for bots and prefetches.
+	Counted bool `json:"counted"`
+
 	// Path The path as recorded (normalised).
 	Path string `json:"path"`
+
+	// Reason Why a valid view was not counted.
+	Reason *NotCountedReason `json:"reason,omitempty"`
 }
 
 // Stats defines model for Stats.
@@ -106,6 +159,11 @@ type Stats struct {
 	// rows, so `total` and `series` are exact regardless.
 	AsOf   time.Time   `json:"asOf"`
 	Bucket StatsBucket `json:"bucket"`
+
+	// Dropped Views this server instance did not count since it started, by reason (site-wide). The
+	// counters live in the process: they start at zero on every start and each instance (each
+	// Lambda container) has its own.
+	Dropped *Dropped `json:"dropped,omitempty"`
 
 	// From Start of the first bucket.
 	From time.Time `json:"from"`
@@ -157,6 +215,12 @@ type BadRequest = Problem
 
 // Error An RFC 9457 problem detail.
 type Error = Problem
+
+// TooLarge An RFC 9457 problem detail.
+type TooLarge = Problem
+
+// TooManyRequests An RFC 9457 problem detail.
+type TooManyRequests = Problem
 
 // Unavailable An RFC 9457 problem detail.
 type Unavailable = Problem
@@ -580,6 +644,17 @@ type BadRequestApplicationProblemPlusJSONResponse Problem
 
 type ErrorApplicationProblemPlusJSONResponse Problem
 
+type TooLargeApplicationProblemPlusJSONResponse Problem
+
+type TooManyRequestsResponseHeaders struct {
+	RetryAfter int
+}
+type TooManyRequestsApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TooManyRequestsResponseHeaders
+}
+
 type UnavailableResponseHeaders struct {
 	RetryAfter int
 }
@@ -606,6 +681,23 @@ func (response GetHome200JSONResponse) VisitGetHomeResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHome429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetHome429ApplicationProblemPlusJSONResponse) VisitGetHomeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -823,6 +915,20 @@ type RecordViewResponseObject interface {
 	VisitRecordViewResponse(w http.ResponseWriter) error
 }
 
+type RecordView200JSONResponse RecordedView
+
+func (response RecordView200JSONResponse) VisitRecordViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RecordView201JSONResponse RecordedView
 
 func (response RecordView201JSONResponse) VisitRecordViewResponse(w http.ResponseWriter) error {
@@ -849,6 +955,39 @@ func (response RecordView400ApplicationProblemPlusJSONResponse) VisitRecordViewR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordView413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response RecordView413ApplicationProblemPlusJSONResponse) VisitRecordViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordView429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RecordView429ApplicationProblemPlusJSONResponse) VisitRecordViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }

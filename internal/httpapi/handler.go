@@ -22,6 +22,8 @@ type Options struct {
 	// Web serves the page and every path that is not an API route; nil answers 404 there.
 	Web http.Handler
 	Log *slog.Logger
+	// Edge sets the protections: rate limits, trusted proxies, CORS, HSTS, the database bound.
+	Edge Edge
 }
 
 // NewHandler is the one http.Handler of prawn: the API, the spec, health checks and the page.
@@ -29,6 +31,13 @@ func NewHandler(s *Server, opt Options) http.Handler {
 	log := opt.Log
 	if log == nil {
 		log = slog.Default()
+	}
+	if s.Drops == nil {
+		s.Drops = NewDrops()
+	}
+	spec, err := loadContract()
+	if err != nil {
+		panic(err) // the contract is embedded; tests load it
 	}
 	mux := http.NewServeMux()
 	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
@@ -41,7 +50,8 @@ func NewHandler(s *Server, opt Options) http.Handler {
 		},
 	})
 	api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
-		BaseRouter: mux,
+		BaseRouter:  mux,
+		Middlewares: []api.MiddlewareFunc{checkInputs(spec)},
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeProblem(w, http.StatusBadRequest, describeParamError(err))
 		},
@@ -53,7 +63,19 @@ func NewHandler(s *Server, opt Options) http.Handler {
 		mux.Handle("GET /api/docs", opt.Web)
 		mux.Handle("GET /", opt.Web)
 	}
-	return withRequestID(log, recoverPanics(log, limitBody(problemRouting(mux))))
+	clients := opt.Edge.RateClients
+	if clients == 0 {
+		clients = DefaultRateClients
+	}
+	lim := newLimiter(opt.Edge.RateLimit, opt.Edge.RateBurst, clients, nil)
+	var h http.Handler = problemRouting(mux)
+	h = limitBody(h)
+	h = guardRecording(lim, opt.Edge.TrustedProxies, s.Drops, h)
+	h = withDBDeadline(opt.Edge.DBTimeout, h)
+	h = withCORS(opt.Edge.CORSOrigins, h)
+	h = recoverPanics(log, h)
+	h = withSecurityHeaders(opt.Edge.HSTS, h)
+	return withRequestID(log, h)
 }
 
 // respondError answers an error returned by an operation, logging what the client does not see.

@@ -27,6 +27,8 @@ type Server struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
+	// Drops counts the views not counted; NewHandler sets it when nil.
+	Drops *Drops
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -48,22 +50,33 @@ func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject
 	if err != nil {
 		return nil, err
 	}
+	if why := visitorFrom(ctx).notCounted; why != "" {
+		s.Drops.notCounted(why)
+		reason := api.NotCountedReason(why)
+		return api.RecordView200JSONResponse{Path: v.Path, Counted: false, Reason: &reason}, nil
+	}
 	if err := s.Recorder.Record(ctx, v); err != nil {
 		return nil, err
 	}
-	return api.RecordView201JSONResponse{Path: v.Path}, nil
+	return api.RecordView201JSONResponse{Path: v.Path, Counted: true}, nil
 }
 
 // GetHome records a view of "/" and answers the site's all-time count, that view included.
 func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.GetHomeResponseObject, error) {
-	if err := s.Recorder.Record(ctx, pageview.View{Path: "/"}); err != nil {
-		return nil, err
+	why := visitorFrom(ctx).notCounted
+	if why == "" {
+		if err := s.Recorder.Record(ctx, pageview.View{Path: "/"}); err != nil {
+			return nil, err
+		}
+	} else {
+		s.Drops.notCounted(why)
 	}
 	n, err := s.Stats.SiteTotal(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return api.GetHome200JSONResponse{PageViews: n}, nil
+	counted := why == ""
+	return api.GetHome200JSONResponse{PageViews: n, Counted: &counted}, nil
 }
 
 // GetStats answers the total and a series of one path or the site.
@@ -89,7 +102,9 @@ func (s *Server) GetStats(ctx context.Context, req api.GetStatsRequestObject) (a
 		series[i] = api.Bucket{Start: pt.Start, Views: pt.Views}
 	}
 	tzName := q.Loc.String()
+	dropped := s.Drops.Snapshot()
 	return api.GetStats200JSONResponse{
+		Dropped: &dropped,
 		Path:    q.Path,
 		Total:   res.Total,
 		AsOf:    res.AsOf,

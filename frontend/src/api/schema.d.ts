@@ -15,7 +15,10 @@ export interface paths {
         put?: never;
         /**
          * Record one page view
-         * @description Answers 201 only after the view is committed to the database.
+         * @description Answers 201 only after the view is committed to the database. A view from a known bot or
+         *     crawler, or a browser prefetch (`Sec-Purpose: prefetch` or `Purpose: prefetch`), is
+         *     answered 200 with `counted: false` and is not recorded. Generic HTTP clients (curl, Go,
+         *     Python and others) count: sites post their views from their back ends.
          */
         post: operations["recordView"];
         delete?: never;
@@ -34,7 +37,8 @@ export interface paths {
         /**
          * Record a view of / and return the site's count
          * @description Records one view of `/` (as `POST /api/views` would) and returns the site's all-time
-         *     count, including that view.
+         *     count, including that view. A bot or a prefetch gets the count without being counted
+         *     (`counted: false`).
          */
         get: operations["getHome"];
         put?: never;
@@ -155,13 +159,23 @@ export interface components {
         RecordedView: {
             /** @description The path as recorded (normalised). */
             path: string;
+            /** @description Whether the view was recorded; false for bots and prefetches. */
+            counted: boolean;
+            reason?: components["schemas"]["NotCountedReason"];
         };
+        /**
+         * @description Why a valid view was not counted.
+         * @enum {string}
+         */
+        NotCountedReason: "bot" | "prefetch";
         Home: {
             /**
              * Format: int64
              * @description The site's all-time views, including the one just recorded.
              */
             pageViews: number;
+            /** @description Whether this request's view was recorded; false for bots and prefetches. */
+            counted?: boolean;
         };
         Stats: {
             /** @description The path counted; absent for the whole site. */
@@ -197,6 +211,44 @@ export interface components {
              */
             to: string;
             series: components["schemas"]["Bucket"][];
+            dropped?: components["schemas"]["Dropped"];
+        };
+        /**
+         * @description Views this server instance did not count since it started, by reason (site-wide). The
+         *     counters live in the process: they start at zero on every start and each instance (each
+         *     Lambda container) has its own.
+         */
+        Dropped: {
+            /**
+             * Format: date-time
+             * @description When this instance started counting.
+             */
+            since: string;
+            /**
+             * Format: int64
+             * @description Answered 429 (the client recorded faster than allowed).
+             */
+            rateLimited: number;
+            /**
+             * Format: int64
+             * @description Sent by a known bot or crawler (by User-Agent).
+             */
+            bot: number;
+            /**
+             * Format: int64
+             * @description Browser prefetches and prerenders (`Sec-Purpose`/`Purpose` header).
+             */
+            prefetch: number;
+            /**
+             * Format: int64
+             * @description Answered 400 (bad JSON, unknown fields or parameters, bad path or referrer).
+             */
+            invalid: number;
+            /**
+             * Format: int64
+             * @description Answered 413 (body over the size limit).
+             */
+            tooLarge: number;
         };
         Bucket: {
             /** Format: date-time */
@@ -234,6 +286,26 @@ export interface components {
         /** @description The request is invalid; `detail` says how. */
         BadRequest: {
             headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request body is larger than the server accepts. */
+        TooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description This client records views faster than allowed; try again after `Retry-After`. */
+        TooManyRequests: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After": number;
                 [name: string]: unknown;
             };
             content: {
@@ -288,6 +360,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The view is valid but was not counted (a bot or a prefetch); `reason` says why. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordedView"];
+                };
+            };
             /** @description The view is committed. */
             201: {
                 headers: {
@@ -298,6 +379,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            413: components["responses"]["TooLarge"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -311,7 +394,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The view is committed; the count includes it. */
+            /** @description The view is committed (unless `counted` is false); the count includes it. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -320,6 +403,7 @@ export interface operations {
                     "application/json": components["schemas"]["Home"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };

@@ -1,0 +1,414 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/config"
+	"github.com/prawnhq/prawn/internal/httpapi"
+	"github.com/prawnhq/prawn/internal/pageview"
+	"github.com/prawnhq/prawn/internal/pgtest"
+	"github.com/prawnhq/prawn/internal/stats"
+)
+
+// fakeRecorder records views in memory, or fails or panics as told.
+type fakeRecorder struct {
+	mu    sync.Mutex
+	views []pageview.View
+	err   error
+	panic bool
+	block bool // wait for the context to end
+}
+
+func (f *fakeRecorder) Record(ctx context.Context, v pageview.View) error {
+	if f.panic {
+		panic("boom: secret internals")
+	}
+	if f.block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if f.err != nil {
+		return f.err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.views = append(f.views, v)
+	return nil
+}
+
+func (f *fakeRecorder) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.views)
+}
+
+// edgeHandler is the real handler around a fake recorder and a stats service without a database
+// (only requests that fail validation may reach it).
+func edgeHandler(rec pageview.Recorder, edge httpapi.Edge) (http.Handler, *httpapi.Server) {
+	s := &httpapi.Server{Recorder: rec, Stats: &stats.Service{}, Ready: func(context.Context) error { return nil },
+		Log: slog.New(slog.DiscardHandler)}
+	return httpapi.NewHandler(s, httpapi.Options{Log: slog.New(slog.DiscardHandler), Edge: edge}), s
+}
+
+// serve sends one request straight to h from remote, with headers.
+func serve(h http.Handler, method, target, remote, body string, headers ...string) (*http.Response, map[string]any) {
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.RemoteAddr = remote
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	resp := rec.Result()
+	var m map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &m)
+	return resp, m
+}
+
+func TestUnknownInputsAreRejected(t *testing.T) {
+	t.Parallel()
+	h, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{})
+	for _, tt := range []struct {
+		method, target, body, detail string
+	}{
+		{"GET", "/api/stats?path=/a&bucket=hour&foo=1", "", `unknown query parameter "foo"; this operation takes: bucket, from, path, to, tz`},
+		{"GET", "/api/pages?path=/a", "", `unknown query parameter "path"; this operation takes: from, limit, to`},
+		{"GET", "/healthz?verbose=1", "", `unknown query parameter "verbose": this operation takes none`},
+		{"GET", "/api/home?x", "", `unknown query parameter "x"`},
+		{"POST", "/api/views?path=/a", `{"path":"/a"}`, `unknown query parameter "path"`},
+		{"POST", "/api/views", `{"path":"/a","count":1000}`, `unknown field "count"; allowed fields: path, referrer`},
+		{"POST", "/api/views", `{"Path":"/a"}`, `unknown field "Path"`},
+		{"POST", "/api/views", `{"path":"/a"} {"path":"/b"}`, "more than one JSON value"},
+		{"POST", "/api/views", `{"path":"/a"}x`, "more than one JSON value"},
+	} {
+		resp, body := serve(h, tt.method, tt.target, "192.0.2.1:1", tt.body)
+		detail, _ := body["detail"].(string)
+		if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(detail, tt.detail) {
+			t.Errorf("%s %s %s = %d %v; want 400 with %q", tt.method, tt.target, tt.body, resp.StatusCode, body, tt.detail)
+		}
+	}
+}
+
+func TestBodyOverLimitWithoutContentLength(t *testing.T) {
+	t.Parallel()
+	rec := &fakeRecorder{}
+	h, s := edgeHandler(rec, httpapi.Edge{})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	// A chunked body has no Content-Length: the limit must hold while reading.
+	body := io.MultiReader(strings.NewReader(`{"path":"/a","referrer":"`), strings.NewReader(strings.Repeat("x", httpapi.MaxBodyBytes)), strings.NewReader(`"}`))
+	resp, err := srv.Client().Post(srv.URL+"/api/views", "application/json", io.NopCloser(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(b), "larger than 8192 bytes") {
+		t.Errorf("chunked oversize body = %d %s", resp.StatusCode, b)
+	}
+	if rec.count() != 0 || s.Drops.Snapshot().TooLarge != 1 {
+		t.Errorf("recorded %d, tooLarge %d; want 0 and 1", rec.count(), s.Drops.Snapshot().TooLarge)
+	}
+}
+
+func TestInternalErrorsDoNotLeak(t *testing.T) {
+	t.Parallel()
+	for name, rec := range map[string]*fakeRecorder{
+		"error": {err: fmt.Errorf("insert into views: %w", errors.New("pq: secret internals at 10.0.0.7"))},
+		"panic": {panic: true},
+	} {
+		h, _ := edgeHandler(rec, httpapi.Edge{})
+		resp, body := serve(h, "POST", "/api/views", "192.0.2.1:1", `{"path":"/a"}`)
+		raw, _ := json.Marshal(body)
+		if resp.StatusCode != 500 || resp.Header.Get("Content-Type") != "application/problem+json" ||
+			strings.Contains(string(raw), "secret") || strings.Contains(string(raw), "boom") ||
+			!strings.Contains(body["detail"].(string), "internal error; reference "+resp.Header.Get("X-Request-Id")) {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, raw)
+		}
+	}
+}
+
+func TestClosedStoreDoesNotLeak(t *testing.T) {
+	t.Parallel()
+	store := pgtest.Store(t)
+	a := app.New(store, slog.New(slog.DiscardHandler))
+	h := a.Handler()
+	store.Close()
+	for _, target := range []string{"/api/stats", "/api/pages"} {
+		resp, body := serve(h, "GET", target, "192.0.2.1:1", "")
+		raw, _ := json.Marshal(body)
+		if resp.StatusCode < 500 || resp.Header.Get("Content-Type") != "application/problem+json" ||
+			strings.Contains(string(raw), "closed") || strings.Contains(string(raw), "pool") {
+			t.Errorf("GET %s on a closed store = %d %s", target, resp.StatusCode, raw)
+		}
+	}
+}
+
+func TestDBDeadlineAnswers503(t *testing.T) {
+	t.Parallel()
+	h, _ := edgeHandler(&fakeRecorder{block: true}, httpapi.Edge{DBTimeout: 200 * time.Millisecond})
+	start := time.Now()
+	resp, body := serve(h, "POST", "/api/views", "192.0.2.1:1", `{"path":"/a"}`)
+	took := time.Since(start)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || took > time.Second {
+		t.Errorf("hung database: %d %v after %s; want 503 with Retry-After within 1s", resp.StatusCode, body, took)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	rec := &fakeRecorder{}
+	h, s := edgeHandler(rec, httpapi.Edge{RateLimit: 1, RateBurst: 3,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	post := func(remote string, headers ...string) *http.Response {
+		resp, _ := serve(h, "POST", "/api/views", remote, `{"path":"/a"}`, headers...)
+		return resp
+	}
+	for i := range 3 {
+		if r := post("203.0.113.5:1000"); r.StatusCode != 201 {
+			t.Fatalf("view %d within the burst = %d", i, r.StatusCode)
+		}
+	}
+	r := post("203.0.113.5:1001")
+	ra, _ := strconv.Atoi(r.Header.Get("Retry-After"))
+	if r.StatusCode != 429 || ra < 1 || r.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("view over the burst = %d Retry-After %q", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	// X-Forwarded-For from an untrusted peer changes nothing.
+	if r := post("203.0.113.5:1002", "X-Forwarded-For", "198.51.100.1"); r.StatusCode != 429 {
+		t.Errorf("spoofed X-Forwarded-For = %d, want 429", r.StatusCode)
+	}
+	// Another client has its own bucket.
+	if r := post("203.0.113.6:1000"); r.StatusCode != 201 {
+		t.Errorf("other client = %d", r.StatusCode)
+	}
+	// Behind a trusted proxy, the forwarded client is limited, each on its own.
+	for i := range 4 {
+		want := 201
+		if i == 3 {
+			want = 429
+		}
+		if r := post("10.1.2.3:5000", "X-Forwarded-For", "198.51.100.7, 10.9.9.9"); r.StatusCode != want {
+			t.Errorf("forwarded client view %d = %d, want %d", i, r.StatusCode, want)
+		}
+	}
+	if r := post("10.1.2.3:5000", "X-Forwarded-For", "198.51.100.8"); r.StatusCode != 201 {
+		t.Errorf("second forwarded client = %d", r.StatusCode)
+	}
+	// Loopback is exempt.
+	for i := range 200 {
+		if r := post("127.0.0.1:4000"); r.StatusCode != 201 {
+			t.Fatalf("loopback view %d = %d", i, r.StatusCode)
+		}
+	}
+	if got := s.Drops.Snapshot().RateLimited; got != 3 {
+		t.Errorf("rateLimited = %d, want 3", got)
+	}
+}
+
+func TestLoopbackProxyLimitsForwardedClient(t *testing.T) {
+	t.Parallel()
+	h, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{RateLimit: 1, RateBurst: 1,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	codes := []int{}
+	for range 2 {
+		resp, _ := serve(h, "POST", "/api/views", "127.0.0.1:9", `{"path":"/a"}`, "X-Forwarded-For", "198.51.100.20")
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[0] != 201 || codes[1] != 429 {
+		t.Errorf("via a trusted loopback proxy: %v, want [201 429]", codes)
+	}
+	for range 5 { // loopback itself, not forwarded: exempt
+		if resp, _ := serve(h, "POST", "/api/views", "127.0.0.1:9", `{"path":"/a"}`); resp.StatusCode != 201 {
+			t.Errorf("loopback without X-Forwarded-For = %d", resp.StatusCode)
+		}
+	}
+}
+
+func TestBotsAndPrefetchesAreNotCounted(t *testing.T) {
+	t.Parallel()
+	rec := &fakeRecorder{}
+	h, s := edgeHandler(rec, httpapi.Edge{})
+	for _, tt := range []struct {
+		headers []string
+		status  int
+		reason  string
+	}{
+		{[]string{"User-Agent", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}, 200, "bot"},
+		{[]string{"User-Agent", "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"}, 200, "bot"},
+		{[]string{"Sec-Purpose", "prefetch"}, 200, "prefetch"},
+		{[]string{"Sec-Purpose", "prefetch;prerender"}, 200, "prefetch"},
+		{[]string{"Purpose", "prefetch"}, 200, "prefetch"},
+		{[]string{"User-Agent", "Go-http-client/1.1"}, 201, ""},
+		{[]string{"User-Agent", "curl/8.5.0"}, 201, ""},
+		{[]string{"User-Agent", "python-requests/2.32.3"}, 201, ""},
+		{[]string{"User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}, 201, ""},
+	} {
+		resp, body := serve(h, "POST", "/api/views", "192.0.2.1:1", `{"path":"/p/"}`, tt.headers...)
+		reason, _ := body["reason"].(string)
+		if resp.StatusCode != tt.status || body["path"] != "/p" || body["counted"] != (tt.status == 201) || reason != tt.reason {
+			t.Errorf("%v: %d %v; want %d reason %q", tt.headers, resp.StatusCode, body, tt.status, tt.reason)
+		}
+	}
+	// A bot's invalid view is still invalid.
+	if resp, _ := serve(h, "POST", "/api/views", "192.0.2.1:1", `{"path":"x"}`, "User-Agent", "Googlebot/2.1"); resp.StatusCode != 400 {
+		t.Errorf("bot with a bad path = %d, want 400", resp.StatusCode)
+	}
+	d := s.Drops.Snapshot()
+	if rec.count() != 4 || d.Bot != 2 || d.Prefetch != 3 || d.Invalid != 1 {
+		t.Errorf("recorded %d, dropped %+v; want 4 recorded, 2 bots, 3 prefetches, 1 invalid", rec.count(), d)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	h, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{CORSOrigins: []string{"https://blog.example"}})
+	resp, _ := serve(h, "OPTIONS", "/api/views", "192.0.2.1:1", "", "Origin", "https://blog.example",
+		"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://blog.example" ||
+		resp.Header.Get("Access-Control-Allow-Methods") != "POST" || !strings.EqualFold(resp.Header.Get("Access-Control-Allow-Headers"), "content-type") {
+		t.Errorf("allowed preflight = %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, body := serve(h, "OPTIONS", "/api/views", "192.0.2.1:1", "", "Origin", "https://evil.example", "Access-Control-Request-Method", "POST")
+	if resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "" || !strings.Contains(body["detail"].(string), "evil.example") {
+		t.Errorf("refused preflight = %d %v %v", resp.StatusCode, resp.Header, body)
+	}
+	resp, _ = serve(h, "POST", "/api/views", "192.0.2.1:1", `{"path":"/a"}`, "Origin", "https://blog.example")
+	if resp.StatusCode != 201 || resp.Header.Get("Access-Control-Allow-Origin") != "https://blog.example" || !strings.Contains(resp.Header.Get("Vary"), "Origin") {
+		t.Errorf("allowed POST = %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = serve(h, "POST", "/api/views", "192.0.2.1:1", `{"path":"/a"}`, "Origin", "https://evil.example")
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("other origin's POST got CORS headers: %v", resp.Header)
+	}
+	resp, _ = serve(h, "OPTIONS", "/api/stats", "192.0.2.1:1", "", "Origin", "https://blog.example", "Access-Control-Request-Method", "GET")
+	if resp.StatusCode != 405 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight of another operation = %d %v", resp.StatusCode, resp.Header)
+	}
+	// Without configured origins there is no CORS at all.
+	h2, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{})
+	resp, _ = serve(h2, "OPTIONS", "/api/views", "192.0.2.1:1", "", "Origin", "https://blog.example", "Access-Control-Request-Method", "POST")
+	if resp.StatusCode != 405 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight with CORS off = %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	h, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{})
+	want := map[string]string{
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Referrer-Policy":         "no-referrer",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+	}
+	for _, target := range []string{"/healthz", "/api/nothing", "/api/stats?bucket=week", "/api/openapi.yaml"} {
+		resp, _ := serve(h, "GET", target, "192.0.2.1:1", "")
+		for k, v := range want {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("GET %s: %s = %q, want %q", target, k, got, v)
+			}
+		}
+		if resp.Header.Get("Permissions-Policy") == "" || resp.Header.Get("Strict-Transport-Security") != "" {
+			t.Errorf("GET %s: Permissions-Policy %q, HSTS %q", target, resp.Header.Get("Permissions-Policy"), resp.Header.Get("Strict-Transport-Security"))
+		}
+	}
+	// The page keeps the policy internal/web chose.
+	s := &httpapi.Server{Recorder: &fakeRecorder{}, Stats: &stats.Service{}, Log: slog.New(slog.DiscardHandler)}
+	page := httpapi.NewHandler(s, httpapi.Options{Log: slog.New(slog.DiscardHandler), Edge: httpapi.Edge{HSTS: true},
+		Web: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Security-Policy", "default-src 'self'")
+			io.WriteString(w, "<html></html>")
+		})})
+	resp, _ := serve(page, "GET", "/", "192.0.2.1:1", "")
+	if resp.Header.Get("Content-Security-Policy") != "default-src 'self'" || resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
+		!strings.HasPrefix(resp.Header.Get("Strict-Transport-Security"), "max-age=") {
+		t.Errorf("page headers: %v", resp.Header)
+	}
+	// Over TLS HSTS is on without configuration.
+	tls := httptest.NewTLSServer(h)
+	defer tls.Close()
+	r, err := tls.Client().Get(tls.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.Header.Get("Strict-Transport-Security") == "" {
+		t.Error("no HSTS over TLS")
+	}
+}
+
+func TestDroppedInStats(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	do(t, srv, "POST", "/api/views", `{"path":"nope"}`)
+	do(t, srv, "POST", "/api/views", `{"path":"/a","x":1}`)
+	req, _ := http.NewRequest("POST", srv.URL+"/api/views", strings.NewReader(`{"path":"/a"}`))
+	req.Header.Set("User-Agent", "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, body := do(t, srv, "GET", "/api/stats", "")
+	d, _ := body["dropped"].(map[string]any)
+	if d == nil || d["invalid"] != 2.0 || d["bot"] != 1.0 || d["rateLimited"] != 0.0 || d["since"] == nil || body["total"] != 0.0 {
+		t.Errorf("stats = %v", body)
+	}
+	// A bot gets the count from /api/home without adding to it.
+	req, _ = http.NewRequest("GET", srv.URL+"/api/home", nil)
+	req.Header.Set("User-Agent", "Googlebot/2.1 (+http://www.google.com/bot.html)")
+	resp, err = srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var home map[string]any
+	json.NewDecoder(resp.Body).Decode(&home)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || home["pageViews"] != 0.0 || home["counted"] != false {
+		t.Errorf("bot GET /api/home = %d %v", resp.StatusCode, home)
+	}
+}
+
+func TestConfigDefaultsMatchEdge(t *testing.T) {
+	c, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := httpapi.DefaultEdge()
+	if c.RateLimit != d.RateLimit || c.RateBurst != d.RateBurst || c.DBTimeout != d.DBTimeout || c.HSTS || len(c.CORSOrigins) != 0 || len(c.TrustedProxies) != 0 {
+		t.Errorf("config defaults %+v differ from httpapi.DefaultEdge %+v", c, d)
+	}
+	c, err = config.Load(func(k string) string {
+		return map[string]string{"PRAWN_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1", "PRAWN_CORS_ORIGINS": "https://a.example,*"}[k]
+	})
+	if err != nil || len(c.TrustedProxies) != 2 || c.TrustedProxies[1] != netip.MustParsePrefix("127.0.0.1/32") || len(c.CORSOrigins) != 2 {
+		t.Errorf("config = %+v, %v", c, err)
+	}
+	_, err = config.Load(func(k string) string {
+		return map[string]string{"PRAWN_TRUSTED_PROXIES": "cloudfront", "PRAWN_CORS_ORIGINS": "https://a.example/path",
+			"PRAWN_RATE_LIMIT": "-1", "PRAWN_RATE_BURST": "0", "PRAWN_HSTS": "yes please", "PRAWN_DB_TIMEOUT": "soon"}[k]
+	})
+	for _, name := range []string{"PRAWN_TRUSTED_PROXIES", "PRAWN_CORS_ORIGINS", "PRAWN_RATE_LIMIT", "PRAWN_RATE_BURST", "PRAWN_HSTS", "PRAWN_DB_TIMEOUT"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("invalid %s not reported: %v", name, err)
+		}
+	}
+}

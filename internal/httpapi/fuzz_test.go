@@ -1,0 +1,86 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prawnhq/prawn/internal/httpapi"
+	"github.com/prawnhq/prawn/internal/pageview"
+)
+
+// FuzzRecordView sends arbitrary bodies, User-Agents and query strings through the real handler
+// to POST /api/views: it must never panic or answer 5xx; errors are problem+json with the status
+// they claim; a 201 records exactly the normalised path it answers.
+func FuzzRecordView(f *testing.F) {
+	for _, s := range []struct{ body, ua, query string }{
+		{`{"path":"/a"}`, "Go-http-client/1.1", ""},
+		{`{"path":"/a/../b?x#y","referrer":"https://Example.com/?q"}`, "", ""},
+		{`{"path":"/caf%C3%A9"}`, "Mozilla/5.0", ""},
+		{`{"path":"/a","extra":true}`, "", ""},
+		{`{"path":"/a"}{"path":"/b"}`, "", ""},
+		{`{"path":5}`, "", ""},
+		{`{"path":"/a","referrer":null}`, "", ""},
+		{`[]`, "", ""},
+		{`null`, "", ""},
+		{``, "", ""},
+		{`{"path":"/a"}`, "Googlebot/2.1", ""},
+		{`{"path":"/a"}`, "", "x=1"},
+		{`{"path":"/\u0000"}`, "", ""},
+		{`{"path":"` + strings.Repeat("/a", 300) + `"}`, "", ""},
+		{`{"path":"/a","referrer":"` + strings.Repeat("%", 2000) + `"}`, "", ""},
+	} {
+		f.Add([]byte(s.body), s.ua, s.query)
+	}
+	rec := &fakeRecorder{}
+	h, _ := edgeHandler(rec, httpapi.DefaultEdge())
+	f.Fuzz(func(t *testing.T, body []byte, ua, query string) {
+		target := "/api/views"
+		if query != "" {
+			target += "?" + query
+		}
+		req := httptest.NewRequest("POST", "/api/views", strings.NewReader(string(body)))
+		req.URL.RawQuery = query
+		req.RemoteAddr = "127.0.0.1:1"
+		req.Header.Set("Content-Type", "application/json")
+		if ua != "" {
+			req.Header.Set("User-Agent", ua)
+		}
+		before := rec.count()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		status := w.Code
+		switch status {
+		case 200, 201, 400, 413:
+		default:
+			t.Fatalf("POST %s %q (UA %q) = %d %s", target, body, ua, status, w.Body)
+		}
+		if status >= 400 {
+			var p struct {
+				Status int    `json:"status"`
+				Detail string `json:"detail"`
+			}
+			if w.Header().Get("Content-Type") != "application/problem+json" || json.Unmarshal(w.Body.Bytes(), &p) != nil || p.Status != status || p.Detail == "" {
+				t.Fatalf("POST %q = %d with a bad problem: %s %s", body, status, w.Header().Get("Content-Type"), w.Body)
+			}
+			if rec.count() != before {
+				t.Fatalf("POST %q = %d but a view was recorded", body, status)
+			}
+			return
+		}
+		var v struct {
+			Path    string `json:"path"`
+			Counted bool   `json:"counted"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+			t.Fatalf("POST %q = %d %s: %v", body, status, w.Body, err)
+		}
+		if p, err := pageview.NormalizePath(v.Path); err != nil || p != v.Path {
+			t.Fatalf("answered path %q is not normalised: %q %v", v.Path, p, err)
+		}
+		if v.Counted != (status == 201) || (status == 201 && rec.count() != before+1) {
+			t.Fatalf("POST %q = %d counted=%v, recorded %d", body, status, v.Counted, rec.count()-before)
+		}
+	})
+}

@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// checkInputs rejects what the generated code lets through: query parameters the operation does
+// not declare and, where the body's schema says additionalProperties: false, unknown fields (and
+// anything after the JSON value). It runs after routing, so r.Pattern names the operation.
+func checkInputs(c *contract) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			op, ok := c.ops[r.Pattern]
+			if !ok {
+				next.ServeHTTP(w, r)
+				return
+			}
+			for name := range r.URL.Query() {
+				if !slices.Contains(op.params, name) {
+					writeProblem(w, http.StatusBadRequest, unknownParamDetail(name, op.params))
+					return
+				}
+			}
+			if op.fields == nil || r.Body == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				status, detail := describeBodyError(err)
+				writeProblem(w, status, detail)
+				return
+			}
+			if detail := unknownFields(body, op.fields); detail != "" {
+				writeProblem(w, http.StatusBadRequest, detail)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func unknownParamDetail(name string, known []string) string {
+	if len(known) == 0 {
+		return fmt.Sprintf("unknown query parameter %q: this operation takes none", name)
+	}
+	return fmt.Sprintf("unknown query parameter %q; this operation takes: %s", name, strings.Join(known, ", "))
+}
+
+// unknownFields says what is wrong when body is a JSON object with a member not in fields or is
+// followed by more data; it returns "" otherwise, leaving other errors (not JSON, not an object)
+// to the generated decoder, which describes them.
+func unknownFields(body []byte, fields []string) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(obj)) {
+		if !slices.Contains(fields, name) {
+			return fmt.Sprintf("request body has an unknown field %q; allowed fields: %s", name, strings.Join(fields, ", "))
+		}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return "request body holds more than one JSON value"
+	}
+	return ""
+}
