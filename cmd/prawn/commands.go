@@ -13,6 +13,7 @@ import (
 	"github.com/prawnhq/prawn/internal/app"
 	"github.com/prawnhq/prawn/internal/buildinfo"
 	"github.com/prawnhq/prawn/internal/config"
+	"github.com/prawnhq/prawn/internal/httpapi"
 	"github.com/prawnhq/prawn/internal/rollup"
 )
 
@@ -70,15 +71,7 @@ func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writ
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := httpapi.NewHTTPServer(a.Handler(), log) // timeouts against slow clients
 	tickerDone := make(chan struct{})
 	tickCtx, stopTicker := context.WithCancel(context.Background())
 	go func() {

@@ -25,7 +25,10 @@ type App struct {
 	Stats    *stats.Service
 	Log      *slog.Logger
 	// Web serves the page; nil serves none.
-	Web     http.Handler
+	Web http.Handler
+	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound);
+	// New sets httpapi.DefaultEdge, Open the configured ones.
+	Edge    httpapi.Edge
 	closers []func() error
 }
 
@@ -40,6 +43,7 @@ func newApp(store *storage.Store, log *slog.Logger, rec pageview.Recorder) *App 
 		Recorder: rec,
 		Stats:    &stats.Service{Store: store},
 		Log:      log,
+		Edge:     httpapi.DefaultEdge(),
 	}
 }
 
@@ -73,6 +77,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := newApp(store, log, rec)
+	a.Edge = httpapi.Edge{
+		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+		CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
+	}
 	a.closers = append(a.closers, func() error { store.Close(); return nil })
 	if cluster != nil {
 		a.closers = append(a.closers, cluster.Close)
@@ -83,7 +91,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 // Handler is the one http.Handler serving the API and the page.
 func (a *App) Handler() http.Handler {
 	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log}
-	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log})
+	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: a.Edge})
 }
 
 // Rollup folds new views into the rollups; see rollup.Run.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -28,6 +30,18 @@ type Config struct {
 	LogLevel slog.Level
 	// LogFormat is "text" or "json".
 	LogFormat string
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// RateLimit is the views a second one client may record; 0 turns the limit off.
+	RateLimit float64
+	// RateBurst is the views one client may record at once.
+	RateBurst int
+	// CORSOrigins may post views from their pages; "*" means any.
+	CORSOrigins []string
+	// HSTS sends Strict-Transport-Security on every answer.
+	HSTS bool
+	// DBTimeout bounds an API request's database work; past it the answer is 503.
+	DBTimeout time.Duration
 	// IngestMode is "batch" (group commit) or "direct" (one INSERT per view).
 	IngestMode string
 	// IngestMaxBatch is the most views one group-commit INSERT carries.
@@ -54,6 +68,12 @@ var Vars = []Var{
 	{"PRAWN_DB_MAX_CONNS", "(4 per CPU)", "connection pool size"},
 	{"PRAWN_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"PRAWN_LOG_FORMAT", "text", "text or json"},
+	{"PRAWN_TRUSTED_PROXIES", "(none)", "comma list of CIDRs or addresses whose X-Forwarded-For is believed (CloudFront's ranges in AWS)"},
+	{"PRAWN_RATE_LIMIT", "10", "views a second one client may record (POST /api/views, GET /api/home); 0 turns it off; loopback is exempt"},
+	{"PRAWN_RATE_BURST", "50", "views one client may record at once before PRAWN_RATE_LIMIT applies"},
+	{"PRAWN_CORS_ORIGINS", "(none)", "comma list of origins such as https://example.com whose pages may POST /api/views; * for any"},
+	{"PRAWN_HSTS", "false", "true sends Strict-Transport-Security (behind an HTTPS proxy); always sent over TLS"},
+	{"PRAWN_DB_TIMEOUT", "800ms", "longest an API request waits for the database before answering 503"},
 	{"PRAWN_INGEST_MODE", "batch", "batch: group commit of concurrent views; direct: one INSERT per view (the benchmark baseline)"},
 	{"PRAWN_INGEST_MAX_BATCH", "256", "most views one group-commit INSERT carries"},
 	{"PRAWN_INGEST_MAX_WAIT", "0", "how long to wait for more views to fill a batch; 0 commits what waits at once (no added latency)"},
@@ -120,6 +140,7 @@ func Load(getenv func(string) string) (Config, error) {
 	} else {
 		c.IngestMaxWait = d
 	}
+	errs = append(errs, c.loadEdge(get)...)
 	lv := get("PRAWN_LOG_LEVEL", "info")
 	if err := c.LogLevel.UnmarshalText([]byte(lv)); err != nil {
 		errs = append(errs, fmt.Errorf("PRAWN_LOG_LEVEL=%q: want debug, info, warn or error", lv))
@@ -131,6 +152,64 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// loadEdge reads the settings of the HTTP edge: proxies, rate limit, CORS, HSTS, DB timeout.
+func (c *Config) loadEdge(get func(name, def string) string) []error {
+	var errs []error
+	for _, v := range strings.Split(get("PRAWN_TRUSTED_PROXIES", ""), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("PRAWN_TRUSTED_PROXIES: %q is neither a CIDR such as 10.0.0.0/8 nor an address", v))
+				continue
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	rl := get("PRAWN_RATE_LIMIT", "10")
+	if f, err := strconv.ParseFloat(rl, 64); err != nil || f < 0 || f > 1e6 || f != f {
+		errs = append(errs, fmt.Errorf("PRAWN_RATE_LIMIT=%q: want views a second from 0 (off) to 1000000, such as 10 or 0.5", rl))
+	} else {
+		c.RateLimit = f
+	}
+	rb := get("PRAWN_RATE_BURST", "50")
+	if n, err := strconv.Atoi(rb); err != nil || n < 1 || n > 1000000 {
+		errs = append(errs, fmt.Errorf("PRAWN_RATE_BURST=%q: want a whole number from 1 to 1000000", rb))
+	} else {
+		c.RateBurst = n
+	}
+	for _, o := range strings.Split(get("PRAWN_CORS_ORIGINS", ""), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+				errs = append(errs, fmt.Errorf("PRAWN_CORS_ORIGINS: %q is not an origin such as https://example.com (scheme and host, no path)", o))
+				continue
+			}
+		}
+		c.CORSOrigins = append(c.CORSOrigins, o)
+	}
+	hs := get("PRAWN_HSTS", "false")
+	if b, err := strconv.ParseBool(hs); err != nil {
+		errs = append(errs, fmt.Errorf("PRAWN_HSTS=%q: want true or false", hs))
+	} else {
+		c.HSTS = b
+	}
+	dt := get("PRAWN_DB_TIMEOUT", "800ms")
+	if d, err := time.ParseDuration(dt); err != nil || d < 0 || d > time.Minute {
+		errs = append(errs, fmt.Errorf("PRAWN_DB_TIMEOUT=%q: want a duration up to 1m such as 800ms, or 0 for no bound", dt))
+	} else {
+		c.DBTimeout = d
+	}
+	return errs
 }
 
 // Logger builds the logger the configuration asks for, writing to stderr.
