@@ -306,6 +306,15 @@ async function main() {
 
   check(problems.length === 0, `no console errors or failed requests${problems.length ? ':\n  ' + problems.join('\n  ') : ''}`);
 
+  // A headless browser announcing itself is a bot: answered, not counted, and told so.
+  const botContext = await browser.newContext(); // the default "HeadlessChrome" user agent
+  const bot = await botContext.newPage();
+  await bot.goto(baseURL + '/');
+  await bot.getByText('This visit was not counted').waitFor();
+  const botCount = Number((await bot.getByTestId('page-views').textContent()).replaceAll(',', ''));
+  check(botCount === second, `a bot sees the count (${botCount}) without adding to it`);
+  await botContext.close();
+
   // Error and empty states, with the API answers replaced in the browser (after the
   // console check: a 503 is logged by Chromium as a failed resource).
   const broken = await context.newPage();

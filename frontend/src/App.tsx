@@ -110,7 +110,12 @@ function Headline({ home, onRetry }: { home: Load<Home>; onRetry: () => void }) 
           </button>
         </p>
       )}
-      {home.state !== 'error' && <p className="muted">Loading this page counted one view of /.</p>}
+      {home.state === 'ok' && home.data.counted === false && (
+        <p className="muted">This visit was not counted: the server took it for a bot or a prefetch.</p>
+      )}
+      {(home.state === 'loading' || (home.state === 'ok' && home.data.counted !== false)) && (
+        <p className="muted">Loading this page counted one view of /.</p>
+      )}
     </section>
   );
 }
