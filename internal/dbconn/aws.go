@@ -109,10 +109,15 @@ func parseSecret(text string) (string, string, error) {
 // connection; signing is local, with the function role's credentials.
 type iamToken struct {
 	endpoint, region, user string
+	config                 func() (aws.Config, error) // nil means awsConfig
 }
 
 func (t *iamToken) get(ctx context.Context, _ bool) (string, string, error) {
-	cfg, err := awsConfig()
+	load := t.config
+	if load == nil {
+		load = awsConfig
+	}
+	cfg, err := load()
 	if err != nil {
 		return "", "", err
 	}
