@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# make bench: open-loop ingest benchmark of prawn against a real Postgres, with baselines measured in
+# the same run — the naive one-INSERT-per-view path (PRAWN_INGEST_MODE=direct), pgbench single-row
+# INSERT transactions, and a hello-world net/http server — and a second pass on a slow-fsync
+# database (commit_delay). Prints a table and rewrites the "## Ingest" section of docs/benchmarks.md.
+#
+# Database: a fresh database on TEST_DATABASE_URL or DATABASE_URL when set, else a private cluster
+# started by `prawn serve` under a temporary PRAWN_DATA_DIR. Only loopback targets. About 6 minutes.
+#
+# Knobs (environment): BENCH_RATES (default "1000 2000 4000 6000 8000 10000"), BENCH_DURATION (10s),
+# BENCH_SLOW_RATES ("1000 2000 4000"), BENCH_COMMIT_DELAY_US (2000), BENCH_MODES ("batch direct hello"),
+# BENCH_OUT (docs/benchmarks.md; "-" writes nothing), BENCH_CACHE (where vegeta is installed).
+# PRAWN_INGEST_* settings in the environment reach the prawn under test.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+ROOT=$(pwd)
+
+RATES=${BENCH_RATES:-"1000 2000 4000 6000 8000 10000"}
+DUR=${BENCH_DURATION:-10s}
+SLOW_RATES=${BENCH_SLOW_RATES:-"1000 2000 4000"}
+COMMIT_DELAY=${BENCH_COMMIT_DELAY_US:-2000}
+MODES=${BENCH_MODES:-"batch direct hello"}
+OUT=${BENCH_OUT:-docs/benchmarks.md}
+CACHE=${BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/prawn-bench}
+P99_MAX_MS=25
+VEGETA_VERSION=v12.13.0
+
+TMP=$(mktemp -d /tmp/prawn-bench.XXXXXX)
+chmod 755 "$TMP" # the embedded cluster runs as an unprivileged user and must reach its folder
+PIDS=()
+DROP_DBS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  if [ -n "${ADMIN_URL:-}" ] && [ "${#DROP_DBS[@]}" -gt 0 ]; then
+    for d in "${DROP_DBS[@]}"; do psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "bench: $*"; exit 1; }
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_http() { # URL PID
+  local i; for i in $(seq 1 120); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || return 1; sleep 0.5; done; return 1; }
+# with_db URL NAME: URL with its database replaced by NAME.
+with_db() { python3 -c 'import sys,urllib.parse as u;p=u.urlsplit(sys.argv[1]);print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$1" "$2"; }
+snap() { # PID...: "pid ticks" lines, CPU ticks (user+system) used so far by each process
+  local p s
+  for p in "$@"; do s=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue; echo "$p $((${s% *} + ${s#* }))"; done; }
+cpu_pct() { # BEFORE AFTER SECONDS: % of one core used between two snaps (processes that exited in between are missed)
+  awk -v hz="$HZ" -v s="$3" 'NR==FNR {a[$1]=$2; next} {t += $2 - ($1 in a ? a[$1] : 0)} END{printf "%.0f", t/hz*100/s}' \
+    <(printf '%s\n' "$1") <(printf '%s\n' "$2"); }
+pg_pids() { [ -n "${PG_MASTER:-}" ] && echo "$PG_MASTER $(pgrep -P "$PG_MASTER" | tr '\n' ' ')"; }
+HZ=$(getconf CLK_TCK)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- tools and binaries ------------------------------------------------------------------------
+for t in go curl jq python3 psql; do command -v $t >/dev/null || die "$t is needed"; done
+PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -1 || true)
+[ -n "$PGBENCH" ] || die "pgbench is needed (Debian: postgresql-contrib / postgresql-15)"
+VEGETA=$CACHE/bin/vegeta
+if [ ! -x "$VEGETA" ]; then
+  log "installing vegeta $VEGETA_VERSION into $CACHE/bin"
+  GOBIN=$CACHE/bin go install github.com/tsenart/vegeta/v12@$VEGETA_VERSION
+fi
+TIMECMD=()
+[ -x /usr/bin/time ] && TIMECMD=(/usr/bin/time -f '%U %S' -o "$TMP/vegeta.time")
+log "building prawn and the hello-world server"
+go build -o "$TMP/prawn" ./cmd/prawn
+go build -o "$TMP/hello" ./scripts/bench/hello
+
+# ---- database ------------------------------------------------------------------------------------
+BASE_URL=${TEST_DATABASE_URL:-${DATABASE_URL:-}}
+if [ -n "$BASE_URL" ]; then
+  DB_DESC="fresh databases on the server of TEST_DATABASE_URL/DATABASE_URL"
+  ADMIN_URL=$(with_db "$BASE_URL" postgres)
+else
+  DB_DESC="a private cluster started by \`prawn serve\` (PRAWN_DATA_DIR in a temp folder)"
+  mkdir -m 755 "$TMP/data"
+  kport=$(free_port)
+  env -u DATABASE_URL PRAWN_DATA_DIR="$TMP/data" PRAWN_ADDR=127.0.0.1:$kport PRAWN_ROLLUP_INTERVAL=0 \
+    "$TMP/prawn" serve >"$TMP/keeper.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$kport/healthz" $! || die "prawn serve (embedded cluster) did not start: $(tail -3 "$TMP/keeper.log")"
+  cj=$(ls "$TMP"/data/postgres/cluster.json 2>/dev/null || ls /var/tmp/prawn-*"${TMP//\//_}"*/cluster.json 2>/dev/null | head -1)
+  [ -f "$cj" ] || die "cluster.json not found"
+  port=$(jq -r .port "$cj"); pw=$(jq -r .password "$cj")
+  ADMIN_URL="postgres://prawn:$pw@127.0.0.1:$port/postgres?sslmode=disable"
+  pmf=$(dirname "$cj")/pg/postmaster.pid
+  [ -f "$pmf" ] && PG_MASTER=$(head -1 "$pmf")
+fi
+PG_VERSION=$(psql -Atq "$ADMIN_URL" -c 'SHOW server_version')
+PG_FSYNC=$(psql -Atq "$ADMIN_URL" -c 'SHOW fsync')
+PG_SYNC=$(psql -Atq "$ADMIN_URL" -c 'SHOW synchronous_commit')
+new_db() { # NAME [SQL run after migrating]: a fresh migrated database; prints its URL
+  local name=prawn_bench_$1_$$ url
+  psql -q "$ADMIN_URL" -c "CREATE DATABASE $name" >/dev/null
+  DROP_DBS+=("$name")
+  url=$(with_db "$ADMIN_URL" "$name")
+  DATABASE_URL=$url "$TMP/prawn" migrate >/dev/null 2>&1 || die "prawn migrate on $name"
+  [ -n "${2:-}" ] && psql -q "$ADMIN_URL" -c "$2" >/dev/null
+  echo "$url"
+}
+
+# ---- load ----------------------------------------------------------------------------------------
+echo '{"path":"/bench/ingest","referrer":"https://example.com/"}' >"$TMP/body.json"
+RESULTS=$TMP/results.tsv # label mode rate thr success p50 p99 p999 cpu_srv cpu_pg cpu_veg codes
+: >"$RESULTS"
+
+# ladder LABEL URL PID RATES: constant-rate steps; stops after two failing steps in a row.
+ladder() {
+  local label=$1 url=$2 pid=$3 rates=$4 rate fails=0
+  printf 'POST %s/api/views\nContent-Type: application/json\n@%s\n' "$url" "$TMP/body.json" >"$TMP/targets"
+  # Warm up connections and code paths (not reported).
+  "$VEGETA" attack -rate=500 -duration=2s -timeout=5s -targets="$TMP/targets" | "$VEGETA" report -type=json |
+    jq -r '.status_codes | to_entries | map(select(.key|startswith("2"))|.value) | add // 0' >"$TMP/warm.$label"
+  for rate in $rates; do
+    local s0 p0 t0 s1 p1 t1 secs veg="" rep
+    s0=$(snap "$pid"); p0=$(snap $(pg_pids)); t0=$(date +%s.%N)
+    "${TIMECMD[@]}" "$VEGETA" attack -rate="$rate" -duration="$DUR" -timeout=5s -targets="$TMP/targets" >"$TMP/res.bin"
+    s1=$(snap "$pid"); p1=$(snap $(pg_pids)); t1=$(date +%s.%N)
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
+    [ ${#TIMECMD[@]} -gt 0 ] && veg=$(awk -v s="$secs" '{printf "%.0f", ($1+$2)*100/s}' "$TMP/vegeta.time")
+    rep=$("$VEGETA" report -type=json <"$TMP/res.bin")
+    # vegeta's JSON report has no p99.9: take it from the raw latencies.
+    local p999
+    p999=$("$VEGETA" encode --to csv <"$TMP/res.bin" | cut -d, -f3 | sort -n |
+      awk '{a[NR]=$1} END{i=int(NR*0.999+0.999); if (i<1) i=1; printf "%.0f", a[i]}')
+    local cpu_s cpu_p
+    cpu_s=$(cpu_pct "$s0" "$s1" "$secs")
+    cpu_p=""; [ -n "${PG_MASTER:-}" ] && [ "$mode" != hello ] && cpu_p=$(cpu_pct "$p0" "$p1" "$secs")
+    echo "$rep" | jq -r --arg l "$label" --arg m "$mode" --arg r "$rate" --arg cs "$cpu_s" --arg cp "$cpu_p" --arg cv "$veg" --argjson p999 "${p999:-0}" \
+      '[$l, $m, $r, (.throughput|floor), .success, (.latencies."50th"/1e6), (.latencies."99th"/1e6), ($p999/1e6), $cs, $cp, $cv,
+        (.status_codes|to_entries|map("\(.key):\(.value)")|join(" "))] | @tsv' >>"$RESULTS"
+    tail -1 "$RESULTS" | awk -F'\t' '{printf "  %-14s %6s/s  thr %6s/s  success %-8s p50 %7.2f  p99 %8.2f  p99.9 %8.2f ms  cpu srv %s%% pg %s%% veg %s%%  [%s]\n",$1,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12}' >&2
+    if held "$(tail -1 "$RESULTS")"; then fails=0; else fails=$((fails + 1)); fi
+    [ $fails -ge 2 ] && break
+  done
+  return 0
+}
+held() { echo "$1" | awk -F'\t' -v m=$P99_MAX_MS '{exit !($5 == 1 && $7 <= m)}'; }
+
+# serve_prawn LABEL DBURL MODE: start prawn serve; sets SRV_URL and SRV_PID.
+serve_prawn() {
+  local port; port=$(free_port)
+  DATABASE_URL=$2 PRAWN_ADDR=127.0.0.1:$port PRAWN_ROLLUP_INTERVAL=0 PRAWN_INGEST_MODE=$3 \
+    "$TMP/prawn" serve >"$TMP/$1.log" 2>&1 &
+  SRV_PID=$!; PIDS+=($SRV_PID); SRV_URL=http://127.0.0.1:$port
+  wait_http "$SRV_URL/healthz" $SRV_PID || die "prawn serve ($1) did not start: $(tail -3 "$TMP/$1.log")"
+}
+stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+count_views() { psql -Atq "$1" -c "SELECT count(*) FROM views"; }
+acked() { # LABEL: 2xx answers over the ladder and its warm-up
+  awk -F'\t' -v l="$1" -v w="$(cat "$TMP/warm.$1")" '$1==l {n=split($12,c," "); for(i=1;i<=n;i++){split(c[i],kv,":"); if (kv[1] ~ /^2/) s+=kv[2]}} END{print s+w}' "$RESULTS"; }
+
+declare -A RSS COUNTED ACKED
+run_prawn() { # LABEL MODE DBURL RATES
+  local label=$1; mode=$2
+  log "$label: prawn serve, PRAWN_INGEST_MODE=$2"
+  serve_prawn "$label" "$3" "$2"
+  ladder "$label" "$SRV_URL" "$SRV_PID" "$4"
+  RSS[$label]=$(awk '/VmHWM/{print $2}' "/proc/$SRV_PID/status")
+  stop "$SRV_PID"
+  COUNTED[$label]=$(count_views "$3")
+  ACKED[$label]=$(acked "$label")
+}
+
+START=$(date +%s)
+for m in $MODES; do
+  case $m in
+    batch|direct) run_prawn "$m" "$m" "$(new_db "$m")" "$RATES" ;;
+    hello)
+      mode=hello; port=$(free_port)
+      log "hello: net/http hello-world server"
+      "$TMP/hello" -addr 127.0.0.1:$port >"$TMP/hello.log" 2>&1 &
+      HP=$!; PIDS+=($HP)
+      wait_http "http://127.0.0.1:$port/healthz" $HP || die "hello server did not start"
+      ladder hello "http://127.0.0.1:$port" $HP "$RATES"
+      stop $HP ;;
+  esac
+done
+
+# pgbench: single-row INSERT transactions at prawn's pool size (the naive path's concurrency).
+CONC=${BENCH_PGBENCH_CLIENTS:-$(( $(nproc) * 4 ))}
+echo "INSERT INTO views (path, referrer) VALUES ('/bench/pgbench', 'https://example.com/');" >"$TMP/insert.sql"
+pgb() { # DBURL CLIENTS -> "tps latency_ms"
+  "$PGBENCH" -n -c "$2" -j "$(nproc)" -T "${DUR%s}" -f "$TMP/insert.sql" "$1" 2>/dev/null |
+    awk '/^latency average/{l=$4} /^tps/{t=$3} END{printf "%.0f %.3f\n", t, l}'; }
+log "pgbench: $CONC clients, single-row INSERT transactions"
+PGB_DB=$(new_db pgbench)
+read -r PGB_TPS PGB_LAT <<<"$(pgb "$PGB_DB" "$CONC")"
+read -r PGB1_TPS PGB1_LAT <<<"$(pgb "$PGB_DB" 1)"
+log "  pgbench c=$CONC: $PGB_TPS tps (latency $PGB_LAT ms); c=1: $PGB1_TPS tps ($PGB1_LAT ms per commit)"
+
+# Slow fsync: every WAL flush at commit first sleeps commit_delay µs (commit_siblings=0 makes it
+# unconditional), as on a networked disk. Batch and direct again, and pgbench.
+SLOW_SQL="ALTER DATABASE %s SET commit_delay = $COMMIT_DELAY; ALTER DATABASE %s SET commit_siblings = 0"
+slow_db() { local n=prawn_bench_$1_$$; new_db "$1" "$(printf "$SLOW_SQL" $n $n)"; }
+if [ -n "$SLOW_RATES" ]; then
+  for m in batch direct; do case " $MODES " in *" $m "*) run_prawn "$m-slow" "$m" "$(slow_db "${m}_slow")" "$SLOW_RATES" ;; esac; done
+  SLOW_PGB_DB=$(slow_db pgbench_slow)
+  read -r SPGB_TPS SPGB_LAT <<<"$(pgb "$SLOW_PGB_DB" "$CONC")"
+  read -r SPGB1_TPS SPGB1_LAT <<<"$(pgb "$SLOW_PGB_DB" 1)"
+  log "  slow pgbench c=$CONC: $SPGB_TPS tps ($SPGB_LAT ms); c=1: $SPGB1_TPS tps ($SPGB1_LAT ms per commit)"
+fi
+ELAPSED=$(( $(date +%s) - START ))
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- report --------------------------------------------------------------------------------------
+best() { awk -F'\t' -v l="$1" -v m=$P99_MAX_MS '$1==l && $5==1 && $7<=m && $3>b {b=$3} END{print b+0}' "$RESULTS"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}'; }
+B=$(best batch); D=$(best direct); H=$(best hello); BS=$(best batch-slow); DS=$(best direct-slow)
+{
+  echo "## Ingest"
+  echo
+  echo "Generated by \`make bench\` (scripts/bench.sh) on $(date -u '+%Y-%m-%d %H:%M UTC') in ${ELAPSED} s."
+  echo
+  echo "- Machine: $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), Linux $(uname -r), load average (1/5/15 min) before the run: $LOAD0, after: $LOAD1 (the machine is shared: other work runs alongside)"
+  echo "- Database: PostgreSQL $PG_VERSION, fsync=$PG_FSYNC, synchronous_commit=$PG_SYNC; $DB_DESC"
+  echo "- prawn $(git describe --always --dirty 2>/dev/null || echo '?'), PRAWN_ROLLUP_INTERVAL=0; ingest settings from the environment: $(env | grep '^PRAWN_INGEST_' | tr '\n' ' ' || true)(unset ones are the defaults)"
+  echo "- Load: vegeta $VEGETA_VERSION on the same machine, open loop (constant rate, no coordinated omission), \`vegeta attack -rate=R -duration=$DUR -timeout=5s\`, POST /api/views with \`$(cat "$TMP/body.json")\`, after a 2 s warm-up at 500/s"
+  echo "- Held = 100 % success and p99 ≤ $P99_MAX_MS ms. A ladder stops after two steps in a row that are not held. CPU columns: % of one core over the step (server process, all Postgres processes, vegeta)."
+  echo "- Slow fsync: the same, on a database with \`commit_delay=$COMMIT_DELAY\` µs and \`commit_siblings=0\`, so every commit's WAL flush waits ${COMMIT_DELAY} µs first (as on a networked disk)."
+  echo
+  echo "| target | rate/s | throughput/s | success | p50 ms | p99 ms | p99.9 ms | CPU prawn % | CPU postgres % | CPU vegeta % | status codes |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  awk -F'\t' '{printf "| %s | %s | %s | %.4f | %.2f | %.2f | %.2f | %s | %s | %s | %s |\n",$1,$3,$4,$5,$6,$7,$8,$9,($10==""?"–":$10),($11==""?"–":$11),$12}' "$RESULTS"
+  echo
+  echo "| summary | value |"
+  echo "|---|---:|"
+  echo "| prawn (batch): highest rate held | $B/s |"
+  echo "| naive path (PRAWN_INGEST_MODE=direct): highest rate held | $D/s |"
+  echo "| hello-world net/http: highest rate held (ceiling) | $H/s |"
+  echo "| pgbench single-row INSERT, $CONC clients | $PGB_TPS tps (mean latency $PGB_LAT ms) |"
+  echo "| pgbench single-row INSERT, 1 client (per-commit cost) | $PGB1_TPS tps ($PGB1_LAT ms per commit) |"
+  echo "| **prawn / hello-world ceiling** | **$(ratio "$B" "$H")** (goal ≥ 0.8) |"
+  echo "| **prawn / naive path** | **$(ratio "$B" "$D")** |"
+  echo "| prawn / pgbench ($CONC clients) | $(ratio "$B" "$PGB_TPS") |"
+  echo "| prawn peak RSS (VmHWM, batch ladder) | $(( ${RSS[batch]:-0} / 1024 )) MiB |"
+  echo "| naive path peak RSS | $(( ${RSS[direct]:-0} / 1024 )) MiB |"
+  for l in batch direct batch-slow direct-slow; do
+    [ -n "${ACKED[$l]:-}" ] && echo "| $l: views acknowledged (2xx) / counted in the database | ${ACKED[$l]} / ${COUNTED[$l]} |"
+  done
+  if [ -n "$SLOW_RATES" ]; then
+    echo "| slow fsync: prawn (batch) highest rate held | $BS/s |"
+    echo "| slow fsync: naive path highest rate held | $DS/s |"
+    echo "| slow fsync: pgbench $CONC clients / 1 client | $SPGB_TPS tps / $SPGB1_TPS tps ($SPGB1_LAT ms per commit) |"
+    echo "| **slow fsync: prawn / naive path** | **$(ratio "$BS" "$DS")** |"
+  fi
+  echo
+  echo "Acknowledged / counted include the warm-up. Counted above acknowledged means views that were committed although their answer was an error or never arrived (a request timed out while its INSERT committed); counted below acknowledged would be a lost view."
+  echo
+  echo "Commands: \`make bench\` (= \`scripts/bench.sh\`); baselines: \`PRAWN_INGEST_MODE=direct prawn serve\`, \`go run ./scripts/bench/hello\`, \`pgbench -n -c $CONC -j $(nproc) -T ${DUR%s} -f insert.sql\` with \`$(cat "$TMP/insert.sql")\`."
+} >"$TMP/section.md"
+cat "$TMP/section.md"
+
+if [ "$OUT" != "-" ]; then
+  # Replace only the "## Ingest" section; other sections (and the title) stay as they are.
+  python3 - "$OUT" "$TMP/section.md" <<'EOF'
+import re, sys, os
+out, sec = sys.argv[1], open(sys.argv[2]).read().rstrip("\n") + "\n"
+doc = open(out).read() if os.path.exists(out) else "# Benchmarks\n\nMeasured by `make bench`; see each section for the machine and the commands.\n"
+m = re.search(r"^## Ingest\n.*?(?=^## |\Z)", doc, flags=re.S | re.M)
+if m:
+    doc = doc[:m.start()] + sec + ("\n" if m.end() < len(doc) else "") + doc[m.end():]
+else:
+    doc = doc.rstrip("\n") + "\n\n" + sec
+open(out, "w").write(doc)
+EOF
+  log "wrote $OUT"
+fi
