@@ -77,6 +77,10 @@ verify: generate ## Fail when `make generate` changes the tree (generated code e
 	  echo "verify: generated code is stale or was edited by hand; run make generate and commit"; exit 1; fi
 	@echo "verify: generated code is up to date"
 
+.PHONY: bench
+bench: ## Ingest benchmark (~6 min): open-loop vegeta vs naive path, pgbench and hello-world; writes docs/benchmarks.md.
+	scripts/bench.sh
+
 .PHONY: bench/rollup
 bench/rollup: ## Rollup benchmark: fold cost vs history size, reads from rollups vs raw rows.
 	scripts/bench-rollup.sh
