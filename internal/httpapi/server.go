@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -55,17 +56,35 @@ func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject
 		reason := api.NotCountedReason(why)
 		return api.RecordView200JSONResponse{Path: v.Path, Counted: false, Reason: &reason}, nil
 	}
-	if err := s.Recorder.Record(ctx, v); err != nil {
+	if err := s.record(ctx, v); err != nil {
 		return nil, err
 	}
 	return api.RecordView201JSONResponse{Path: v.Path, Counted: true}, nil
+}
+
+// record hands v to the recorder and waits for it until ctx ends (the edge's DBTimeout), then
+// gives up with ctx's error (a 503): a recorder that lets a view already in a batch finish on its
+// own clock cannot hold the request longer. Such a view may still commit after the 503; it was
+// not acknowledged, like any view whose answer was lost.
+func (s *Server) record(ctx context.Context, v pageview.View) error {
+	if _, ok := ctx.Deadline(); !ok {
+		return s.Recorder.Record(ctx, v)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Recorder.Record(ctx, v) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("record a view: %w", ctx.Err())
+	}
 }
 
 // GetHome records a view of "/" and answers the site's all-time count, that view included.
 func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.GetHomeResponseObject, error) {
 	why := visitorFrom(ctx).notCounted
 	if why == "" {
-		if err := s.Recorder.Record(ctx, pageview.View{Path: "/"}); err != nil {
+		if err := s.record(ctx, pageview.View{Path: "/"}); err != nil {
 			return nil, err
 		}
 	} else {
@@ -149,9 +168,12 @@ func (s *Server) GetHealth(context.Context, api.GetHealthRequestObject) (api.Get
 	return api.GetHealth200JSONResponse{Status: "ok"}, nil
 }
 
-// GetReady says whether the database answers within a second.
+// readyTimeout bounds /readyz's ping, so that even a silent database is reported within a second.
+const readyTimeout = 800 * time.Millisecond
+
+// GetReady says whether the database answers within readyTimeout.
 func (s *Server) GetReady(ctx context.Context, _ api.GetReadyRequestObject) (api.GetReadyResponseObject, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if err := s.Ready(ctx); err != nil {
 		s.Log.WarnContext(ctx, "not ready", "err", err)

@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -116,7 +118,11 @@ func classify(err error) error {
 	}
 	var netErr net.Error
 	var connErr *pgconn.ConnectError
+	// A connection cut mid-statement (the server crashed or was stopped) surfaces as EOF, a reset
+	// or a broken pipe; an error pgx knows happened before anything was sent is safe to retry.
 	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) || errors.As(err, &connErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) || pgconn.SafeToRetry(err) ||
 		pgconn.Timeout(err) || isShutdown(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

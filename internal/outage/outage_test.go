@@ -1,0 +1,473 @@
+// Package outage proves that prawn survives its database going away under load: while Postgres
+// is down recording answers 503 quickly and /readyz says so; when it comes back prawn recovers by
+// itself, and every view it acknowledged is in the database exactly once.
+package outage
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/storage"
+)
+
+// cluster is a private PostgreSQL server this test starts, stops and restarts.
+type cluster struct {
+	t    *testing.T
+	bin  string
+	data string
+	port int
+	cred *syscall.Credential // the unprivileged account the server runs as when we are root
+}
+
+// findBin returns a folder with initdb and pg_ctl.
+func findBin() string {
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			if _, err := os.Stat(filepath.Join(filepath.Dir(real), "initdb")); err == nil {
+				return filepath.Dir(real)
+			}
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool {
+		a, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
+		b, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
+		return a > b
+	})
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+func newCluster(t *testing.T) *cluster {
+	bin := findBin()
+	if bin == "" {
+		t.Skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+	}
+	dir, err := os.MkdirTemp("", "prawn-outage-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	c := &cluster{t: t, bin: bin, data: filepath.Join(dir, "pg")}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Skip("running as root without a 'postgres' user to run the server as")
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.port = ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	c.run("initdb", "-D", c.data, "-U", "prawn", "--auth=trust", "--encoding=UTF8", "--locale=C")
+	c.start()
+	t.Cleanup(func() { _ = c.cmd("pg_ctl", "stop", "-D", c.data, "-m", "immediate").Run() })
+	return c
+}
+
+func (c *cluster) cmd(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.cred}
+	cmd.Dir = "/"
+	return cmd
+}
+
+func (c *cluster) run(name string, args ...string) {
+	c.t.Helper()
+	if out, err := c.cmd(name, args...).CombinedOutput(); err != nil {
+		c.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+func (c *cluster) start() {
+	c.t.Helper()
+	defer func() {
+		if c.t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(filepath.Dir(c.data), "pg.log"))
+			c.t.Logf("pg.log:\n%s", b)
+		}
+	}()
+	args := []string{"start", "-w", "-t", "60", "-D", c.data, "-l", filepath.Join(filepath.Dir(c.data), "pg.log"),
+		"-o", fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=''", c.port)}
+	for try := 1; ; try++ { // a busy machine may need another go
+		out, err := c.cmd("pg_ctl", args...).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if try == 3 {
+			c.t.Fatalf("pg_ctl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		c.t.Logf("pg_ctl start failed (%v), trying again", err)
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// crash stops the server the hard way: no shutdown checkpoint, connections cut.
+func (c *cluster) crash() { c.run("pg_ctl", "stop", "-w", "-D", c.data, "-m", "immediate") }
+
+func (c *cluster) url(db string) string {
+	return fmt.Sprintf("postgres://prawn@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// result is one answered request of the load.
+type result struct {
+	path     string
+	status   int
+	start    time.Time
+	duration time.Duration
+}
+
+// TestUnresponsiveDatabase points prawn at a server that accepts connections and never answers
+// (a hung or black-holed database): recording must still answer 503 within a second.
+func TestUnresponsiveDatabase(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held sync.WaitGroup
+	done := make(chan struct{})
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held.Add(1)
+			go func() { defer held.Done(); <-done; conn.Close() }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); close(done); held.Wait() })
+	url := fmt.Sprintf("postgres://prawn@%s/prawn?sslmode=disable&connect_timeout=5", ln.Addr())
+	store, err := storage.Open(context.Background(), url, storage.Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(store, slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() { srv.Close(); a.Close(); store.Close() })
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, target := range []string{"/api/views", "/readyz"} {
+				start := time.Now()
+				var resp *http.Response
+				var err error
+				if target == "/readyz" {
+					resp, err = srv.Client().Get(srv.URL + target)
+				} else {
+					resp, err = srv.Client().Post(srv.URL+target, "application/json", strings.NewReader(fmt.Sprintf(`{"path":"/hung/%d"}`, i)))
+				}
+				took := time.Since(start)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				t.Logf("%s against a silent database: %d in %s", target, resp.StatusCode, took.Round(time.Millisecond))
+				if resp.StatusCode != 503 || took > time.Second || resp.Header.Get("Retry-After") == "" {
+					t.Errorf("%s = %d after %s; want 503 with Retry-After within 1s", target, resp.StatusCode, took)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestDatabaseOutageUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and stops its own PostgreSQL")
+	}
+	c := newCluster(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.url("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE prawn"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+
+	goroutinesBefore := runtime.NumGoroutine()
+	const maxConns = 8
+	store, err := storage.Open(ctx, c.url("prawn"), storage.Options{MaxConns: maxConns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))
+	t.Cleanup(func() {
+		if t.Failed() && logs.String() != "" {
+			t.Logf("errors logged:\n%s", logs)
+		}
+	})
+	a := app.New(store, log)
+	srv := httptest.NewServer(a.Handler())
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+
+	// Load: a bounded number of workers, each posting views of paths of its own, one at a time.
+	const workers = 8
+	var (
+		mu      sync.Mutex
+		results []result
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := fmt.Sprintf("/outage/w%d/%d", w, i)
+				start := time.Now()
+				resp, err := client.Post(srv.URL+"/api/views", "application/json", strings.NewReader(`{"path":"`+p+`"}`))
+				r := result{path: p, start: start, duration: time.Since(start)}
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					r.status = resp.StatusCode
+				}
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+	}
+	ready := func() int {
+		resp, err := client.Get(srv.URL + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	time.Sleep(time.Second) // steady load
+	if s := ready(); s != 200 {
+		t.Errorf("/readyz before the outage = %d", s)
+	}
+	crashAt := time.Now()
+	c.crash()
+	crashed := time.Now()
+	t.Logf("postgres stopped (-m immediate) in %s", crashed.Sub(crashAt).Round(time.Millisecond))
+
+	time.Sleep(300 * time.Millisecond)
+	readyStart := time.Now()
+	readyDown := ready()
+	readyTook := time.Since(readyStart)
+	if readyDown != 503 || readyTook > time.Second {
+		t.Errorf("/readyz while down = %d after %s; want 503 within 1s", readyDown, readyTook)
+	}
+	time.Sleep(2 * time.Second) // the outage goes on under load
+
+	restartAt := time.Now()
+	c.start()
+	upAt := time.Now()
+	t.Logf("postgres restarted in %s", upAt.Sub(restartAt).Round(time.Millisecond))
+	var firstOK time.Time
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		for _, r := range results {
+			if r.status == 201 && r.start.After(upAt) && (firstOK.IsZero() || r.start.Add(r.duration).Before(firstOK)) {
+				firstOK = r.start.Add(r.duration)
+			}
+		}
+		mu.Unlock()
+		if !firstOK.IsZero() {
+			break
+		}
+	}
+	time.Sleep(time.Second) // load on the recovered database
+	close(stop)
+	wg.Wait()
+	if s := ready(); s != 200 {
+		t.Errorf("/readyz after recovery = %d", s)
+	}
+
+	// Timings.
+	var during []result
+	var firstErr time.Time
+	statuses := map[int]int{}
+	var slowest time.Duration
+	for _, r := range results {
+		statuses[r.status]++
+		if r.start.After(crashed) && r.start.Before(restartAt) {
+			during = append(during, r)
+			slowest = max(slowest, r.duration)
+			if r.status != 503 {
+				t.Errorf("during the outage %s answered %d, want 503", r.path, r.status)
+			}
+		}
+		if r.status == 503 && r.start.After(crashAt.Add(-time.Second)) && (firstErr.IsZero() || r.start.Add(r.duration).Before(firstErr)) {
+			firstErr = r.start.Add(r.duration)
+		}
+	}
+	t.Logf("requests: %d; by status %v; %d started during the outage, slowest answer %s",
+		len(results), statuses, len(during), slowest.Round(time.Millisecond))
+	if len(during) == 0 {
+		t.Fatal("no request during the outage")
+	}
+	if slowest > time.Second {
+		t.Errorf("slowest answer during the outage took %s; want at most 1s", slowest)
+	}
+	if firstErr.IsZero() {
+		t.Error("no 503 at all")
+	} else {
+		t.Logf("first 503 %s after the stop began", firstErr.Sub(crashAt).Round(time.Millisecond))
+	}
+	if firstOK.IsZero() {
+		t.Fatal("no 201 after the database came back")
+	}
+	recovery := firstOK.Sub(upAt)
+	t.Logf("/readyz while down: %d in %s; first 201 %s after postgres accepted connections again (%s after the restart began)",
+		readyDown, readyTook.Round(time.Millisecond), recovery.Round(time.Millisecond), firstOK.Sub(restartAt).Round(time.Millisecond))
+	if recovery > 5*time.Second {
+		t.Errorf("recovery took %s; want at most 5s", recovery)
+	}
+	for _, r := range results {
+		if r.status != 201 && r.status != 503 {
+			t.Errorf("%s answered %d; want 201 or 503 only", r.path, r.status)
+		}
+	}
+
+	// Every acknowledged view is in the database exactly once.
+	conn, err = pgx.Connect(ctx, c.url("prawn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT path, count(*) FROM views WHERE path LIKE '/outage/%' GROUP BY path")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inDB := map[string]int64{}
+	for rows.Next() {
+		var p string
+		var n int64
+		if err := rows.Scan(&p, &n); err != nil {
+			t.Fatal(err)
+		}
+		inDB[p] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	acked, lost, twice, unackedStored := 0, 0, 0, 0
+	for _, r := range results {
+		n := inDB[r.path]
+		switch {
+		case r.status == 201 && n == 0:
+			lost++
+		case r.status == 201 && n > 1:
+			twice++
+		case r.status != 201 && n > 0:
+			unackedStored++
+		}
+		if r.status == 201 {
+			acked++
+		}
+	}
+	t.Logf("acknowledged %d views: %d lost, %d stored more than once; %d answered 503 but stored (the client may retry those)",
+		acked, lost, twice, unackedStored)
+	if lost > 0 || twice > 0 {
+		t.Errorf("%d acknowledged views lost, %d stored twice", lost, twice)
+	}
+
+	// Connections: the pool holds no more than its size; closing prawn frees them all and leaves
+	// no goroutine behind.
+	countConns := func() int {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'prawn'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := countConns(); n > maxConns {
+		t.Errorf("%d connections from prawn after recovery; the pool holds at most %d", n, maxConns)
+	}
+	srv.Close()
+	client.CloseIdleConnections()
+	if err := a.Close(); err != nil {
+		t.Error(err)
+	}
+	store.Close()
+	var n, g int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		n, g = countConns(), runtime.NumGoroutine()
+		if n == 0 && g <= goroutinesBefore {
+			break
+		}
+	}
+	if n != 0 {
+		t.Errorf("%d connections from prawn left after Close", n)
+	}
+	if g > goroutinesBefore {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines after Close, %d before:\n%s", g, goroutinesBefore, buf[:runtime.Stack(buf, true)])
+	}
+}
