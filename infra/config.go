@@ -110,7 +110,7 @@ func LoadConfig(ctx ContextFunc) (*Config, error) {
 		DomainName:             strings.ToLower(r.str("domainName", "")),
 		CertificateARN:         r.str("certificateArn", ""),
 		LambdaAssetDir:         r.str("lambdaAssetDir", filepath.Join("..", "dist", "lambda")),
-		FrontendDir:            r.str("frontendDir", filepath.Join("..", "frontend", "dist")),
+		FrontendDir:            r.str("frontendDir", filepath.Join("..", "frontend", "dist", "app")),
 		DBInstanceClass:        r.str("dbInstanceClass", "t4g.micro"),
 		DBStorageGB:            r.int("dbStorageGb", 20),
 		PostgresMajor:          r.int("postgresVersion", 17),
@@ -221,7 +221,7 @@ func LoadConfig(ctx ContextFunc) (*Config, error) {
 		add("lambdaAssetDir %q has no executable bootstrap: run `make lambda` first (it builds dist/lambda/bootstrap) or set -c lambdaAssetDir=DIR", c.LambdaAssetDir)
 	}
 	if _, err := os.Stat(filepath.Join(c.FrontendDir, "index.html")); err != nil {
-		add("frontendDir %q has no index.html: run `make frontend` first (it builds frontend/dist) or set -c frontendDir=DIR", c.FrontendDir)
+		add("frontendDir %q has no index.html: run `make frontend` first (it builds frontend/dist/app) or set -c frontendDir=DIR", c.FrontendDir)
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("invalid prawn infra configuration:\n%w", errors.Join(errs...))
