@@ -17,7 +17,7 @@ ROOT=$(pwd)
 
 RATES=${BENCH_RATES:-"1000 2000 4000 6000 8000 10000"}
 DUR=${BENCH_DURATION:-10s}
-SLOW_RATES=${BENCH_SLOW_RATES:-"1000 2000 4000"}
+SLOW_RATES=${BENCH_SLOW_RATES-"1000 2000 4000"}
 COMMIT_DELAY=${BENCH_COMMIT_DELAY_US:-2000}
 MODES=${BENCH_MODES:-"batch direct hello"}
 OUT=${BENCH_OUT:-docs/benchmarks.md}
@@ -134,9 +134,9 @@ ladder() {
     local cpu_s cpu_p
     cpu_s=$(cpu_pct "$s0" "$s1" "$secs")
     cpu_p=""; [ -n "${PG_MASTER:-}" ] && [ "$mode" != hello ] && cpu_p=$(cpu_pct "$p0" "$p1" "$secs")
-    echo "$rep" | jq -r --arg l "$label" --arg m "$mode" --arg r "$rate" --arg cs "$cpu_s" --arg cp "$cpu_p" --arg cv "$veg" --argjson p999 "${p999:-0}" \
+    echo "$rep" | jq -r --arg l "$label" --arg m "$mode" --arg r "$rate" --arg cs "$cpu_s" --arg cp "$cpu_p" --arg cv "$veg" --argjson p999 "${p999:-0}" --arg t0 "$t0" --arg t1 "$t1" \
       '[$l, $m, $r, (.throughput|floor), .success, (.latencies."50th"/1e6), (.latencies."99th"/1e6), ($p999/1e6), $cs, $cp, $cv,
-        (.status_codes|to_entries|map("\(.key):\(.value)")|join(" "))] | @tsv' >>"$RESULTS"
+        (.status_codes|to_entries|map("\(.key):\(.value)")|join(" ")), $t0, $t1] | @tsv' >>"$RESULTS"
     tail -1 "$RESULTS" | awk -F'\t' '{printf "  %-14s %6s/s  thr %6s/s  success %-8s p50 %7.2f  p99 %8.2f  p99.9 %8.2f ms  cpu srv %s%% pg %s%% veg %s%%  [%s]\n",$1,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12}' >&2
     if held "$(tail -1 "$RESULTS")"; then fails=0; else fails=$((fails + 1)); fi
     [ $fails -ge 2 ] && break
@@ -166,6 +166,11 @@ run_prawn() { # LABEL MODE DBURL RATES
   ladder "$label" "$SRV_URL" "$SRV_PID" "$4"
   RSS[$label]=$(awk '/VmHWM/{print $2}' "/proc/$SRV_PID/status")
   stop "$SRV_PID"
+  # Mean views per transaction in each step: each batch is one transaction, so one xid.
+  awk -F'\t' -v l="$label" '$1==l {print $3, $13, $14}' "$RESULTS" | while read -r r a b; do
+    echo "$label $r $(psql -Atq "$3" -c "SELECT round(count(*)::numeric / greatest(count(DISTINCT xid), 1), 1)
+      FROM views WHERE viewed_at >= to_timestamp($a) AND viewed_at < to_timestamp($b)")"
+  done >>"$TMP/batches"
   COUNTED[$label]=$(count_views "$3")
   ACKED[$label]=$(acked "$label")
 }
@@ -188,14 +193,16 @@ done
 # pgbench: single-row INSERT transactions at prawn's pool size (the naive path's concurrency).
 CONC=${BENCH_PGBENCH_CLIENTS:-$(( $(nproc) * 4 ))}
 echo "INSERT INTO views (path, referrer) VALUES ('/bench/pgbench', 'https://example.com/');" >"$TMP/insert.sql"
-pgb() { # DBURL CLIENTS -> "tps latency_ms"
-  "$PGBENCH" -n -c "$2" -j "$(nproc)" -T "${DUR%s}" -f "$TMP/insert.sql" "$1" 2>/dev/null |
-    awk '/^latency average/{l=$4} /^tps/{t=$3} END{printf "%.0f %.3f\n", t, l}'; }
+pgb() { # DBURL CLIENTS -> "tps mean_ms p99_ms" (p99 of single transactions, from pgbench's log)
+  rm -f "$TMP"/pgblog*
+  "$PGBENCH" -n -c "$2" -j "$(nproc)" -T "${DUR%s}" -l --log-prefix="$TMP/pgblog" -f "$TMP/insert.sql" "$1" 2>/dev/null |
+    awk '/^latency average/{l=$4} /^tps/{t=$3} END{printf "%.0f %.3f ", t, l}'
+  cat "$TMP"/pgblog* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END{i=int(NR*0.99); if (i<1) i=1; printf "%.2f\n", a[i]/1000}'; }
 log "pgbench: $CONC clients, single-row INSERT transactions"
 PGB_DB=$(new_db pgbench)
-read -r PGB_TPS PGB_LAT <<<"$(pgb "$PGB_DB" "$CONC")"
-read -r PGB1_TPS PGB1_LAT <<<"$(pgb "$PGB_DB" 1)"
-log "  pgbench c=$CONC: $PGB_TPS tps (latency $PGB_LAT ms); c=1: $PGB1_TPS tps ($PGB1_LAT ms per commit)"
+read -r PGB_TPS PGB_LAT PGB_P99 <<<"$(pgb "$PGB_DB" "$CONC")"
+read -r PGB1_TPS PGB1_LAT PGB1_P99 <<<"$(pgb "$PGB_DB" 1)"
+log "  pgbench c=$CONC: $PGB_TPS tps (mean $PGB_LAT ms, p99 $PGB_P99 ms); c=1: $PGB1_TPS tps ($PGB1_LAT ms per commit, p99 $PGB1_P99 ms)"
 
 # Slow fsync: every WAL flush at commit first sleeps commit_delay µs (commit_siblings=0 makes it
 # unconditional), as on a networked disk. Batch and direct again, and pgbench.
@@ -204,8 +211,8 @@ slow_db() { local n=prawn_bench_$1_$$; new_db "$1" "$(printf "$SLOW_SQL" $n $n)"
 if [ -n "$SLOW_RATES" ]; then
   for m in batch direct; do case " $MODES " in *" $m "*) run_prawn "$m-slow" "$m" "$(slow_db "${m}_slow")" "$SLOW_RATES" ;; esac; done
   SLOW_PGB_DB=$(slow_db pgbench_slow)
-  read -r SPGB_TPS SPGB_LAT <<<"$(pgb "$SLOW_PGB_DB" "$CONC")"
-  read -r SPGB1_TPS SPGB1_LAT <<<"$(pgb "$SLOW_PGB_DB" 1)"
+  read -r SPGB_TPS SPGB_LAT SPGB_P99 <<<"$(pgb "$SLOW_PGB_DB" "$CONC")"
+  read -r SPGB1_TPS SPGB1_LAT SPGB1_P99 <<<"$(pgb "$SLOW_PGB_DB" 1)"
   log "  slow pgbench c=$CONC: $SPGB_TPS tps ($SPGB_LAT ms); c=1: $SPGB1_TPS tps ($SPGB1_LAT ms per commit)"
 fi
 ELAPSED=$(( $(date +%s) - START ))
@@ -218,6 +225,25 @@ B=$(best batch); D=$(best direct); H=$(best hello); BS=$(best batch-slow); DS=$(
 {
   echo "## Ingest"
   echo
+  cat <<'NOTE'
+How prawn ingests: `POST /api/views` hands the view to a group-commit recorder (internal/ingest).
+Idle flushers (`PRAWN_INGEST_FLUSHERS`, default 4) take the first waiting view at once, so a lone
+view pays no batching delay; while they are committing, new views queue and the next free flusher
+puts everything waiting (up to `PRAWN_INGEST_MAX_BATCH`, 256) into one multi-row INSERT. Every
+request is answered after its batch commits (fsync on). A full queue (`PRAWN_INGEST_QUEUE`, 2048)
+answers 503 with Retry-After. A flusher that finds another batch committing waits up to
+`PRAWN_INGEST_MAX_WAIT` (500 µs) for more views; with no commit in flight it never waits.
+Defaults were picked with short runs of this script on this machine: `PRAWN_INGEST_FLUSHERS`
+1/2/4/8 at 2000–6000/s (4 held the rates with a lower p99 than 1–2 in most runs and leaves half
+of the default pool, 4 per CPU, to reads; 8 was no clearer and takes the whole pool), and
+`PRAWN_INGEST_MAX_WAIT` 0/500 µs/1 ms/2 ms at 4000–8000/s (with 0, fast commits keep batches at
+1–2 views per transaction and Postgres CPU per view high; 500 µs doubled the views per
+transaction and held 6000/s in the quietest run; 2 ms gave larger batches but a worse p99).
+These comparisons were made while other work ran on the machine, so they are indicative only.
+
+The numbers below are one run on a shared, noisy machine: compare rows of the same run, not runs.
+
+NOTE
   echo "Generated by \`make bench\` (scripts/bench.sh) on $(date -u '+%Y-%m-%d %H:%M UTC') in ${ELAPSED} s."
   echo
   echo "- Machine: $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), Linux $(uname -r), load average (1/5/15 min) before the run: $LOAD0, after: $LOAD1 (the machine is shared: other work runs alongside)"
@@ -227,17 +253,20 @@ B=$(best batch); D=$(best direct); H=$(best hello); BS=$(best batch-slow); DS=$(
   echo "- Held = 100 % success and p99 ≤ $P99_MAX_MS ms. A ladder stops after two steps in a row that are not held. CPU columns: % of one core over the step (server process, all Postgres processes, vegeta)."
   echo "- Slow fsync: the same, on a database with \`commit_delay=$COMMIT_DELAY\` µs and \`commit_siblings=0\`, so every commit's WAL flush waits ${COMMIT_DELAY} µs first (as on a networked disk)."
   echo
-  echo "| target | rate/s | throughput/s | success | p50 ms | p99 ms | p99.9 ms | CPU prawn % | CPU postgres % | CPU vegeta % | status codes |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-  awk -F'\t' '{printf "| %s | %s | %s | %.4f | %.2f | %.2f | %.2f | %s | %s | %s | %s |\n",$1,$3,$4,$5,$6,$7,$8,$9,($10==""?"–":$10),($11==""?"–":$11),$12}' "$RESULTS"
+  echo "| target | rate/s | throughput/s | success | p50 ms | p99 ms | p99.9 ms | views per transaction | CPU server % | CPU postgres % | CPU vegeta % | status codes |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+  touch "$TMP/batches"
+  awk -F'\t' 'NR==FNR {split($0, f, " "); bs[f[1] " " f[2]] = f[3]; next}
+    {k = $1 " " $3; printf "| %s | %s | %s | %.4f | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s |\n",$1,$3,$4,$5,$6,$7,$8,((k in bs) ? bs[k] : "–"),$9,($10==""?"–":$10),($11==""?"–":$11),$12}' \
+    "$TMP/batches" "$RESULTS"
   echo
   echo "| summary | value |"
   echo "|---|---:|"
   echo "| prawn (batch): highest rate held | $B/s |"
   echo "| naive path (PRAWN_INGEST_MODE=direct): highest rate held | $D/s |"
   echo "| hello-world net/http: highest rate held (ceiling) | $H/s |"
-  echo "| pgbench single-row INSERT, $CONC clients | $PGB_TPS tps (mean latency $PGB_LAT ms) |"
-  echo "| pgbench single-row INSERT, 1 client (per-commit cost) | $PGB1_TPS tps ($PGB1_LAT ms per commit) |"
+  echo "| pgbench single-row INSERT, $CONC clients | $PGB_TPS tps (mean $PGB_LAT ms, p99 $PGB_P99 ms) |"
+  echo "| pgbench single-row INSERT, 1 client (per-commit cost) | $PGB1_TPS tps (mean $PGB1_LAT ms, p99 $PGB1_P99 ms per commit) |"
   echo "| **prawn / hello-world ceiling** | **$(ratio "$B" "$H")** (goal ≥ 0.8) |"
   echo "| **prawn / naive path** | **$(ratio "$B" "$D")** |"
   echo "| prawn / pgbench ($CONC clients) | $(ratio "$B" "$PGB_TPS") |"
@@ -249,7 +278,7 @@ B=$(best batch); D=$(best direct); H=$(best hello); BS=$(best batch-slow); DS=$(
   if [ -n "$SLOW_RATES" ]; then
     echo "| slow fsync: prawn (batch) highest rate held | $BS/s |"
     echo "| slow fsync: naive path highest rate held | $DS/s |"
-    echo "| slow fsync: pgbench $CONC clients / 1 client | $SPGB_TPS tps / $SPGB1_TPS tps ($SPGB1_LAT ms per commit) |"
+    echo "| slow fsync: pgbench $CONC clients / 1 client | $SPGB_TPS tps / $SPGB1_TPS tps (mean $SPGB1_LAT ms, p99 $SPGB1_P99 ms per commit) |"
     echo "| **slow fsync: prawn / naive path** | **$(ratio "$BS" "$DS")** |"
   fi
   echo

@@ -34,7 +34,7 @@ type App struct {
 
 // New builds the app around a store, recording views by group commit with the default settings.
 func New(store *storage.Store, log *slog.Logger) *App {
-	return newApp(store, log, ingest.New(store, ingest.Options{Log: log}))
+	return newApp(store, log, ingest.New(store, ingest.Options{MaxWait: ingest.DefaultMaxWait, Log: log}))
 }
 
 func newApp(store *storage.Store, log *slog.Logger, rec pageview.Recorder) *App {

@@ -7,8 +7,9 @@
 // that arrives and commits it at once, so a lone view (a Lambda invocation, a quiet site) pays no
 // batching delay. While flushers are busy committing, new views wait in the queue; the next
 // flusher to become free takes everything waiting (up to MaxBatch) into its next INSERT. The
-// batch size therefore grows with the load by itself, without a timer. MaxWait can add a
-// deliberate wait to fill batches, but by default it is zero.
+// batch size therefore grows with the load by itself. Under load, a flusher that finds another
+// batch already committing waits up to MaxWait for more views before it commits its own, which
+// makes batches larger and saves CPU per view; when no commit is in flight it never waits.
 //
 // # Semantics
 //
@@ -41,8 +42,9 @@ import (
 // Defaults, chosen by measurement on a 2-core machine (see docs/benchmarks.md).
 const (
 	DefaultMaxBatch      = 256
+	DefaultMaxWait       = 500 * time.Microsecond
 	DefaultQueue         = 2048
-	DefaultFlushers      = 2
+	DefaultFlushers      = 4
 	DefaultCommitTimeout = 5 * time.Second
 )
 
@@ -52,12 +54,13 @@ var ErrQueueFull = fmt.Errorf("ingest queue is full: %w", pageview.ErrOverloaded
 // ErrClosed means the recorder is shutting down and takes no more views.
 var ErrClosed = fmt.Errorf("ingest is shutting down: %w", pageview.ErrOverloaded)
 
-// Options tune a Batcher; zero values mean the defaults.
+// Options tune a Batcher; zero values mean the defaults, except MaxWait (zero: never wait).
 type Options struct {
 	// MaxBatch is the most views one INSERT carries.
 	MaxBatch int
-	// MaxWait is how long a flusher waits for more views to fill a batch after taking the first;
-	// 0 (the default) commits what is waiting at once.
+	// MaxWait is how long a flusher waits for more views to fill its batch while another batch is
+	// committing; it never waits when no commit is in flight. 0 commits what is waiting at once;
+	// DefaultMaxWait is what prawn uses.
 	MaxWait time.Duration
 	// Queue is the most views waiting for a flusher; beyond it Record fails with ErrQueueFull.
 	Queue int
@@ -112,9 +115,10 @@ type Batcher struct {
 	opt   Options
 	queue chan *pending
 
-	mu     sync.RWMutex // guards closed against sends on a closed queue
-	closed bool
-	wg     sync.WaitGroup
+	mu       sync.RWMutex // guards closed against sends on a closed queue
+	closed   bool
+	wg       sync.WaitGroup
+	inflight atomic.Int32 // batches committing now
 }
 
 var _ pageview.Recorder = (*Batcher)(nil)
@@ -205,6 +209,7 @@ func (b *Batcher) flush() {
 // that is set. It reports false when the queue is closed and empty.
 func (b *Batcher) fill(batch []*pending, timer **time.Timer) ([]*pending, bool) {
 	var deadline <-chan time.Time
+	wait := b.opt.MaxWait > 0 && b.inflight.Load() > 0
 	for len(batch) < b.opt.MaxBatch {
 		select {
 		case p, ok := <-b.queue:
@@ -215,7 +220,7 @@ func (b *Batcher) fill(batch []*pending, timer **time.Timer) ([]*pending, bool) 
 			continue
 		default:
 		}
-		if b.opt.MaxWait <= 0 {
+		if !wait {
 			return batch, true
 		}
 		if deadline == nil {
@@ -258,7 +263,9 @@ func (b *Batcher) commit(batch []*pending, paths, referrers []string) {
 		referrers = append(referrers, p.view.Referrer)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.opt.CommitTimeout)
+	b.inflight.Add(1)
 	err := b.store.InsertViews(ctx, paths, referrers)
+	b.inflight.Add(-1)
 	cancel()
 	if err != nil {
 		err = fmt.Errorf("commit a batch of %d views: %w", len(batch), err)

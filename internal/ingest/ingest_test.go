@@ -167,7 +167,7 @@ func TestMaxWaitAndSmallBatches(t *testing.T) {
 	t.Parallel()
 	d := newDB(t)
 	hs := &hookStore{inner: d.store}
-	b := ingest.New(hs, ingest.Options{MaxBatch: 7, MaxWait: 20 * time.Millisecond, Flushers: 1, Log: quiet})
+	b := ingest.New(hs, ingest.Options{MaxBatch: 7, MaxWait: 20 * time.Millisecond, Flushers: 3, Log: quiet})
 	defer b.Close()
 	const n = 300
 	for i, err := range recordAll(t.Context(), b, "/w", n) {
@@ -237,7 +237,7 @@ func TestDatabaseGoneFailsEveryView(t *testing.T) {
 		}
 		return nil
 	}}
-	b := ingest.New(hs, ingest.Options{MaxBatch: 8, Log: quiet})
+	b := ingest.New(hs, ingest.Options{MaxBatch: 8, Flushers: 1, Log: quiet}) // batches one after another: the first three commit
 	defer b.Close()
 	const n = 1000
 	errs := recordAll(t.Context(), b, "/g", n)
