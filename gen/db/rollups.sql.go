@@ -31,17 +31,20 @@ WITH batch AS (
       AND v.xid < $3::bigint::text::xid8
     ORDER BY v.xid, v.id
     LIMIT $4::bigint
+), per_quarter AS (
+    -- One date_bin per view; the quarters are then pivoted into hours (few rows).
+    SELECT b.path, date_bin('15 minutes', b.viewed_at, '2000-01-01 00:00:00+00') AS quarter, count(*) AS n
+    FROM batch b
+    GROUP BY 1, 2
 ), per_hour AS (
-    SELECT b.path,
+    SELECT pq.path,
            t.hour,
-           count(*) FILTER (WHERE b.viewed_at < t.hour + interval '15 minutes') AS q0,
-           count(*) FILTER (WHERE b.viewed_at >= t.hour + interval '15 minutes'
-                              AND b.viewed_at < t.hour + interval '30 minutes') AS q1,
-           count(*) FILTER (WHERE b.viewed_at >= t.hour + interval '30 minutes'
-                              AND b.viewed_at < t.hour + interval '45 minutes') AS q2,
-           count(*) FILTER (WHERE b.viewed_at >= t.hour + interval '45 minutes') AS q3
-    FROM batch b,
-         LATERAL (SELECT date_bin('1 hour', b.viewed_at, '2000-01-01 00:00:00+00') AS hour) t
+           coalesce(sum(pq.n) FILTER (WHERE pq.quarter = t.hour), 0)::bigint AS q0,
+           coalesce(sum(pq.n) FILTER (WHERE pq.quarter = t.hour + interval '15 minutes'), 0)::bigint AS q1,
+           coalesce(sum(pq.n) FILTER (WHERE pq.quarter = t.hour + interval '30 minutes'), 0)::bigint AS q2,
+           coalesce(sum(pq.n) FILTER (WHERE pq.quarter = t.hour + interval '45 minutes'), 0)::bigint AS q3
+    FROM per_quarter pq,
+         LATERAL (SELECT date_bin('1 hour', pq.quarter, '2000-01-01 00:00:00+00') AS hour) t
     GROUP BY 1, 2
 ), up_hourly AS (
     INSERT INTO hourly_views AS h (path, hour, q0, q1, q2, q3)
@@ -65,12 +68,12 @@ WITH batch AS (
 UPDATE rollup_state AS st
 SET folded_xid = last.xid,
     folded_id = last.id,
-    total_views = st.total_views + (SELECT count(*) FROM batch),
+    total_views = st.total_views + (SELECT sum(n) FROM per_quarter),
     rolled_at = now()
 FROM last
 WHERE st.folded_xid = $1::bigint::text::xid8
   AND st.folded_id = $2::bigint
-RETURNING (SELECT count(*) FROM batch)::bigint AS folded,
+RETURNING (SELECT sum(n) FROM per_quarter)::bigint AS folded,
           st.folded_xid::text::bigint AS folded_xid,
           st.folded_id
 `

@@ -25,7 +25,7 @@ import (
 func main() {
 	history := flag.Int("history", 10_000_000, "views of history (spread over 30 days)")
 	newViews := flag.Int("new", 100_000, "new views folded in each timed run (spread over the last hour)")
-	reps := flag.Int("reps", 3, "timed fold runs per history size")
+	reps := flag.Int("reps", 5, "timed fold runs per history size")
 	reads := flag.Int("reads", 200, "timed reads from the rollups")
 	rawReads := flag.Int("raw-reads", 10, "timed reads aggregating raw rows")
 	flag.Parse()
@@ -77,7 +77,12 @@ func run(history, newViews, reps, reads, rawReads int) error {
 		if _, err := store.SeedViews(ctx, newViews, 1000, time.Now(), time.Hour); err != nil {
 			return 0, err
 		}
+		// Same starting line for every timed fold: statistics fresh, no checkpoint pending from
+		// the writes before it.
 		if err := exec("VACUUM ANALYZE views"); err != nil {
+			return 0, err
+		}
+		if err := exec("CHECKPOINT"); err != nil {
 			return 0, err
 		}
 		res, err := rollup.Run(ctx, store, rollup.Options{Wait: true})
