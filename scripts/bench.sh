@@ -282,6 +282,11 @@ NOTE
     echo "| **slow fsync: prawn / naive path** | **$(ratio "$BS" "$DS")** |"
   fi
   echo
+  # CPU cost per request at the highest step held, from the CPU columns: what bounds the rate.
+  percost() { awk -F'\t' -v l="$1" -v r="$2" '$1==l && $3==r {printf "%s: server %.0f µs, postgres %s, vegeta %.0f µs per request", l, $9*10000/r, ($10=="" ? "–" : sprintf("%.0f µs", $10*10000/r)), $11*10000/r}' "$RESULTS"; }
+  echo "CPU per request at the highest rate held (from the CPU columns; 2 cores = 2,000,000 µs of CPU a second for everything on the machine):"
+  for l in batch direct hello; do r=$(best $l); [ "$r" -gt 0 ] && echo "- $(percost $l $r) at $r/s"; done
+  echo
   echo "Acknowledged / counted include the warm-up. Counted above acknowledged means views that were committed although their answer was an error or never arrived (a request timed out while its INSERT committed); counted below acknowledged would be a lost view."
   echo
   echo "Commands: \`make bench\` (= \`scripts/bench.sh\`); baselines: \`PRAWN_INGEST_MODE=direct prawn serve\`, \`go run ./scripts/bench/hello\`, \`pgbench -n -c $CONC -j $(nproc) -T ${DUR%s} -f insert.sql\` with \`$(cat "$TMP/insert.sql")\`."
