@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prawnhq/prawn/internal/config"
 	"github.com/prawnhq/prawn/internal/httpapi"
@@ -34,7 +35,18 @@ type App struct {
 
 // New builds the app around a store, recording views by group commit with the default settings.
 func New(store *storage.Store, log *slog.Logger) *App {
-	return newApp(store, log, ingest.New(store, ingest.Options{MaxWait: ingest.DefaultMaxWait, Log: log}))
+	return newApp(store, log, ingest.New(store, ingest.Options{
+		MaxWait: ingest.DefaultMaxWait, CommitTimeout: commitTimeout(httpapi.DefaultDBTimeout), Log: log}))
+}
+
+// commitTimeout bounds one batch's INSERT so that a request's answer stays near its database
+// bound: a view may wait in the queue until the request's deadline, or be taken into a batch just
+// before it and then wait at most this long for the batch's real outcome.
+func commitTimeout(dbTimeout time.Duration) time.Duration {
+	if dbTimeout <= 0 {
+		return 0 // ingest's default
+	}
+	return dbTimeout / 2
 }
 
 func newApp(store *storage.Store, log *slog.Logger, rec pageview.Recorder) *App {
@@ -68,7 +80,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	rec, err := ingest.NewRecorder(store, cfg.IngestMode, ingest.Options{
 		MaxBatch: cfg.IngestMaxBatch, MaxWait: cfg.IngestMaxWait, Queue: cfg.IngestQueue,
-		Flushers: cfg.IngestFlushers, Log: log})
+		Flushers: cfg.IngestFlushers, CommitTimeout: commitTimeout(cfg.DBTimeout), Log: log})
 	if err != nil {
 		store.Close()
 		if cluster != nil {

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -62,22 +61,12 @@ func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject
 	return api.RecordView201JSONResponse{Path: v.Path, Counted: true}, nil
 }
 
-// record hands v to the recorder and waits for it until ctx ends (the edge's DBTimeout), then
-// gives up with ctx's error (a 503): a recorder that lets a view already in a batch finish on its
-// own clock cannot hold the request longer. Such a view may still commit after the 503; it was
-// not acknowledged, like any view whose answer was lost.
+// record hands v to the recorder. The recorder honours ctx (the edge's DBTimeout) while the view
+// waits to be written, and once the view is in a batch it reports that batch's real outcome
+// within its commit timeout, so a 503 never hides a view that was committed (unless the
+// database's answer to the COMMIT itself is lost).
 func (s *Server) record(ctx context.Context, v pageview.View) error {
-	if _, ok := ctx.Deadline(); !ok {
-		return s.Recorder.Record(ctx, v)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Recorder.Record(ctx, v) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("record a view: %w", ctx.Err())
-	}
+	return s.Recorder.Record(ctx, v)
 }
 
 // GetHome records a view of "/" and answers the site's all-time count, that view included.
