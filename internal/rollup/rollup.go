@@ -13,7 +13,7 @@ import (
 )
 
 // DefaultBatchSize bounds one fold transaction.
-const DefaultBatchSize = 50_000
+const DefaultBatchSize = 100_000
 
 // Options tune a run.
 type Options struct {

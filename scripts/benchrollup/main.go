@@ -28,12 +28,16 @@ func main() {
 	reps := flag.Int("reps", 5, "timed fold runs per history size")
 	reads := flag.Int("reads", 200, "timed reads from the rollups")
 	rawReads := flag.Int("raw-reads", 10, "timed reads aggregating raw rows")
+	flag.IntVar(&batchSize, "batch", rollup.DefaultBatchSize, "views per fold transaction in the timed folds")
 	flag.Parse()
 	if err := run(*history, *newViews, *reps, *reads, *rawReads); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrollup:", err)
 		os.Exit(1)
 	}
 }
+
+// batchSize is the fold batch of the timed runs.
+var batchSize int
 
 func run(history, newViews, reps, reads, rawReads int) error {
 	ctx := context.Background()
@@ -85,7 +89,7 @@ func run(history, newViews, reps, reads, rawReads int) error {
 		if err := exec("CHECKPOINT"); err != nil {
 			return 0, err
 		}
-		res, err := rollup.Run(ctx, store, rollup.Options{Wait: true})
+		res, err := rollup.Run(ctx, store, rollup.Options{Wait: true, BatchSize: batchSize})
 		if err != nil {
 			return 0, err
 		}
@@ -183,7 +187,7 @@ func run(history, newViews, reps, reads, rawReads int) error {
 	rate := func(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
-	fmt.Printf("| measurement | result |\n|---|---|\n")
+	fmt.Printf("| measurement (fold batches of %d views) | result |\n|---|---|\n", batchSize)
 	fmt.Printf("| fold %d new views, empty history (median of %d) | %s (%.0f views/s) |\n", newViews, reps, ms(med(empty)), rate(newViews, med(empty)))
 	fmt.Printf("| fold %d new views, %d views of history (median of %d) | %s (%.0f views/s) |\n", newViews, history, reps, ms(med(full)), rate(newViews, med(full)))
 	fmt.Printf("| ratio full / empty history | **%.2f** (goal ≤ 1.2) |\n", med(full).Seconds()/med(empty).Seconds())
