@@ -232,6 +232,10 @@ const (
 // notCounted classifies a recording request: a prefetch or prerender (Sec-Purpose, Purpose,
 // X-Purpose or X-Moz headers), a known bot, or "" for a view that counts.
 func notCounted(r *http.Request) NotCounted {
+	// HEAD asks about a page without fetching it (link checkers, monitors): a look-ahead, not a view.
+	if r.Method == http.MethodHead {
+		return NotCountedPrefetch
+	}
 	for _, h := range []string{"Sec-Purpose", "Purpose", "X-Purpose", "X-Moz"} {
 		v := strings.ToLower(r.Header.Get(h))
 		if strings.Contains(v, "prefetch") || strings.Contains(v, "prerender") || strings.Contains(v, "preview") {

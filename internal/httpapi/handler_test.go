@@ -155,3 +155,24 @@ func TestErrorsAreProblems(t *testing.T) {
 		t.Errorf("after only bad requests, total = %v", body["total"])
 	}
 }
+
+func TestHeadHomeDoesNotCount(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	for range 3 {
+		resp, err := srv.Client().Head(srv.URL + "/api/home")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("HEAD /api/home = %d", resp.StatusCode)
+		}
+	}
+	if _, body := do(t, srv, "GET", "/api/stats", ""); body["total"] != 0.0 {
+		t.Errorf("after three HEAD /api/home, total = %v; want 0", body["total"])
+	}
+	if _, body := do(t, srv, "GET", "/api/home", ""); body["pageViews"] != 1.0 {
+		t.Errorf("GET /api/home after the HEADs = %v; want 1", body["pageViews"])
+	}
+}
