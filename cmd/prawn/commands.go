@@ -29,16 +29,11 @@ func runMigrate(ctx context.Context, cfg config.Config, args []string, out io.Wr
 	if err := parse(newFlags("migrate", "Brings the database schema up to date (embedded migrations).", out), args); err != nil {
 		return err
 	}
-	log := cfg.Logger()
-	a, err := app.Open(ctx, cfg, log)
+	a, applied, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	applied, err := a.Store.Migrate(ctx)
-	if err != nil {
-		return err
-	}
 	if len(applied) == 0 {
 		fmt.Fprintln(out, "schema is up to date")
 	}
@@ -52,16 +47,12 @@ func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writ
 	if err := parse(newFlags("serve", "Serves the API and the page on PRAWN_ADDR; migrates first and folds new views every PRAWN_ROLLUP_INTERVAL.", out), args); err != nil {
 		return err
 	}
-	log := cfg.Logger()
-	a, err := app.Open(ctx, cfg, log)
+	a, applied, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	applied, err := a.Store.Migrate(ctx)
-	if err != nil {
-		return err
-	}
+	log := a.Log
 	if len(applied) > 0 {
 		log.Info("schema migrated", "applied", applied)
 	}

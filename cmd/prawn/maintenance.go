@@ -32,17 +32,18 @@ func (f *timeFlag) Set(s string) error {
 	return nil
 }
 
-// openMigrated opens the app and brings the schema up to date.
-func openMigrated(ctx context.Context, cfg config.Config) (*app.App, error) {
+// openMigrated opens the app and brings the schema up to date, returning the migrations applied.
+func openMigrated(ctx context.Context, cfg config.Config) (*app.App, []string, error) {
 	a, err := app.Open(ctx, cfg, cfg.Logger())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := a.Store.Migrate(ctx); err != nil {
+	applied, err := a.Store.Migrate(ctx)
+	if err != nil {
 		a.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return a, nil
+	return a, applied, nil
 }
 
 func runRollup(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
@@ -64,7 +65,7 @@ func runRollup(ctx context.Context, cfg config.Config, args []string, out io.Wri
 	if !*rebuild && (!from.t.IsZero() || !to.t.IsZero()) {
 		return usageError{"rollup: --from and --to need --rebuild"}
 	}
-	a, err := openMigrated(ctx, cfg)
+	a, _, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func runVerify(ctx context.Context, cfg config.Config, args []string, out io.Wri
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := openMigrated(ctx, cfg)
+	a, _, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,7 @@ func runSeed(ctx context.Context, cfg config.Config, args []string, out io.Write
 	case *chunk < 1 || *chunk > 10_000_000:
 		return usageError{"seed: --chunk must be from 1 to 10000000"}
 	}
-	a, err := openMigrated(ctx, cfg)
+	a, _, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
