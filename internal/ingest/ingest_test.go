@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/prawnhq/prawn/internal/httpapi"
 	"github.com/prawnhq/prawn/internal/ingest"
 	"github.com/prawnhq/prawn/internal/pageview"
@@ -44,31 +42,9 @@ func newDB(t *testing.T) db {
 }
 
 // counts returns how many times each path was committed.
-func (d db) counts(t *testing.T) map[string]int {
+func (d db) counts(t *testing.T) map[string]int64 {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, d.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, "SELECT path, count(*) FROM views GROUP BY path")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int{}
-	for rows.Next() {
-		var p string
-		var n int
-		if err := rows.Scan(&p, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[p] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return pgtest.Counts(t, d.url, "SELECT path, count(*) FROM views GROUP BY path")
 }
 
 // hookStore passes batches to inner after calling before, which may fail the batch (nothing is
@@ -370,11 +346,11 @@ func TestFullQueueFailsFastWithoutLosingAcknowledgedViews(t *testing.T) {
 		t.Errorf("%d acknowledged, want %d", acked.Load(), queue)
 	}
 	got := d.counts(t)
-	total := 0
+	var total int64
 	for _, c := range got {
 		total += c
 	}
-	if total != int(acked.Load())+1 {
+	if total != acked.Load()+1 {
 		t.Errorf("%d views committed, want %d (acknowledged + first)", total, acked.Load()+1)
 	}
 }

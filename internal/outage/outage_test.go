@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/pgtest"
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
@@ -408,22 +409,7 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, "SELECT path, count(*) FROM views WHERE path LIKE '/outage/%' GROUP BY path")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inDB := map[string]int64{}
-	for rows.Next() {
-		var p string
-		var n int64
-		if err := rows.Scan(&p, &n); err != nil {
-			t.Fatal(err)
-		}
-		inDB[p] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	inDB := pgtest.Counts(t, c.url("prawn"), "SELECT path, count(*) FROM views WHERE path LIKE '/outage/%' GROUP BY path")
 	acked, lost, twice, unackedStored := 0, 0, 0, 0
 	for _, r := range results {
 		n := inDB[r.path]

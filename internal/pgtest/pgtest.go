@@ -152,3 +152,32 @@ func randomName() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Counts runs sql, which must return (text, count) rows, on the database at url and returns the
+// counts by key — for tests that look behind the store (views per path, rollups per path).
+func Counts(t testing.TB, url, sql string, args ...any) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, sql, args...)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	out := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		out[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return out
+}
