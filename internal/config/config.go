@@ -76,7 +76,7 @@ var Vars = []Var{
 	{"PRAWN_DB_TIMEOUT", "800ms", "longest an API request waits for the database before answering 503"},
 	{"PRAWN_INGEST_MODE", "batch", "batch: group commit of concurrent views; direct: one INSERT per view (the benchmark baseline)"},
 	{"PRAWN_INGEST_MAX_BATCH", "256", "most views one group-commit INSERT carries"},
-	{"PRAWN_INGEST_MAX_WAIT", "500us", "while another batch is committing, how long a flusher waits for more views before committing its own (never when idle); 0 never waits"},
+	{"PRAWN_INGEST_MAX_WAIT", "2ms", "under load (other views waiting, or a batch committing), how long a flusher keeps gathering views into its batch; a lone view never waits; 0 never waits"},
 	{"PRAWN_INGEST_QUEUE", "2048", "most views waiting to be committed; beyond it POSTs get 503 with Retry-After"},
 	{"PRAWN_INGEST_FLUSHERS", "4", "how many batches may commit at the same time (each holds a database connection; keep it below PRAWN_DB_MAX_CONNS)"},
 }
@@ -134,7 +134,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.IngestMaxBatch = intVar("PRAWN_INGEST_MAX_BATCH", 256, 1, 10000)
 	c.IngestQueue = intVar("PRAWN_INGEST_QUEUE", 2048, 1, 1000000)
 	c.IngestFlushers = intVar("PRAWN_INGEST_FLUSHERS", 4, 1, 64)
-	mw := get("PRAWN_INGEST_MAX_WAIT", "500us")
+	mw := get("PRAWN_INGEST_MAX_WAIT", "2ms")
 	if d, err := time.ParseDuration(mw); err != nil || d < 0 || d > time.Second {
 		errs = append(errs, fmt.Errorf("PRAWN_INGEST_MAX_WAIT=%q: want a duration from 0 to 1s such as 0 or 2ms", mw))
 	} else {

@@ -3,13 +3,15 @@
 //
 // # Design
 //
-// A Batcher keeps a bounded queue and a few flushers. A flusher that is idle takes the first view
-// that arrives and commits it at once, so a lone view (a Lambda invocation, a quiet site) pays no
-// batching delay. While flushers are busy committing, new views wait in the queue; the next
-// flusher to become free takes everything waiting (up to MaxBatch) into its next INSERT. The
-// batch size therefore grows with the load by itself. Under load, a flusher that finds another
-// batch already committing waits up to MaxWait for more views before it commits its own, which
-// makes batches larger and saves CPU per view; when no commit is in flight it never waits.
+// A Batcher keeps a bounded queue and a few flushers. One flusher at a time gathers a batch from
+// the queue while the others commit theirs, so gathering never stops while a commit is in
+// flight. A gathering flusher takes the first view that arrives; when that view is alone (no
+// other view waits and no commit is in flight) it commits it at once, so a lone view (a Lambda
+// invocation, a quiet site) pays no batching delay. Under load (more views already waiting, or
+// another batch committing) it keeps gathering for up to MaxWait, or until MaxBatch views, and
+// then hands over to the next flusher and commits. A batch therefore holds about rate × MaxWait
+// views: the per-transaction cost of Postgres (a commit, a WAL flush, a round trip) is shared by
+// many views, which is what makes group commit cheaper per view than one INSERT per view.
 //
 // # Semantics
 //
@@ -42,7 +44,7 @@ import (
 // Defaults, chosen by measurement on a 2-core machine (see docs/benchmarks.md).
 const (
 	DefaultMaxBatch      = 256
-	DefaultMaxWait       = 500 * time.Microsecond
+	DefaultMaxWait       = 2 * time.Millisecond
 	DefaultQueue         = 2048
 	DefaultFlushers      = 4
 	DefaultCommitTimeout = 5 * time.Second
@@ -58,9 +60,9 @@ var ErrClosed = fmt.Errorf("ingest is shutting down: %w", pageview.ErrOverloaded
 type Options struct {
 	// MaxBatch is the most views one INSERT carries.
 	MaxBatch int
-	// MaxWait is how long a flusher waits for more views to fill its batch while another batch is
-	// committing; it never waits when no commit is in flight. 0 commits what is waiting at once;
-	// DefaultMaxWait is what prawn uses.
+	// MaxWait is how long a flusher keeps gathering a batch under load (another view already
+	// waiting, or another batch committing); a lone view never waits. 0 commits what is waiting
+	// at once; DefaultMaxWait is what prawn uses.
 	MaxWait time.Duration
 	// Queue is the most views waiting for a flusher; beyond it Record fails with ErrQueueFull.
 	Queue int
@@ -119,6 +121,7 @@ type Batcher struct {
 	closed   bool
 	wg       sync.WaitGroup
 	inflight atomic.Int32 // batches committing now
+	gather   sync.Mutex   // held by the one flusher gathering a batch
 }
 
 var _ pageview.Recorder = (*Batcher)(nil)
@@ -189,12 +192,15 @@ func (b *Batcher) flush() {
 	referrers := make([]string, 0, b.opt.MaxBatch)
 	var timer *time.Timer
 	for {
+		b.gather.Lock()
 		first, ok := <-b.queue
 		if !ok {
+			b.gather.Unlock()
 			return
 		}
 		batch = claim(batch[:0], first)
 		batch, ok = b.fill(batch, &timer)
+		b.gather.Unlock()
 		if len(batch) > 0 {
 			b.commit(batch, paths[:0], referrers[:0])
 			clear(batch) // let the answered views be collected
@@ -205,8 +211,9 @@ func (b *Batcher) flush() {
 	}
 }
 
-// fill adds what waits in the queue to batch, up to MaxBatch, waiting up to MaxWait for more when
-// that is set. It reports false when the queue is closed and empty.
+// fill adds what waits in the queue to batch, up to MaxBatch. Under load (a second view was
+// already waiting, or a batch is committing) it keeps waiting for more, up to MaxWait in all.
+// It reports false when the queue is closed and empty.
 func (b *Batcher) fill(batch []*pending, timer **time.Timer) ([]*pending, bool) {
 	var deadline <-chan time.Time
 	wait := b.opt.MaxWait > 0 && b.inflight.Load() > 0
@@ -217,6 +224,7 @@ func (b *Batcher) fill(batch []*pending, timer **time.Timer) ([]*pending, bool) 
 				return batch, false
 			}
 			batch = claim(batch, p)
+			wait = b.opt.MaxWait > 0
 			continue
 		default:
 		}

@@ -159,6 +159,76 @@ func TestMaxWaitAndSmallBatches(t *testing.T) {
 	}
 }
 
+// TestLoneViewDoesNotWait: with nothing else waiting and nothing committing, a view is committed
+// at once, however long MaxWait is.
+func TestLoneViewDoesNotWait(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	b := ingest.New(d.store, ingest.Options{MaxWait: time.Minute, Log: quiet})
+	defer b.Close()
+	for i := range 3 {
+		start := time.Now()
+		if err := b.Record(t.Context(), pageview.View{Path: fmt.Sprintf("/lone/%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		// A wait would last the whole minute; a commit takes milliseconds.
+		if took := time.Since(start); took > 20*time.Second {
+			t.Fatalf("lone view %d took %s: it waited for a batch", i, took)
+		}
+	}
+	if got := d.counts(t); len(got) != 3 {
+		t.Fatalf("committed %v, want 3 views", got)
+	}
+}
+
+// TestOneFlusherGathersWhileOthersCommit: while a batch is committing, the views that arrive are
+// gathered by one flusher into one batch, not split among the idle flushers.
+func TestOneFlusherGathersWhileOthersCommit(t *testing.T) {
+	t.Parallel()
+	d := newDB(t)
+	g := newGate()
+	var first atomic.Bool
+	hs := &hookStore{inner: d.store, before: func(paths []string) error {
+		if first.CompareAndSwap(false, true) {
+			return g.before(paths) // the first batch holds its commit until the gate opens
+		}
+		return nil
+	}}
+	b := ingest.New(hs, ingest.Options{Flushers: 4, MaxWait: 300 * time.Millisecond, Log: quiet})
+	defer b.Close()
+
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- b.Record(t.Context(), pageview.View{Path: "/g/first"}) }()
+	g.waitArrived(t) // the lone first view is committing (and held)
+	// Twenty views arrive one by one, 5 ms apart, while the first commit is in flight: well
+	// within MaxWait, so one flusher gathers them all.
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = b.Record(t.Context(), pageview.View{Path: fmt.Sprintf("/g/%d", i)}) })
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("view %d: %v", i, err)
+		}
+	}
+	g.release()
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if got := d.counts(t); len(got) != n+1 {
+		t.Fatalf("%d paths committed, want %d", len(got), n+1)
+	}
+	// Allow a second batch for views that arrive after the gatherer has committed.
+	if got := hs.batches.Load(); got > 3 {
+		t.Errorf("%d batches for 1 + %d views gathered during a commit, want at most 3", got, n)
+	}
+	t.Logf("%d batches", hs.batches.Load())
+}
+
 // TestFailedBatchesFailExactlyTheirViews fails every third batch and checks that a view is in the
 // database exactly when its Record returned nil.
 func TestFailedBatchesFailExactlyTheirViews(t *testing.T) {
