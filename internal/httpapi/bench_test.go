@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"context"
+	"github.com/prawnhq/prawn/internal/httpapi"
+	"github.com/prawnhq/prawn/internal/pageview"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,4 +47,30 @@ func newBenchServer(b *testing.B, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	b.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// discardRecorder accepts every view at once: BenchmarkEdgeRecordView measures the HTTP edge
+// alone (middleware, decoding, validation, the answer), without a database or a network.
+type discardRecorder struct{}
+
+func (discardRecorder) Record(context.Context, pageview.View) error { return nil }
+
+// BenchmarkEdgeRecordView is the CPU and allocations one POST /api/views costs in prawn's own
+// handler chain, which is what prawn adds to a bare net/http server per view.
+func BenchmarkEdgeRecordView(b *testing.B) {
+	h := httpapi.NewHandler(&httpapi.Server{Recorder: discardRecorder{}, Log: slog.New(slog.DiscardHandler)},
+		httpapi.Options{Log: slog.New(slog.DiscardHandler), Edge: httpapi.DefaultEdge()})
+	const body = `{"path":"/bench","referrer":"https://example.com/"}`
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, "/api/views", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+		r.RemoteAddr = "127.0.0.1:40000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusCreated {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
 }

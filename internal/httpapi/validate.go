@@ -23,10 +23,12 @@ func checkInputs(c *contract) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			for name := range r.URL.Query() {
-				if !slices.Contains(op.params, name) {
-					writeProblem(w, http.StatusBadRequest, unknownParamDetail(name, op.params))
-					return
+			if r.URL.RawQuery != "" {
+				for name := range r.URL.Query() {
+					if !slices.Contains(op.params, name) {
+						writeProblem(w, http.StatusBadRequest, unknownParamDetail(name, op.params))
+						return
+					}
 				}
 			}
 			if op.fields == nil || r.Body == nil {
@@ -60,18 +62,24 @@ func unknownParamDetail(name string, known []string) string {
 // followed by more data; it returns "" otherwise, leaving other errors (not JSON, not an object)
 // to the generated decoder, which describes them.
 func unknownFields(body []byte, fields []string) string {
-	dec := json.NewDecoder(bytes.NewReader(body))
 	var obj map[string]json.RawMessage
-	if err := dec.Decode(&obj); err != nil {
+	if err := json.Unmarshal(body, &obj); err != nil {
+		// Unmarshal also refuses data after the value; tell that apart from a value that is not
+		// a JSON object at all.
+		dec := json.NewDecoder(bytes.NewReader(body))
+		var first json.RawMessage
+		if dec.Decode(&first) == nil {
+			if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+				return "request body holds more than one JSON value"
+			}
+		}
 		return ""
 	}
-	for _, name := range slices.Sorted(maps.Keys(obj)) {
+	for name := range obj {
 		if !slices.Contains(fields, name) {
-			return fmt.Sprintf("request body has an unknown field %q; allowed fields: %s", name, strings.Join(fields, ", "))
+			unknown := slices.DeleteFunc(slices.Sorted(maps.Keys(obj)), func(n string) bool { return slices.Contains(fields, n) })
+			return fmt.Sprintf("request body has an unknown field %q; allowed fields: %s", unknown[0], strings.Join(fields, ", "))
 		}
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return "request body holds more than one JSON value"
 	}
 	return ""
 }
