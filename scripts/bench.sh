@@ -7,7 +7,7 @@
 # Database: a fresh database on TEST_DATABASE_URL or DATABASE_URL when set, else a private cluster
 # started by `prawn serve` under a temporary PRAWN_DATA_DIR. Only loopback targets. About 6 minutes.
 #
-# Knobs (environment): BENCH_RATES (default "1000 2000 4000 6000 8000 9000 10000 ... 16000"),
+# Knobs (environment): BENCH_RATES (default "1000 2000 4000 6000 8000 9000 10000 ... 16000 18000 20000"),
 # BENCH_DURATION (10s, the measured window of a step), BENCH_RAMP (2, seconds of each step not reported),
 # BENCH_TRIES (2: a step that is not held is run again, once; every try is reported),
 # BENCH_SLOW_RATES ("1000 2000 4000 6000 8000"), BENCH_COMMIT_DELAY_US (2000), BENCH_MODES ("batch direct hello"),
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 ROOT=$(pwd)
 
-RATES=${BENCH_RATES:-"1000 2000 4000 6000 8000 9000 10000 11000 12000 13000 14000 15000 16000"}
+RATES=${BENCH_RATES:-"1000 2000 4000 6000 8000 9000 10000 11000 12000 13000 14000 15000 16000 18000 20000"}
 DUR=${BENCH_DURATION:-10s}
 RAMP=${BENCH_RAMP:-2}
 TRIES=${BENCH_TRIES:-2}
@@ -116,34 +116,40 @@ echo '{"path":"/bench/ingest","referrer":"https://example.com/"}' >"$TMP/body.js
 RESULTS=$TMP/results.tsv # label mode rate thr success p50 p99 p999 cpu_srv cpu_pg cpu_veg codes
 : >"$RESULTS"
 
-# ladder LABEL URL PID RATES: constant-rate steps; stops after two failing steps in a row.
 # Each step is one open-loop attack of RAMP+DUR seconds at the step's rate; only the requests sent
 # after the first RAMP seconds are reported, so the numbers describe the steady state at that rate
 # rather than the jump from the previous one (new connections, goroutines, a cold heap). Requests of
 # the ramp still count for "acknowledged", and a backlog built during the ramp shows in the window.
-ladder() {
-  local label=$1 url=$2 pid=$3 rates=$4 rate fails=0
-  printf 'POST %s/api/views\nContent-Type: application/json\n@%s\n' "$url" "$TMP/body.json" >"$TMP/targets"
-  # Warm up connections and code paths (not reported).
-  "$VEGETA" attack -rate=500 -duration=2s -timeout=5s -targets="$TMP/targets" | "$VEGETA" report -type=json |
-    jq -r '.status_codes | to_entries | map(select(.key|startswith("2"))|.value) | add // 0' >"$TMP/warm.$label"
+#
+# ladders RATES LABEL...: the targets take turns at each rate (all of them at 1000/s, then all at
+# 2000/s, ...), so that every target meets the machine in about the same state at a given rate: on
+# a shared host the background load drifts over minutes. A rate that is not held is tried again
+# once (TRIES); a target leaves the race after two rates in a row that it did not hold.
+ladders() {
+  local rates=$1; shift
+  local active=("$@") next label rate try ok
+  for label in "${active[@]}"; do FAILS[$label]=0; done
   for rate in $rates; do
-    local try ok=0
-    for try in $(seq 1 "$TRIES"); do
-      step "$label" "$pid" "$rate" "$try"
-      if held "$(tail -1 "$RESULTS")"; then ok=1; break; fi
+    [ ${#active[@]} -eq 0 ] && break
+    next=()
+    for label in "${active[@]}"; do
+      ok=0
+      for try in $(seq 1 "$TRIES"); do
+        step "$label" "$rate" "$try"
+        if held "$(tail -1 "$RESULTS")"; then ok=1; break; fi
+      done
+      if [ $ok = 1 ]; then FAILS[$label]=0; else FAILS[$label]=$((FAILS[$label] + 1)); fi
+      [ "${FAILS[$label]}" -lt 2 ] && next+=("$label")
     done
-    if [ $ok = 1 ]; then fails=0; else fails=$((fails + 1)); fi
-    [ $fails -ge 2 ] && break
+    active=("${next[@]}")
   done
-  return 0
 }
-# step LABEL PID RATE TRY: one attack at RATE against $TMP/targets; appends a row to RESULTS.
+# step LABEL RATE TRY: one attack at RATE against the target LABEL; appends a row to RESULTS.
 step() {
-  local label=$1 pid=$2 rate=$3 try=$4
+  local label=$1 rate=$2 try=$3 pid=${PID[$1]} mode=${KIND[$1]}
     wait_time_wait
     local s0 p0 v0 t0 s1 p1 t1 secs veg="" rep vp
-    "${TIMECMD[@]}" "$VEGETA" attack -rate="$rate" -duration="$((RAMP + ${DUR%s}))s" -timeout=5s -targets="$TMP/targets" >"$TMP/res.bin" &
+    "${TIMECMD[@]}" "$VEGETA" attack -rate="$rate" -duration="$((RAMP + ${DUR%s}))s" -timeout=5s -targets="$TMP/targets.$label" >"$TMP/res.bin" &
     vp=$!
     sleep "$RAMP"
     s0=$(snap "$pid"); p0=$(snap $(pg_pids)); t0=$(date +%s.%N)
@@ -179,7 +185,7 @@ wait_time_wait() {
   local i n
   for i in $(seq 1 60); do
     n=$(ss -Htan state time-wait 2>/dev/null | wc -l) || return 0
-    [ "$n" -lt 2000 ] && return 0
+    [ "$n" -lt 6000 ] && return 0
     [ "$i" = 1 ] && log "  waiting for $n connections in TIME_WAIT to clear"
     sleep 1
   done
@@ -199,37 +205,58 @@ count_views() { psql -Atq "$1" -c "SELECT count(*) FROM views"; }
 acked() { # LABEL: 2xx answers over the ladder (ramps included) and its warm-up
   awk -F'\t' -v l="$1" -v w="$(cat "$TMP/warm.$1")" '$1==l {s+=$15} END{print s+w}' "$RESULTS"; }
 
-declare -A RSS COUNTED ACKED
-run_prawn() { # LABEL MODE DBURL RATES
-  local label=$1; mode=$2
-  log "$label: prawn serve, PRAWN_INGEST_MODE=$2"
-  serve_prawn "$label" "$3" "$2"
-  ladder "$label" "$SRV_URL" "$SRV_PID" "$4"
-  RSS[$label]=$(awk '/VmHWM/{print $2}' "/proc/$SRV_PID/status")
-  stop "$SRV_PID"
+declare -A RSS COUNTED ACKED PID URL KIND DBURL FAILS
+# start_target LABEL KIND [DBURL]: starts prawn serve (KIND batch or direct) on DBURL, or the
+# hello-world server (KIND hello), and warms it up (2 s at 500/s, not reported).
+start_target() {
+  local label=$1 kind=$2 port
+  case $kind in
+    batch|direct)
+      log "$label: prawn serve, PRAWN_INGEST_MODE=$kind"
+      serve_prawn "$label" "$3" "$kind"
+      PID[$label]=$SRV_PID; URL[$label]=$SRV_URL; DBURL[$label]=$3 ;;
+    hello)
+      log "$label: net/http hello-world server"
+      port=$(free_port)
+      "$TMP/hello" -addr 127.0.0.1:$port >"$TMP/$label.log" 2>&1 &
+      PID[$label]=$!; PIDS+=($!); URL[$label]=http://127.0.0.1:$port
+      wait_http "${URL[$label]}/healthz" "${PID[$label]}" || die "hello server did not start" ;;
+  esac
+  KIND[$label]=$kind
+  printf 'POST %s/api/views\nContent-Type: application/json\n@%s\n' "${URL[$label]}" "$TMP/body.json" >"$TMP/targets.$label"
+  "$VEGETA" attack -rate=500 -duration=2s -timeout=5s -targets="$TMP/targets.$label" | "$VEGETA" report -type=json |
+    jq -r '.status_codes | to_entries | map(select(.key|startswith("2"))|.value) | add // 0' >"$TMP/warm.$label"
+}
+# finish_target LABEL: stops it; for prawn, records its peak RSS, the views per transaction of
+# each step and the views acknowledged and counted.
+finish_target() {
+  local label=$1 db
+  if [ "${KIND[$label]}" = hello ]; then stop "${PID[$label]}"; return; fi
+  db=${DBURL[$label]}
+  RSS[$label]=$(awk '/VmHWM/{print $2}' "/proc/${PID[$label]}/status")
+  stop "${PID[$label]}"
   # Mean views per transaction in each step: each batch is one transaction, so one xid.
   awk -F'\t' -v l="$label" '$1==l {print $3 "/" $16, $13, $14}' "$RESULTS" | while read -r r a b; do
-    echo "$label $r $(psql -Atq "$3" -c "SELECT round(count(*)::numeric / greatest(count(DISTINCT xid), 1), 1)
+    echo "$label $r $(psql -Atq "$db" -c "SELECT round(count(*)::numeric / greatest(count(DISTINCT xid), 1), 1)
       FROM views WHERE viewed_at >= to_timestamp($a) AND viewed_at < to_timestamp($b)")"
   done >>"$TMP/batches"
-  COUNTED[$label]=$(count_views "$3")
+  COUNTED[$label]=$(count_views "$db")
   ACKED[$label]=$(acked "$label")
 }
 
 START=$(date +%s)
+LABELS=()
 for m in $MODES; do
   case $m in
-    batch|direct) run_prawn "$m" "$m" "$(new_db "$m")" "$RATES" ;;
-    hello)
-      mode=hello; port=$(free_port)
-      log "hello: net/http hello-world server"
-      "$TMP/hello" -addr 127.0.0.1:$port >"$TMP/hello.log" 2>&1 &
-      HP=$!; PIDS+=($HP)
-      wait_http "http://127.0.0.1:$port/healthz" $HP || die "hello server did not start"
-      ladder hello "http://127.0.0.1:$port" $HP "$RATES"
-      stop $HP ;;
+    batch|direct) start_target "$m" "$m" "$(new_db "$m")" ;;
+    hello) start_target hello hello ;;
+    *) die "unknown mode $m in BENCH_MODES (batch, direct, hello)" ;;
   esac
+  LABELS+=("$m")
 done
+log "ladder: ${LABELS[*]} take turns at each rate"
+ladders "$RATES" "${LABELS[@]}"
+for l in "${LABELS[@]}"; do finish_target "$l"; done
 
 # pgbench: single-row INSERT transactions at prawn's pool size (the naive path's concurrency).
 CONC=${BENCH_PGBENCH_CLIENTS:-$(( $(nproc) * 4 ))}
@@ -250,7 +277,13 @@ log "  pgbench c=$CONC: $PGB_TPS tps (mean $PGB_LAT ms, p99 $PGB_P99 ms); c=1: $
 SLOW_SQL="ALTER DATABASE %s SET commit_delay = $COMMIT_DELAY; ALTER DATABASE %s SET commit_siblings = 0"
 slow_db() { local n=prawn_bench_$1_$$; new_db "$1" "$(printf "$SLOW_SQL" $n $n)"; }
 if [ -n "$SLOW_RATES" ]; then
-  for m in batch direct; do case " $MODES " in *" $m "*) run_prawn "$m-slow" "$m" "$(slow_db "${m}_slow")" "$SLOW_RATES" ;; esac; done
+  SLOW=()
+  for m in batch direct; do case " $MODES " in *" $m "*) start_target "$m-slow" "$m" "$(slow_db "${m}_slow")"; SLOW+=("$m-slow") ;; esac; done
+  if [ ${#SLOW[@]} -gt 0 ]; then
+    log "slow-fsync ladder: ${SLOW[*]} take turns at each rate"
+    ladders "$SLOW_RATES" "${SLOW[@]}"
+    for l in "${SLOW[@]}"; do finish_target "$l"; done
+  fi
   SLOW_PGB_DB=$(slow_db pgbench_slow)
   read -r SPGB_TPS SPGB_LAT SPGB_P99 <<<"$(pgb "$SLOW_PGB_DB" "$CONC")"
   read -r SPGB1_TPS SPGB1_LAT SPGB1_P99 <<<"$(pgb "$SLOW_PGB_DB" 1)"
@@ -293,7 +326,7 @@ NOTE
   echo "- Database: PostgreSQL $PG_VERSION, fsync=$PG_FSYNC, synchronous_commit=$PG_SYNC; $DB_DESC"
   echo "- prawn $(git describe --always --dirty 2>/dev/null || echo '?'), PRAWN_ROLLUP_INTERVAL=0; ingest settings from the environment: $(env | grep '^PRAWN_INGEST_' | tr '\n' ' ' || true)(unset ones are the defaults)"
   echo "- Load: vegeta $VEGETA_VERSION on the same machine, open loop (constant rate, no coordinated omission), \`vegeta attack -rate=R -duration=$((RAMP + ${DUR%s}))s -timeout=5s\`, POST /api/views with \`$(cat "$TMP/body.json")\`, after a 2 s warm-up at 500/s. Every step reports its last $DUR only: the first ${RAMP} s of each attack (the jump from the previous rate: new connections, goroutines, a cold heap) are left out of the latencies, the CPU columns and views per transaction, but not out of the views acknowledged"
-  echo "- Held = 100 % success, p99 ≤ $P99_MAX_MS ms and a throughput of at least 95 % of the rate (so a load generator that falls behind cannot pass a step). A step that is not held is run once more (the machine is shared; a stall of the host fails a step of any target) and the rate counts as held if either try is; every try is listed. A ladder stops after two rates in a row that are not held. CPU columns: % of one core over the step (server process, all Postgres processes, vegeta)."
+  echo "- Held = 100 % success, p99 ≤ $P99_MAX_MS ms and a throughput of at least 95 % of the rate (so a load generator that falls behind cannot pass a step). The targets take turns at each rate (all at 1000/s, then all at 2000/s, ...), so each meets the machine in about the same state at a given rate. A step that is not held is run once more (the machine is shared; a stall of the host fails a step of any target) and the rate counts as held if either try is; every try is listed. A target leaves the ladder after two rates in a row that it did not hold. CPU columns: % of one core over the step (server process, all Postgres processes, vegeta)."
   echo "- Slow fsync: the same, on a database with \`commit_delay=$COMMIT_DELAY\` µs and \`commit_siblings=0\`, so every commit's WAL flush waits ${COMMIT_DELAY} µs first (as on a networked disk)."
   echo
   echo "| target | rate/s | throughput/s | success | p50 ms | p99 ms | p99.9 ms | views per transaction | CPU server % | CPU postgres % | CPU vegeta % | status codes |"
