@@ -78,7 +78,7 @@ verify: generate ## Fail when `make generate` changes the tree (generated code e
 	@echo "verify: generated code is up to date"
 
 .PHONY: bench
-bench: ## Ingest benchmark (~20 min): open-loop vegeta vs naive path, pgbench and hello-world; writes docs/benchmarks.md.
+bench: ## Ingest benchmark (~25 min): open-loop vegeta vs naive path, pgbench and hello-world; writes docs/benchmarks.md.
 	scripts/bench.sh
 
 .PHONY: bench/rollup
