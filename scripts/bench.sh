@@ -147,36 +147,36 @@ ladders() {
 # step LABEL RATE TRY: one attack at RATE against the target LABEL; appends a row to RESULTS.
 step() {
   local label=$1 rate=$2 try=$3 pid=${PID[$1]} mode=${KIND[$1]}
-    wait_time_wait
-    local s0 p0 v0 t0 s1 p1 t1 secs veg="" rep vp
-    "${TIMECMD[@]}" "$VEGETA" attack -rate="$rate" -duration="$((RAMP + ${DUR%s}))s" -timeout=5s -targets="$TMP/targets.$label" >"$TMP/res.bin" &
-    vp=$!
-    sleep "$RAMP"
-    s0=$(snap "$pid"); p0=$(snap $(pg_pids)); t0=$(date +%s.%N)
-    v0=$(snap $(pgrep -P "$vp" vegeta || echo "$vp") | awk '{print $2}')
-    wait "$vp"
-    s1=$(snap "$pid"); p1=$(snap $(pg_pids)); t1=$(date +%s.%N)
-    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
-    # vegeta's CPU in the window: its total (from time) less what it had used when the window began.
-    [ ${#TIMECMD[@]} -gt 0 ] && veg=$(awk -v s="$secs" -v v0="${v0:-0}" -v hz="$HZ" '{printf "%.0f", ($1+$2-v0/hz)*100/s}' "$TMP/vegeta.time")
-    # The steady-state window: requests sent RAMP seconds or more after the first one.
-    "$VEGETA" encode --to csv <"$TMP/res.bin" >"$TMP/res.csv"
-    local first all2xx
-    first=$(head -1 "$TMP/res.csv" | cut -d, -f1)
-    all2xx=$(awk -F, '$2 ~ /^2/ {n++} END{print n+0}' "$TMP/res.csv")
-    awk -F, -v s="$first" -v r="$RAMP" '$1 >= s + r * 1e9' "$TMP/res.csv" >"$TMP/win.csv"
-    rep=$("$VEGETA" report -type=json <"$TMP/win.csv")
-    # vegeta's JSON report has no p99.9: take it from the raw latencies.
-    local p999
-    p999=$(cut -d, -f3 "$TMP/win.csv" | sort -n |
-      awk '{a[NR]=$1} END{i=int(NR*0.999+0.999); if (i<1) i=1; printf "%.0f", a[i]}')
-    local cpu_s cpu_p
-    cpu_s=$(cpu_pct "$s0" "$s1" "$secs")
-    cpu_p=""; [ -n "${PG_MASTER:-}" ] && [ "$mode" != hello ] && cpu_p=$(cpu_pct "$p0" "$p1" "$secs")
-    echo "$rep" | jq -r --arg l "$label" --arg m "$mode" --arg r "$rate" --arg cs "$cpu_s" --arg cp "$cpu_p" --arg cv "$veg" --argjson p999 "${p999:-0}" --arg t0 "$t0" --arg t1 "$t1" --arg all "$all2xx" --arg attempt "$try" \
-      '[$l, $m, $r, (.throughput|floor), .success, (.latencies."50th"/1e6), (.latencies."99th"/1e6), ($p999/1e6), $cs, $cp, $cv,
-        (.status_codes|to_entries|map("\(.key):\(.value)")|join(" ")), $t0, $t1, $all, $attempt] | @tsv' >>"$RESULTS"
-    tail -1 "$RESULTS" | awk -F'\t' '{printf "  %-14s %6s/s  try %s  thr %6s/s  success %-8s p50 %7.2f  p99 %8.2f  p99.9 %8.2f ms  cpu srv %s%% pg %s%% veg %s%%  [%s]\n",$1,$3,$16,$4,$5,$6,$7,$8,$9,$10,$11,$12}' >&2
+  wait_time_wait
+  local s0 p0 v0 t0 s1 p1 t1 secs veg="" rep vp
+  "${TIMECMD[@]}" "$VEGETA" attack -rate="$rate" -duration="$((RAMP + ${DUR%s}))s" -timeout=5s -targets="$TMP/targets.$label" >"$TMP/res.bin" &
+  vp=$!
+  sleep "$RAMP"
+  s0=$(snap "$pid"); p0=$(snap $(pg_pids)); t0=$(date +%s.%N)
+  v0=$(snap $(pgrep -P "$vp" vegeta || echo "$vp") | awk '{print $2}')
+  wait "$vp"
+  s1=$(snap "$pid"); p1=$(snap $(pg_pids)); t1=$(date +%s.%N)
+  secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
+  # vegeta's CPU in the window: its total (from time) less what it had used when the window began.
+  [ ${#TIMECMD[@]} -gt 0 ] && veg=$(awk -v s="$secs" -v v0="${v0:-0}" -v hz="$HZ" '{printf "%.0f", ($1+$2-v0/hz)*100/s}' "$TMP/vegeta.time")
+  # The steady-state window: requests sent RAMP seconds or more after the first one.
+  "$VEGETA" encode --to csv <"$TMP/res.bin" >"$TMP/res.csv"
+  local first all2xx
+  first=$(head -1 "$TMP/res.csv" | cut -d, -f1)
+  all2xx=$(awk -F, '$2 ~ /^2/ {n++} END{print n+0}' "$TMP/res.csv")
+  awk -F, -v s="$first" -v r="$RAMP" '$1 >= s + r * 1e9' "$TMP/res.csv" >"$TMP/win.csv"
+  rep=$("$VEGETA" report -type=json <"$TMP/win.csv")
+  # vegeta's JSON report has no p99.9: take it from the raw latencies.
+  local p999
+  p999=$(cut -d, -f3 "$TMP/win.csv" | sort -n |
+    awk '{a[NR]=$1} END{i=int(NR*0.999+0.999); if (i<1) i=1; printf "%.0f", a[i]}')
+  local cpu_s cpu_p
+  cpu_s=$(cpu_pct "$s0" "$s1" "$secs")
+  cpu_p=""; [ -n "${PG_MASTER:-}" ] && [ "$mode" != hello ] && cpu_p=$(cpu_pct "$p0" "$p1" "$secs")
+  echo "$rep" | jq -r --arg l "$label" --arg m "$mode" --arg r "$rate" --arg cs "$cpu_s" --arg cp "$cpu_p" --arg cv "$veg" --argjson p999 "${p999:-0}" --arg t0 "$t0" --arg t1 "$t1" --arg all "$all2xx" --arg attempt "$try" \
+    '[$l, $m, $r, (.throughput|floor), .success, (.latencies."50th"/1e6), (.latencies."99th"/1e6), ($p999/1e6), $cs, $cp, $cv,
+      (.status_codes|to_entries|map("\(.key):\(.value)")|join(" ")), $t0, $t1, $all, $attempt] | @tsv' >>"$RESULTS"
+  tail -1 "$RESULTS" | awk -F'\t' '{printf "  %-14s %6s/s  try %s  thr %6s/s  success %-8s p50 %7.2f  p99 %8.2f  p99.9 %8.2f ms  cpu srv %s%% pg %s%% veg %s%%  [%s]\n",$1,$3,$16,$4,$5,$6,$7,$8,$9,$10,$11,$12}' >&2
 }
 # wait_time_wait: a step that overloads the target leaves vegeta's closed connections in TIME_WAIT;
 # enough of them exhaust the local ports and fail the next step for a reason of the client's. Wait
@@ -190,16 +190,11 @@ wait_time_wait() {
     sleep 1
   done
 }
-held() { echo "$1" | awk -F'\t' -v m=$P99_MAX_MS '{exit !($5 == 1 && $7 <= m && $4 >= 0.95 * $3)}'; }
+# HELD is the awk condition on a RESULTS row for a step that was held: 100 % success, p99 within
+# P99_MAX_MS, and a throughput of at least 95 % of the rate.
+HELD="\$5 == 1 && \$7 <= $P99_MAX_MS && \$4 >= 0.95 * \$3"
+held() { echo "$1" | awk -F'\t' "{exit !($HELD)}"; }
 
-# serve_prawn LABEL DBURL MODE: start prawn serve; sets SRV_URL and SRV_PID.
-serve_prawn() {
-  local port; port=$(free_port)
-  DATABASE_URL=$2 PRAWN_ADDR=127.0.0.1:$port PRAWN_ROLLUP_INTERVAL=0 PRAWN_INGEST_MODE=$3 \
-    "$TMP/prawn" serve >"$TMP/$1.log" 2>&1 &
-  SRV_PID=$!; PIDS+=($SRV_PID); SRV_URL=http://127.0.0.1:$port
-  wait_http "$SRV_URL/healthz" $SRV_PID || die "prawn serve ($1) did not start: $(tail -3 "$TMP/$1.log")"
-}
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 count_views() { psql -Atq "$1" -c "SELECT count(*) FROM views"; }
 acked() { # LABEL: 2xx answers over the ladder (ramps included) and its warm-up
@@ -210,19 +205,19 @@ declare -A RSS COUNTED ACKED PID URL KIND DBURL FAILS
 # hello-world server (KIND hello), and warms it up (2 s at 500/s, not reported).
 start_target() {
   local label=$1 kind=$2 port
+  port=$(free_port)
   case $kind in
     batch|direct)
       log "$label: prawn serve, PRAWN_INGEST_MODE=$kind"
-      serve_prawn "$label" "$3" "$kind"
-      PID[$label]=$SRV_PID; URL[$label]=$SRV_URL; DBURL[$label]=$3 ;;
+      DATABASE_URL=$3 PRAWN_ADDR=127.0.0.1:$port PRAWN_ROLLUP_INTERVAL=0 PRAWN_INGEST_MODE=$kind \
+        "$TMP/prawn" serve >"$TMP/$label.log" 2>&1 &
+      DBURL[$label]=$3 ;;
     hello)
       log "$label: net/http hello-world server"
-      port=$(free_port)
-      "$TMP/hello" -addr 127.0.0.1:$port >"$TMP/$label.log" 2>&1 &
-      PID[$label]=$!; PIDS+=($!); URL[$label]=http://127.0.0.1:$port
-      wait_http "${URL[$label]}/healthz" "${PID[$label]}" || die "hello server did not start" ;;
+      "$TMP/hello" -addr 127.0.0.1:$port >"$TMP/$label.log" 2>&1 & ;;
   esac
-  KIND[$label]=$kind
+  PID[$label]=$!; PIDS+=($!); URL[$label]=http://127.0.0.1:$port; KIND[$label]=$kind
+  wait_http "${URL[$label]}/healthz" "${PID[$label]}" || die "$label did not start: $(tail -3 "$TMP/$label.log")"
   printf 'POST %s/api/views\nContent-Type: application/json\n@%s\n' "${URL[$label]}" "$TMP/body.json" >"$TMP/targets.$label"
   "$VEGETA" attack -rate=500 -duration=2s -timeout=5s -targets="$TMP/targets.$label" | "$VEGETA" report -type=json |
     jq -r '.status_codes | to_entries | map(select(.key|startswith("2"))|.value) | add // 0' >"$TMP/warm.$label"
@@ -293,7 +288,7 @@ ELAPSED=$(( $(date +%s) - START ))
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report --------------------------------------------------------------------------------------
-best() { awk -F'\t' -v l="$1" -v m=$P99_MAX_MS '$1==l && $5==1 && $7<=m && $4>=0.95*$3 && $3>b {b=$3} END{print b+0}' "$RESULTS"; }
+best() { awk -F'\t' -v l="$1" "\$1==l && $HELD && \$3>b {b=\$3} END{print b+0}" "$RESULTS"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}'; }
 B=$(best batch); D=$(best direct); H=$(best hello); BS=$(best batch-slow); DS=$(best direct-slow)
 {
@@ -359,7 +354,7 @@ NOTE
   fi
   echo
   # CPU cost per request at the highest step held, from the CPU columns: what bounds the rate.
-  percost() { awk -F'\t' -v l="$1" -v r="$2" -v m=$P99_MAX_MS '$1==l && $3==r && $5==1 && $7<=m {printf "%s: server %.0f µs, postgres %s, vegeta %.0f µs per request", l, $9*10000/r, ($10=="" ? "–" : sprintf("%.0f µs", $10*10000/r)), $11*10000/r; exit}' "$RESULTS"; }
+  percost() { awk -F'\t' -v l="$1" -v r="$2" "\$1==l && \$3==r && $HELD "'{printf "%s: server %.0f µs, postgres %s, vegeta %.0f µs per request", l, $9*10000/r, ($10=="" ? "–" : sprintf("%.0f µs", $10*10000/r)), $11*10000/r; exit}' "$RESULTS"; }
   echo "CPU per request at the highest rate held (from the CPU columns; 2 cores = 2,000,000 µs of CPU a second for everything on the machine):"
   for l in batch direct hello; do r=$(best $l); [ "$r" -gt 0 ] && echo "- $(percost $l $r) at $r/s"; done
   echo

@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"github.com/prawnhq/prawn/internal/httpapi"
-	"github.com/prawnhq/prawn/internal/pageview"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/httpapi"
+	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/pgtest"
 )
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -75,11 +74,15 @@ func unknownFields(body []byte, fields []string) string {
 		}
 		return ""
 	}
+	var unknown []string
 	for name := range obj {
 		if !slices.Contains(fields, name) {
-			unknown := slices.DeleteFunc(slices.Sorted(maps.Keys(obj)), func(n string) bool { return slices.Contains(fields, n) })
-			return fmt.Sprintf("request body has an unknown field %q; allowed fields: %s", unknown[0], strings.Join(fields, ", "))
+			unknown = append(unknown, name)
 		}
+	}
+	if len(unknown) > 0 {
+		// Name the first in sorted order, so the answer does not depend on map order.
+		return fmt.Sprintf("request body has an unknown field %q; allowed fields: %s", slices.Min(unknown), strings.Join(fields, ", "))
 	}
 	return ""
 }

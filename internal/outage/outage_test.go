@@ -171,13 +171,13 @@ type result struct {
 	duration time.Duration
 }
 
-// TestUnresponsiveDatabase points prawn at a server that accepts connections and never answers
-// (a hung or black-holed database): recording must still answer 503 within a second.
 // noHang is the longest an answer may take while the database is gone before a test calls it a
 // hang. The goal is 1 s and the tests log what they measure; the bound leaves room for a loaded
 // CI machine, because timing goals belong in measurements, not in assertions.
 const noHang = 2 * time.Second
 
+// TestUnresponsiveDatabase points prawn at a server that accepts connections and never answers
+// (a hung or black-holed database): recording must still answer 503 within a second.
 func TestUnresponsiveDatabase(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
