@@ -1,126 +1,142 @@
--- Checking the rollups against the raw views, and rebuilding them from the raw views.
--- Callers hold the rollup lock (RollupLock) while rebuilding, and read verify's queries in one
--- repeatable-read snapshot.
+-- Checking the rollups against the raw views (the raw_* views of schema/ define what they must
+-- hold), and rebuilding them from the raw views. Ranges are whole UTC days: [from_day, to_day),
+-- or the same as hours [from_hour, to_hour). Callers hold the rollup lock (RollupLock) while
+-- rebuilding, and read verify's queries in one repeatable-read snapshot.
 
 -- name: DiffHourly :many
--- Every (path, hour) in [from_hour, to_hour) where the hourly rollup differs from the folded raw
--- views (those at or before the fold point).
-WITH st AS (
-    SELECT folded_xid, folded_id FROM rollup_state
-), raw AS (
-    SELECT v.path,
-           t.hour,
-           count(*) FILTER (WHERE v.viewed_at < t.hour + interval '15 minutes') AS q0,
-           count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '15 minutes'
-                              AND v.viewed_at < t.hour + interval '30 minutes') AS q1,
-           count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '30 minutes'
-                              AND v.viewed_at < t.hour + interval '45 minutes') AS q2,
-           count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '45 minutes') AS q3
-    FROM views v, st,
-         LATERAL (SELECT date_bin('1 hour', v.viewed_at, '2000-01-01 00:00:00+00') AS hour) t
-    WHERE (v.xid, v.id) <= (st.folded_xid, st.folded_id)
-      AND v.viewed_at >= sqlc.arg(from_hour) AND v.viewed_at < sqlc.arg(to_hour)
-    GROUP BY 1, 2
-), rolled AS (
-    SELECT h.path, h.hour, h.q0, h.q1, h.q2, h.q3
-    FROM hourly_views h
-    WHERE h.hour >= sqlc.arg(from_hour) AND h.hour < sqlc.arg(to_hour)
+-- Every hourly rollup row in the range that differs from the raw views, with both sides as
+-- [q0, q1, q2, q3, n0, n1, n2, n3, visitors].
+WITH r AS (
+    SELECT * FROM raw_hourly_stats x WHERE x.hour >= sqlc.arg(from_hour) AND x.hour < sqlc.arg(to_hour)
+), h AS (
+    SELECT * FROM hourly_stats WHERE hour >= sqlc.arg(from_hour) AND hour < sqlc.arg(to_hour)
 )
-SELECT coalesce(raw.path, rolled.path)::text AS path,
-       coalesce(raw.hour, rolled.hour)::timestamptz AS hour,
-       coalesce(raw.q0 + raw.q1 + raw.q2 + raw.q3, 0)::bigint AS raw_views,
-       coalesce(rolled.q0 + rolled.q1 + rolled.q2 + rolled.q3, 0)::bigint AS rolled_views
-FROM raw FULL JOIN rolled ON raw.path = rolled.path AND raw.hour = rolled.hour
-WHERE raw.q0 IS DISTINCT FROM rolled.q0 OR raw.q1 IS DISTINCT FROM rolled.q1
-   OR raw.q2 IS DISTINCT FROM rolled.q2 OR raw.q3 IS DISTINCT FROM rolled.q3
-ORDER BY 2, 1;
+SELECT coalesce(r.host, h.host)::text AS host, coalesce(r.path, h.path)::text AS path,
+       coalesce(r.hour, h.hour)::timestamptz AS hour,
+       ARRAY[coalesce(r.q0, 0), coalesce(r.q1, 0), coalesce(r.q2, 0), coalesce(r.q3, 0),
+             coalesce(r.n0, 0), coalesce(r.n1, 0), coalesce(r.n2, 0), coalesce(r.n3, 0),
+             coalesce(r.visitors, 0)]::bigint[] AS raw,
+       ARRAY[coalesce(h.q0, 0), coalesce(h.q1, 0), coalesce(h.q2, 0), coalesce(h.q3, 0),
+             coalesce(h.n0, 0), coalesce(h.n1, 0), coalesce(h.n2, 0), coalesce(h.n3, 0),
+             coalesce(h.visitors, 0)]::bigint[] AS rolled
+FROM r FULL JOIN h ON r.host = h.host AND r.path = h.path AND r.hour = h.hour
+WHERE (r.q0, r.q1, r.q2, r.q3, r.n0, r.n1, r.n2, r.n3, r.visitors)
+      IS DISTINCT FROM (h.q0, h.q1, h.q2, h.q3, h.n0, h.n1, h.n2, h.n3, h.visitors)
+ORDER BY 3, 1, 2;
 
--- name: DiffSiteHourly :many
--- Every hour in [from_hour, to_hour) where the site rollup differs from the sum of the path rollups.
-WITH per_path AS (
-    SELECT h.hour, sum(h.q0) AS q0, sum(h.q1) AS q1, sum(h.q2) AS q2, sum(h.q3) AS q3
-    FROM hourly_views h
-    WHERE h.hour >= sqlc.arg(from_hour) AND h.hour < sqlc.arg(to_hour)
-    GROUP BY h.hour
-), site AS (
-    SELECT s.hour, s.q0, s.q1, s.q2, s.q3 FROM site_hourly_views s
-    WHERE s.hour >= sqlc.arg(from_hour) AND s.hour < sqlc.arg(to_hour)
+-- name: DiffDaily :many
+-- Every daily rollup row in the range that differs from the raw views: [views, visitors].
+WITH r AS (
+    SELECT * FROM raw_daily_stats WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
+), d AS (
+    SELECT * FROM daily_stats WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
 )
-SELECT coalesce(p.hour, s.hour)::timestamptz AS hour,
-       coalesce(p.q0 + p.q1 + p.q2 + p.q3, 0)::bigint AS path_views,
-       coalesce(s.q0 + s.q1 + s.q2 + s.q3, 0)::bigint AS site_views
-FROM per_path p FULL JOIN site s ON p.hour = s.hour
-WHERE coalesce(p.q0, 0) <> coalesce(s.q0, 0) OR coalesce(p.q1, 0) <> coalesce(s.q1, 0)
-   OR coalesce(p.q2, 0) <> coalesce(s.q2, 0) OR coalesce(p.q3, 0) <> coalesce(s.q3, 0)
-ORDER BY 1;
+SELECT coalesce(r.host, d.host)::text AS host, coalesce(r.path, d.path)::text AS path,
+       coalesce(r.day, d.day)::date AS day,
+       ARRAY[coalesce(r.views, 0), coalesce(r.visitors, 0)]::bigint[] AS raw,
+       ARRAY[coalesce(d.views, 0), coalesce(d.visitors, 0)]::bigint[] AS rolled
+FROM r FULL JOIN d ON r.host = d.host AND r.path = d.path AND r.day = d.day
+WHERE (r.views, r.visitors) IS DISTINCT FROM (d.views, d.visitors)
+ORDER BY 3, 1, 2;
 
--- name: DiffPathTotals :many
--- Every path whose all-time total differs from the sum of its hourly rollups.
-WITH sums AS (
-    SELECT h.path, sum(h.views)::bigint AS views FROM hourly_views h GROUP BY h.path
+-- name: DiffBreakdowns :many
+-- Every breakdown row in the range that differs from the raw views: [views, visitors].
+WITH r AS (
+    SELECT * FROM raw_daily_breakdowns WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
+), b AS (
+    SELECT * FROM daily_breakdowns WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
 )
-SELECT coalesce(s.path, t.path)::text AS path,
-       coalesce(s.views, 0)::bigint AS hourly_views,
-       coalesce(t.views, 0)::bigint AS total_views
-FROM sums s FULL JOIN path_totals t ON s.path = t.path
-WHERE coalesce(s.views, 0) <> coalesce(t.views, 0)
-ORDER BY 1;
+SELECT coalesce(r.host, b.host)::text AS host, coalesce(r.path, b.path)::text AS path,
+       coalesce(r.dim, b.dim)::smallint AS dim, coalesce(r.day, b.day)::date AS day,
+       coalesce(r.value, b.value)::text AS value,
+       ARRAY[coalesce(r.views, 0), coalesce(r.visitors, 0)]::bigint[] AS raw,
+       ARRAY[coalesce(b.views, 0), coalesce(b.visitors, 0)]::bigint[] AS rolled
+FROM r FULL JOIN b ON r.host = b.host AND r.path = b.path AND r.dim = b.dim AND r.day = b.day AND r.value = b.value
+WHERE (r.views, r.visitors) IS DISTINCT FROM (b.views, b.visitors)
+ORDER BY 4, 1, 2, 3, 5;
 
--- name: GetTotalsCheck :one
--- The site total kept by the rollup and the sum of the path totals; they must agree.
-SELECT st.total_views,
-       coalesce((SELECT sum(views) FROM path_totals), 0)::bigint AS path_totals_sum
-FROM rollup_state st;
+-- name: DiffVisitorDays :many
+-- Every visitor-day of an open day in the range whose dedup state differs from the raw views.
+WITH r AS (
+    SELECT * FROM raw_visitor_days WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
+), d AS (
+    SELECT * FROM visitor_days WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
+)
+SELECT coalesce(r.day, d.day)::date AS day, coalesce(r.visitor, d.visitor)::bigint AS visitor,
+       coalesce(r.host, d.host)::text AS host
+FROM r FULL JOIN d ON r.day = d.day AND r.visitor = d.visitor AND r.host = d.host
+WHERE (r.hours, r.paths, r.path_hours) IS DISTINCT FROM (d.hours, d.paths, d.path_hours)
+ORDER BY 1, 3, 2;
+
+-- name: DiffTotals :many
+-- Every total that differs from the sum of its daily rollups: [views, visitors].
+WITH s AS (
+    SELECT host, path, sum(views)::bigint AS views, sum(visitors)::bigint AS visitors
+    FROM daily_stats GROUP BY 1, 2
+)
+SELECT coalesce(s.host, t.host)::text AS host, coalesce(s.path, t.path)::text AS path,
+       ARRAY[coalesce(s.views, 0), coalesce(s.visitors, 0)]::bigint[] AS daily,
+       ARRAY[coalesce(t.views, 0), coalesce(t.visitors, 0)]::bigint[] AS total
+FROM s FULL JOIN totals t ON s.host = t.host AND s.path = t.path
+WHERE (s.views, s.visitors) IS DISTINCT FROM (t.views, t.visitors)
+ORDER BY 1, 2;
 
 -- name: GetViewRange :one
--- The first and last view times, to bound a verification of everything.
+-- The first and last view times, to bound a check of everything.
 SELECT coalesce(min(viewed_at), now())::timestamptz AS first_view,
        coalesce(max(viewed_at), now())::timestamptz AS last_view
 FROM views;
 
--- name: DeleteHourlyRange :execrows
-DELETE FROM hourly_views WHERE hour >= sqlc.arg(from_hour) AND hour < sqlc.arg(to_hour);
-
--- name: InsertHourlyFromViews :execrows
--- Recomputes the hourly rollups of [from_hour, to_hour) from the folded raw views.
-INSERT INTO hourly_views (path, hour, q0, q1, q2, q3)
-SELECT v.path,
-       t.hour,
-       count(*) FILTER (WHERE v.viewed_at < t.hour + interval '15 minutes'),
-       count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '15 minutes'
-                          AND v.viewed_at < t.hour + interval '30 minutes'),
-       count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '30 minutes'
-                          AND v.viewed_at < t.hour + interval '45 minutes'),
-       count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '45 minutes')
-FROM views v, rollup_state st,
-     LATERAL (SELECT date_bin('1 hour', v.viewed_at, '2000-01-01 00:00:00+00') AS hour) t
-WHERE (v.xid, v.id) <= (st.folded_xid, st.folded_id)
-  AND v.viewed_at >= sqlc.arg(from_hour) AND v.viewed_at < sqlc.arg(to_hour)
-GROUP BY 1, 2;
-
--- name: DeleteSiteHourlyRange :exec
-DELETE FROM site_hourly_views WHERE hour >= sqlc.arg(from_hour) AND hour < sqlc.arg(to_hour);
-
--- name: InsertSiteHourlyFromHourly :exec
--- Recomputes the site rollups of [from_hour, to_hour) from the path rollups.
-INSERT INTO site_hourly_views (hour, q0, q1, q2, q3)
-SELECT h.hour, sum(h.q0), sum(h.q1), sum(h.q2), sum(h.q3)
-FROM hourly_views h
-WHERE h.hour >= sqlc.arg(from_hour) AND h.hour < sqlc.arg(to_hour)
-GROUP BY h.hour;
-
--- name: RecomputePathTotals :exec
--- Sets every path's total to the sum of its hourly rollups.
-WITH sums AS (
-    SELECT h.path, sum(h.views)::bigint AS views FROM hourly_views h GROUP BY h.path
-), gone AS (
-    DELETE FROM path_totals t WHERE NOT EXISTS (SELECT 1 FROM sums s WHERE s.path = t.path)
+-- name: DeleteRollupDays :execrows
+-- Deletes the rollups and dedup state of the days [from_day, to_day); returns the hourly rows.
+WITH b AS (
+    DELETE FROM daily_breakdowns WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
+), d AS (
+    DELETE FROM daily_stats WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
+), v AS (
+    DELETE FROM visitor_days WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
 )
-INSERT INTO path_totals AS t (path, views)
-SELECT path, views FROM sums
-ON CONFLICT (path) DO UPDATE SET views = excluded.views WHERE t.views <> excluded.views;
+DELETE FROM hourly_stats WHERE hour >= sqlc.arg(from_hour) AND hour < sqlc.arg(to_hour);
 
--- name: RecomputeSiteTotal :exec
--- Sets the site total to the sum of the hourly rollups.
-UPDATE rollup_state
-SET total_views = (SELECT coalesce(sum(views), 0) FROM hourly_views);
+-- name: InsertHourlyFromRaw :execrows
+INSERT INTO hourly_stats (host, path, hour, q0, q1, q2, q3, n0, n1, n2, n3, visitors)
+SELECT x.host, x.path, x.hour, x.q0, x.q1, x.q2, x.q3, x.n0, x.n1, x.n2, x.n3, x.visitors FROM raw_hourly_stats x
+WHERE x.hour >= sqlc.arg(from_hour) AND x.hour < sqlc.arg(to_hour);
+
+-- name: InsertDailyFromHourly :exec
+-- The daily rollups of [from_day, to_day) from the hourly rollups of those days.
+INSERT INTO daily_stats (host, path, day, views, visitors)
+SELECT host, path, (hour AT TIME ZONE 'UTC')::date, sum(views), sum(n0 + n1 + n2 + n3)
+FROM hourly_stats
+WHERE hour >= sqlc.arg(from_hour) AND hour < sqlc.arg(to_hour)
+GROUP BY 1, 2, 3;
+
+-- name: InsertBreakdownsFromRaw :exec
+INSERT INTO daily_breakdowns (host, path, dim, day, value, views, visitors)
+SELECT host, path, dim, day, value, views, visitors FROM raw_daily_breakdowns
+WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date;
+
+-- name: InsertVisitorDaysFromRaw :exec
+INSERT INTO visitor_days (day, visitor, host, hours, paths, path_hours)
+SELECT day, visitor, host, hours, paths, path_hours FROM raw_visitor_days
+WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date;
+
+-- name: RecomputeTotals :exec
+-- Sets every total to the sum of its daily rollups.
+WITH sums AS (
+    SELECT host, path, sum(views)::bigint AS views, sum(visitors)::bigint AS visitors
+    FROM daily_stats GROUP BY 1, 2
+), gone AS (
+    DELETE FROM totals t WHERE NOT EXISTS (SELECT 1 FROM sums s WHERE s.host = t.host AND s.path = t.path)
+)
+INSERT INTO totals AS t (host, path, views, visitors)
+SELECT host, path, views, visitors FROM sums
+ON CONFLICT (host, path) DO UPDATE SET views = excluded.views, visitors = excluded.visitors
+WHERE (t.views, t.visitors) <> (excluded.views, excluded.visitors);
+
+-- name: AnalyzeViews :exec
+-- Gives the planner statistics of the raw views after a bulk load (seed, import, rebuild).
+ANALYZE views;
+
+-- name: AnalyzeRollups :exec
+ANALYZE hourly_stats, daily_stats, totals, daily_breakdowns, visitor_days;

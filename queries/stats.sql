@@ -1,59 +1,119 @@
--- Reading counts: the rollups plus the not-yet-rolled tail. Callers run these in one
+-- Reading counts: the rollups plus the not-yet-folded tail. Callers run these in one
 -- repeatable-read transaction so rollups, fold point and tail come from the same snapshot.
+-- Every rollup read names its hosts (host = ANY(hosts)) and its scope (a path, or '' for whole
+-- hosts), so it is a primary-key range whatever the table statistics say.
 
 -- name: GetRollupState :one
-SELECT folded_xid::text::bigint AS folded_xid, folded_id, total_views, rolled_at
+SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from
 FROM rollup_state;
 
--- name: GetPathTotal :one
-SELECT coalesce((SELECT views FROM path_totals WHERE path = sqlc.arg(path)), 0)::bigint AS views;
+-- name: ListHosts :many
+-- Every host with views: those in the rollups and those only in the tail.
+SELECT t.host::text AS host FROM totals t WHERE t.path = ''
+UNION
+SELECT DISTINCT v.host::text FROM views v
+WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_id)::bigint)
+ORDER BY 1;
+
+-- name: GetTotals :one
+-- All-time views and visitors of a scope, summed over hosts, in the rollups.
+SELECT coalesce(sum(t.views), 0)::bigint AS views, coalesce(sum(t.visitors), 0)::bigint AS visitors
+FROM totals t
+WHERE t.host = ANY(sqlc.arg(hosts)::text[]) AND t.path = sqlc.arg(scope)::text;
+
+-- name: ListHostTotals :many
+-- All-time views and visitors of every host, in the rollups.
+SELECT t.host::text AS host, t.views, t.visitors FROM totals t WHERE t.path = '' ORDER BY t.views DESC, t.host;
 
 -- name: CountTail :one
--- Views after the fold point, of one path or (path NULL) of the site.
+-- Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
+-- with path '', of all paths.
 SELECT count(*)::bigint AS views
 FROM views v
 WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_id)::bigint)
-  AND (sqlc.narg(path)::text IS NULL OR v.path = sqlc.narg(path)::text);
+  AND (sqlc.narg(hosts)::text[] IS NULL OR v.host = ANY(sqlc.narg(hosts)::text[]))
+  AND (sqlc.arg(path)::text = '' OR v.path = sqlc.arg(path)::text);
 
--- name: ListPathHours :many
--- Hourly rollups of one path in [from, to).
-SELECT hour, q0, q1, q2, q3
-FROM hourly_views
-WHERE path = sqlc.arg(path) AND hour >= sqlc.arg(from_hour) AND hour < sqlc.arg(to_hour)
-ORDER BY hour;
-
--- name: ListSiteHours :many
--- Site-wide hourly rollups in [from, to).
-SELECT hour, q0, q1, q2, q3
-FROM site_hourly_views
-WHERE hour >= sqlc.arg(from_hour) AND hour < sqlc.arg(to_hour)
-ORDER BY hour;
-
--- name: ListTailQuarters :many
--- The tail in [from, to), of one path or (path NULL) of the site, counted per quarter hour.
-SELECT date_bin('15 minutes', v.viewed_at, '2000-01-01 00:00:00+00')::timestamptz AS quarter,
-       count(*)::bigint AS views
+-- name: ListTailViews :many
+-- The views after the fold point of some hosts, of one path or, with path '', of all paths, in
+-- fold order, as the fold would read them (unknown dimensions as '').
+SELECT v.xid::text::bigint AS xid, v.id, v.host, v.path, v.viewed_at, coalesce(v.visitor, 0)::bigint AS visitor,
+       coalesce(v.ref_host, '')::text AS ref_host, coalesce(v.referrer, '')::text AS referrer,
+       coalesce(v.utm_source, '')::text AS utm_source, coalesce(v.utm_medium, '')::text AS utm_medium,
+       coalesce(v.utm_campaign, '')::text AS utm_campaign, coalesce(v.browser, '')::text AS browser,
+       coalesce(v.os, '')::text AS os, coalesce(v.device, '')::text AS device, coalesce(v.country, '')::text AS country
 FROM views v
 WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_id)::bigint)
-  AND v.viewed_at >= sqlc.arg(from_time) AND v.viewed_at < sqlc.arg(to_time)
-  AND (sqlc.narg(path)::text IS NULL OR v.path = sqlc.narg(path)::text)
-GROUP BY 1
-ORDER BY 1;
+  AND v.host = ANY(sqlc.arg(hosts)::text[])
+  AND (sqlc.arg(path)::text = '' OR v.path = sqlc.arg(path)::text)
+ORDER BY v.xid, v.id;
 
--- name: ListTopPages :many
--- The most viewed paths in [from, to) (hour-aligned): rollups plus tail.
-SELECT c.path, sum(c.views)::bigint AS views
-FROM (
-    SELECT h.path, h.views FROM hourly_views h
-    WHERE h.hour >= sqlc.arg(from_hour) AND h.hour < sqlc.arg(to_hour)
-    UNION ALL
-    SELECT v.path, 1::bigint FROM views v
-    WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_id)::bigint)
-      AND v.viewed_at >= sqlc.arg(from_hour) AND v.viewed_at < sqlc.arg(to_hour)
-) c
-GROUP BY c.path
-ORDER BY views DESC, c.path
-LIMIT sqlc.arg(max_pages)::int;
+-- name: ListHours :many
+-- Hourly rollups of a scope in [from_hour, to_hour), summed over hosts.
+SELECT h.hour,
+       sum(h.q0)::bigint AS q0, sum(h.q1)::bigint AS q1, sum(h.q2)::bigint AS q2, sum(h.q3)::bigint AS q3,
+       sum(h.n0)::bigint AS n0, sum(h.n1)::bigint AS n1, sum(h.n2)::bigint AS n2, sum(h.n3)::bigint AS n3,
+       sum(h.visitors)::bigint AS visitors
+FROM hourly_stats h
+WHERE h.host = ANY(sqlc.arg(hosts)::text[]) AND h.path = sqlc.arg(scope)::text
+  AND h.hour >= sqlc.arg(from_hour) AND h.hour < sqlc.arg(to_hour)
+GROUP BY h.hour
+ORDER BY h.hour;
+
+-- name: ListDays :many
+-- Daily rollups of a scope in [from_day, to_day), summed over hosts.
+SELECT d.day, sum(d.views)::bigint AS views, sum(d.visitors)::bigint AS visitors
+FROM daily_stats d
+WHERE d.host = ANY(sqlc.arg(hosts)::text[]) AND d.path = sqlc.arg(scope)::text
+  AND d.day >= sqlc.arg(from_day)::date AND d.day < sqlc.arg(to_day)::date
+GROUP BY d.day
+ORDER BY d.day;
+
+-- name: ListDayTops :many
+-- For each host and each day in [from_day, to_day): its k most viewed paths, most viewed first
+-- (the daily_stats_top_idx index, read in order).
+SELECT h.host::text AS host, d.day::date AS day, t.path::text AS path, t.views
+FROM unnest(sqlc.arg(hosts)::text[]) AS h(host)
+CROSS JOIN generate_series(sqlc.arg(from_day)::date, sqlc.arg(to_day)::date - 1, interval '1 day') AS d(day)
+CROSS JOIN LATERAL (
+    SELECT s.path, s.views FROM daily_stats s
+    WHERE s.host = h.host AND s.day = d.day::date AND s.path <> ''
+    ORDER BY s.views DESC, s.path
+    LIMIT sqlc.arg(k)::int
+) t;
+
+-- name: SumPages :many
+-- Views and visitors of the given (host, path) pairs in [from, to): the whole days
+-- [full_from, full_to) from daily rollups, the hours before and after them from hourly rollups.
+SELECT c.host::text AS host, c.path::text AS path,
+       (coalesce(dd.views, 0) + coalesce(hh.views, 0))::bigint AS views,
+       (coalesce(dd.visitors, 0) + coalesce(hh.visitors, 0))::bigint AS visitors
+FROM (SELECT unnest(sqlc.arg(hosts)::text[]) AS host,
+             unnest(sqlc.arg(paths)::text[]) AS path) AS c
+CROSS JOIN LATERAL (
+    SELECT sum(s.views) AS views, sum(s.visitors) AS visitors FROM daily_stats s
+    WHERE s.host = c.host AND s.path = c.path
+      AND s.day >= sqlc.arg(full_from)::date AND s.day < sqlc.arg(full_to)::date
+) dd
+CROSS JOIN LATERAL (
+    SELECT sum(h.views) AS views, sum(h.n0 + h.n1 + h.n2 + h.n3) AS visitors FROM hourly_stats h
+    WHERE h.host = c.host AND h.path = c.path
+      AND ((h.hour >= sqlc.arg(from_hour) AND h.hour < sqlc.arg(full_from_hour))
+        OR (h.hour >= sqlc.arg(full_to_hour) AND h.hour < sqlc.arg(to_hour)))
+) hh;
+
+-- name: ListBreakdown :many
+-- The values of one dimension of a scope in [from_day, to_day), most viewed first, at most
+-- max_values of them, each with the sums over every value (so callers know the rest).
+SELECT b.value::text AS value, sum(b.views)::bigint AS views, sum(b.visitors)::bigint AS visitors,
+       (sum(sum(b.views)) OVER ())::bigint AS all_views, (sum(sum(b.visitors)) OVER ())::bigint AS all_visitors,
+       (count(*) OVER ())::bigint AS all_values
+FROM daily_breakdowns b
+WHERE b.host = ANY(sqlc.arg(hosts)::text[]) AND b.path = sqlc.arg(scope)::text AND b.dim = sqlc.arg(dim)::smallint
+  AND b.day >= sqlc.arg(from_day)::date AND b.day < sqlc.arg(to_day)::date
+GROUP BY b.value
+ORDER BY 2 DESC, 1
+LIMIT sqlc.arg(max_values)::int;
 
 -- name: Ping :one
 SELECT 1::int AS ok;

@@ -10,101 +10,106 @@ import (
 	"time"
 )
 
-const deleteHourlyRange = `-- name: DeleteHourlyRange :execrows
-DELETE FROM hourly_views WHERE hour >= $1 AND hour < $2
+const analyzeRollups = `-- name: AnalyzeRollups :exec
+ANALYZE hourly_stats, daily_stats, totals, daily_breakdowns, visitor_days
 `
 
-type DeleteHourlyRangeParams struct {
-	FromHour time.Time
-	ToHour   time.Time
+func (q *Queries) AnalyzeRollups(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, analyzeRollups)
+	return err
 }
 
-func (q *Queries) DeleteHourlyRange(ctx context.Context, arg DeleteHourlyRangeParams) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteHourlyRange, arg.FromHour, arg.ToHour)
+const analyzeViews = `-- name: AnalyzeViews :exec
+ANALYZE views
+`
+
+// Gives the planner statistics of the raw views after a bulk load (seed, import, rebuild).
+func (q *Queries) AnalyzeViews(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, analyzeViews)
+	return err
+}
+
+const deleteRollupDays = `-- name: DeleteRollupDays :execrows
+WITH b AS (
+    DELETE FROM daily_breakdowns WHERE day >= $3::date AND day < $4::date
+), d AS (
+    DELETE FROM daily_stats WHERE day >= $3::date AND day < $4::date
+), v AS (
+    DELETE FROM visitor_days WHERE day >= $3::date AND day < $4::date
+)
+DELETE FROM hourly_stats WHERE hour >= $1 AND hour < $2
+`
+
+type DeleteRollupDaysParams struct {
+	FromHour time.Time
+	ToHour   time.Time
+	FromDay  time.Time
+	ToDay    time.Time
+}
+
+// Deletes the rollups and dedup state of the days [from_day, to_day); returns the hourly rows.
+func (q *Queries) DeleteRollupDays(ctx context.Context, arg DeleteRollupDaysParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteRollupDays,
+		arg.FromHour,
+		arg.ToHour,
+		arg.FromDay,
+		arg.ToDay,
+	)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
 }
 
-const deleteSiteHourlyRange = `-- name: DeleteSiteHourlyRange :exec
-DELETE FROM site_hourly_views WHERE hour >= $1 AND hour < $2
-`
-
-type DeleteSiteHourlyRangeParams struct {
-	FromHour time.Time
-	ToHour   time.Time
-}
-
-func (q *Queries) DeleteSiteHourlyRange(ctx context.Context, arg DeleteSiteHourlyRangeParams) error {
-	_, err := q.db.Exec(ctx, deleteSiteHourlyRange, arg.FromHour, arg.ToHour)
-	return err
-}
-
-const diffHourly = `-- name: DiffHourly :many
-
-WITH st AS (
-    SELECT folded_xid, folded_id FROM rollup_state
-), raw AS (
-    SELECT v.path,
-           t.hour,
-           count(*) FILTER (WHERE v.viewed_at < t.hour + interval '15 minutes') AS q0,
-           count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '15 minutes'
-                              AND v.viewed_at < t.hour + interval '30 minutes') AS q1,
-           count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '30 minutes'
-                              AND v.viewed_at < t.hour + interval '45 minutes') AS q2,
-           count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '45 minutes') AS q3
-    FROM views v, st,
-         LATERAL (SELECT date_bin('1 hour', v.viewed_at, '2000-01-01 00:00:00+00') AS hour) t
-    WHERE (v.xid, v.id) <= (st.folded_xid, st.folded_id)
-      AND v.viewed_at >= $1 AND v.viewed_at < $2
-    GROUP BY 1, 2
-), rolled AS (
-    SELECT h.path, h.hour, h.q0, h.q1, h.q2, h.q3
-    FROM hourly_views h
-    WHERE h.hour >= $1 AND h.hour < $2
+const diffBreakdowns = `-- name: DiffBreakdowns :many
+WITH r AS (
+    SELECT host, path, dim, day, value, views, visitors FROM raw_daily_breakdowns WHERE day >= $1::date AND day < $2::date
+), b AS (
+    SELECT host, path, dim, day, value, views, visitors FROM daily_breakdowns WHERE day >= $1::date AND day < $2::date
 )
-SELECT coalesce(raw.path, rolled.path)::text AS path,
-       coalesce(raw.hour, rolled.hour)::timestamptz AS hour,
-       coalesce(raw.q0 + raw.q1 + raw.q2 + raw.q3, 0)::bigint AS raw_views,
-       coalesce(rolled.q0 + rolled.q1 + rolled.q2 + rolled.q3, 0)::bigint AS rolled_views
-FROM raw FULL JOIN rolled ON raw.path = rolled.path AND raw.hour = rolled.hour
-WHERE raw.q0 IS DISTINCT FROM rolled.q0 OR raw.q1 IS DISTINCT FROM rolled.q1
-   OR raw.q2 IS DISTINCT FROM rolled.q2 OR raw.q3 IS DISTINCT FROM rolled.q3
-ORDER BY 2, 1
+SELECT coalesce(r.host, b.host)::text AS host, coalesce(r.path, b.path)::text AS path,
+       coalesce(r.dim, b.dim)::smallint AS dim, coalesce(r.day, b.day)::date AS day,
+       coalesce(r.value, b.value)::text AS value,
+       ARRAY[coalesce(r.views, 0), coalesce(r.visitors, 0)]::bigint[] AS raw,
+       ARRAY[coalesce(b.views, 0), coalesce(b.visitors, 0)]::bigint[] AS rolled
+FROM r FULL JOIN b ON r.host = b.host AND r.path = b.path AND r.dim = b.dim AND r.day = b.day AND r.value = b.value
+WHERE (r.views, r.visitors) IS DISTINCT FROM (b.views, b.visitors)
+ORDER BY 4, 1, 2, 3, 5
 `
 
-type DiffHourlyParams struct {
-	FromHour time.Time
-	ToHour   time.Time
+type DiffBreakdownsParams struct {
+	FromDay time.Time
+	ToDay   time.Time
 }
 
-type DiffHourlyRow struct {
-	Path        string
-	Hour        time.Time
-	RawViews    int64
-	RolledViews int64
+type DiffBreakdownsRow struct {
+	Host   string
+	Path   string
+	Dim    int16
+	Day    time.Time
+	Value  string
+	Raw    []int64
+	Rolled []int64
 }
 
-// Checking the rollups against the raw views, and rebuilding them from the raw views.
-// Callers hold the rollup lock (RollupLock) while rebuilding, and read verify's queries in one
-// repeatable-read snapshot.
-// Every (path, hour) in [from_hour, to_hour) where the hourly rollup differs from the folded raw
-// views (those at or before the fold point).
-func (q *Queries) DiffHourly(ctx context.Context, arg DiffHourlyParams) ([]DiffHourlyRow, error) {
-	rows, err := q.db.Query(ctx, diffHourly, arg.FromHour, arg.ToHour)
+// Every breakdown row in the range that differs from the raw views: [views, visitors].
+func (q *Queries) DiffBreakdowns(ctx context.Context, arg DiffBreakdownsParams) ([]DiffBreakdownsRow, error) {
+	rows, err := q.db.Query(ctx, diffBreakdowns, arg.FromDay, arg.ToDay)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []DiffHourlyRow{}
+	items := []DiffBreakdownsRow{}
 	for rows.Next() {
-		var i DiffHourlyRow
+		var i DiffBreakdownsRow
 		if err := rows.Scan(
+			&i.Host,
 			&i.Path,
-			&i.Hour,
-			&i.RawViews,
-			&i.RolledViews,
+			&i.Dim,
+			&i.Day,
+			&i.Value,
+			&i.Raw,
+			&i.Rolled,
 		); err != nil {
 			return nil, err
 		}
@@ -116,35 +121,51 @@ func (q *Queries) DiffHourly(ctx context.Context, arg DiffHourlyParams) ([]DiffH
 	return items, nil
 }
 
-const diffPathTotals = `-- name: DiffPathTotals :many
-WITH sums AS (
-    SELECT h.path, sum(h.views)::bigint AS views FROM hourly_views h GROUP BY h.path
+const diffDaily = `-- name: DiffDaily :many
+WITH r AS (
+    SELECT host, path, day, views, visitors FROM raw_daily_stats WHERE day >= $1::date AND day < $2::date
+), d AS (
+    SELECT host, path, day, views, visitors FROM daily_stats WHERE day >= $1::date AND day < $2::date
 )
-SELECT coalesce(s.path, t.path)::text AS path,
-       coalesce(s.views, 0)::bigint AS hourly_views,
-       coalesce(t.views, 0)::bigint AS total_views
-FROM sums s FULL JOIN path_totals t ON s.path = t.path
-WHERE coalesce(s.views, 0) <> coalesce(t.views, 0)
-ORDER BY 1
+SELECT coalesce(r.host, d.host)::text AS host, coalesce(r.path, d.path)::text AS path,
+       coalesce(r.day, d.day)::date AS day,
+       ARRAY[coalesce(r.views, 0), coalesce(r.visitors, 0)]::bigint[] AS raw,
+       ARRAY[coalesce(d.views, 0), coalesce(d.visitors, 0)]::bigint[] AS rolled
+FROM r FULL JOIN d ON r.host = d.host AND r.path = d.path AND r.day = d.day
+WHERE (r.views, r.visitors) IS DISTINCT FROM (d.views, d.visitors)
+ORDER BY 3, 1, 2
 `
 
-type DiffPathTotalsRow struct {
-	Path        string
-	HourlyViews int64
-	TotalViews  int64
+type DiffDailyParams struct {
+	FromDay time.Time
+	ToDay   time.Time
 }
 
-// Every path whose all-time total differs from the sum of its hourly rollups.
-func (q *Queries) DiffPathTotals(ctx context.Context) ([]DiffPathTotalsRow, error) {
-	rows, err := q.db.Query(ctx, diffPathTotals)
+type DiffDailyRow struct {
+	Host   string
+	Path   string
+	Day    time.Time
+	Raw    []int64
+	Rolled []int64
+}
+
+// Every daily rollup row in the range that differs from the raw views: [views, visitors].
+func (q *Queries) DiffDaily(ctx context.Context, arg DiffDailyParams) ([]DiffDailyRow, error) {
+	rows, err := q.db.Query(ctx, diffDaily, arg.FromDay, arg.ToDay)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []DiffPathTotalsRow{}
+	items := []DiffDailyRow{}
 	for rows.Next() {
-		var i DiffPathTotalsRow
-		if err := rows.Scan(&i.Path, &i.HourlyViews, &i.TotalViews); err != nil {
+		var i DiffDailyRow
+		if err := rows.Scan(
+			&i.Host,
+			&i.Path,
+			&i.Day,
+			&i.Raw,
+			&i.Rolled,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -155,47 +176,62 @@ func (q *Queries) DiffPathTotals(ctx context.Context) ([]DiffPathTotalsRow, erro
 	return items, nil
 }
 
-const diffSiteHourly = `-- name: DiffSiteHourly :many
-WITH per_path AS (
-    SELECT h.hour, sum(h.q0) AS q0, sum(h.q1) AS q1, sum(h.q2) AS q2, sum(h.q3) AS q3
-    FROM hourly_views h
-    WHERE h.hour >= $1 AND h.hour < $2
-    GROUP BY h.hour
-), site AS (
-    SELECT s.hour, s.q0, s.q1, s.q2, s.q3 FROM site_hourly_views s
-    WHERE s.hour >= $1 AND s.hour < $2
+const diffHourly = `-- name: DiffHourly :many
+
+WITH r AS (
+    SELECT host, path, hour, q0, q1, q2, q3, n0, n1, n2, n3, visitors FROM raw_hourly_stats x WHERE x.hour >= $1 AND x.hour < $2
+), h AS (
+    SELECT host, path, hour, q0, q1, q2, q3, views, n0, n1, n2, n3, visitors FROM hourly_stats WHERE hour >= $1 AND hour < $2
 )
-SELECT coalesce(p.hour, s.hour)::timestamptz AS hour,
-       coalesce(p.q0 + p.q1 + p.q2 + p.q3, 0)::bigint AS path_views,
-       coalesce(s.q0 + s.q1 + s.q2 + s.q3, 0)::bigint AS site_views
-FROM per_path p FULL JOIN site s ON p.hour = s.hour
-WHERE coalesce(p.q0, 0) <> coalesce(s.q0, 0) OR coalesce(p.q1, 0) <> coalesce(s.q1, 0)
-   OR coalesce(p.q2, 0) <> coalesce(s.q2, 0) OR coalesce(p.q3, 0) <> coalesce(s.q3, 0)
-ORDER BY 1
+SELECT coalesce(r.host, h.host)::text AS host, coalesce(r.path, h.path)::text AS path,
+       coalesce(r.hour, h.hour)::timestamptz AS hour,
+       ARRAY[coalesce(r.q0, 0), coalesce(r.q1, 0), coalesce(r.q2, 0), coalesce(r.q3, 0),
+             coalesce(r.n0, 0), coalesce(r.n1, 0), coalesce(r.n2, 0), coalesce(r.n3, 0),
+             coalesce(r.visitors, 0)]::bigint[] AS raw,
+       ARRAY[coalesce(h.q0, 0), coalesce(h.q1, 0), coalesce(h.q2, 0), coalesce(h.q3, 0),
+             coalesce(h.n0, 0), coalesce(h.n1, 0), coalesce(h.n2, 0), coalesce(h.n3, 0),
+             coalesce(h.visitors, 0)]::bigint[] AS rolled
+FROM r FULL JOIN h ON r.host = h.host AND r.path = h.path AND r.hour = h.hour
+WHERE (r.q0, r.q1, r.q2, r.q3, r.n0, r.n1, r.n2, r.n3, r.visitors)
+      IS DISTINCT FROM (h.q0, h.q1, h.q2, h.q3, h.n0, h.n1, h.n2, h.n3, h.visitors)
+ORDER BY 3, 1, 2
 `
 
-type DiffSiteHourlyParams struct {
-	FromHour time.Time
-	ToHour   time.Time
+type DiffHourlyParams struct {
+	FromHour interface{}
+	ToHour   interface{}
 }
 
-type DiffSiteHourlyRow struct {
-	Hour      time.Time
-	PathViews int64
-	SiteViews int64
+type DiffHourlyRow struct {
+	Host   string
+	Path   string
+	Hour   time.Time
+	Raw    []int64
+	Rolled []int64
 }
 
-// Every hour in [from_hour, to_hour) where the site rollup differs from the sum of the path rollups.
-func (q *Queries) DiffSiteHourly(ctx context.Context, arg DiffSiteHourlyParams) ([]DiffSiteHourlyRow, error) {
-	rows, err := q.db.Query(ctx, diffSiteHourly, arg.FromHour, arg.ToHour)
+// Checking the rollups against the raw views (the raw_* views of schema/ define what they must
+// hold), and rebuilding them from the raw views. Ranges are whole UTC days: [from_day, to_day),
+// or the same as hours [from_hour, to_hour). Callers hold the rollup lock (RollupLock) while
+// rebuilding, and read verify's queries in one repeatable-read snapshot.
+// Every hourly rollup row in the range that differs from the raw views, with both sides as
+// [q0, q1, q2, q3, n0, n1, n2, n3, visitors].
+func (q *Queries) DiffHourly(ctx context.Context, arg DiffHourlyParams) ([]DiffHourlyRow, error) {
+	rows, err := q.db.Query(ctx, diffHourly, arg.FromHour, arg.ToHour)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []DiffSiteHourlyRow{}
+	items := []DiffHourlyRow{}
 	for rows.Next() {
-		var i DiffSiteHourlyRow
-		if err := rows.Scan(&i.Hour, &i.PathViews, &i.SiteViews); err != nil {
+		var i DiffHourlyRow
+		if err := rows.Scan(
+			&i.Host,
+			&i.Path,
+			&i.Hour,
+			&i.Raw,
+			&i.Rolled,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -206,23 +242,95 @@ func (q *Queries) DiffSiteHourly(ctx context.Context, arg DiffSiteHourlyParams) 
 	return items, nil
 }
 
-const getTotalsCheck = `-- name: GetTotalsCheck :one
-SELECT st.total_views,
-       coalesce((SELECT sum(views) FROM path_totals), 0)::bigint AS path_totals_sum
-FROM rollup_state st
+const diffTotals = `-- name: DiffTotals :many
+WITH s AS (
+    SELECT host, path, sum(views)::bigint AS views, sum(visitors)::bigint AS visitors
+    FROM daily_stats GROUP BY 1, 2
+)
+SELECT coalesce(s.host, t.host)::text AS host, coalesce(s.path, t.path)::text AS path,
+       ARRAY[coalesce(s.views, 0), coalesce(s.visitors, 0)]::bigint[] AS daily,
+       ARRAY[coalesce(t.views, 0), coalesce(t.visitors, 0)]::bigint[] AS total
+FROM s FULL JOIN totals t ON s.host = t.host AND s.path = t.path
+WHERE (s.views, s.visitors) IS DISTINCT FROM (t.views, t.visitors)
+ORDER BY 1, 2
 `
 
-type GetTotalsCheckRow struct {
-	TotalViews    int64
-	PathTotalsSum int64
+type DiffTotalsRow struct {
+	Host  string
+	Path  string
+	Daily []int64
+	Total []int64
 }
 
-// The site total kept by the rollup and the sum of the path totals; they must agree.
-func (q *Queries) GetTotalsCheck(ctx context.Context) (GetTotalsCheckRow, error) {
-	row := q.db.QueryRow(ctx, getTotalsCheck)
-	var i GetTotalsCheckRow
-	err := row.Scan(&i.TotalViews, &i.PathTotalsSum)
-	return i, err
+// Every total that differs from the sum of its daily rollups: [views, visitors].
+func (q *Queries) DiffTotals(ctx context.Context) ([]DiffTotalsRow, error) {
+	rows, err := q.db.Query(ctx, diffTotals)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DiffTotalsRow{}
+	for rows.Next() {
+		var i DiffTotalsRow
+		if err := rows.Scan(
+			&i.Host,
+			&i.Path,
+			&i.Daily,
+			&i.Total,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const diffVisitorDays = `-- name: DiffVisitorDays :many
+WITH r AS (
+    SELECT day, visitor, host, hours, paths, path_hours FROM raw_visitor_days WHERE day >= $1::date AND day < $2::date
+), d AS (
+    SELECT day, visitor, host, hours, paths, path_hours FROM visitor_days WHERE day >= $1::date AND day < $2::date
+)
+SELECT coalesce(r.day, d.day)::date AS day, coalesce(r.visitor, d.visitor)::bigint AS visitor,
+       coalesce(r.host, d.host)::text AS host
+FROM r FULL JOIN d ON r.day = d.day AND r.visitor = d.visitor AND r.host = d.host
+WHERE (r.hours, r.paths, r.path_hours) IS DISTINCT FROM (d.hours, d.paths, d.path_hours)
+ORDER BY 1, 3, 2
+`
+
+type DiffVisitorDaysParams struct {
+	FromDay time.Time
+	ToDay   time.Time
+}
+
+type DiffVisitorDaysRow struct {
+	Day     time.Time
+	Visitor int64
+	Host    string
+}
+
+// Every visitor-day of an open day in the range whose dedup state differs from the raw views.
+func (q *Queries) DiffVisitorDays(ctx context.Context, arg DiffVisitorDaysParams) ([]DiffVisitorDaysRow, error) {
+	rows, err := q.db.Query(ctx, diffVisitorDays, arg.FromDay, arg.ToDay)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DiffVisitorDaysRow{}
+	for rows.Next() {
+		var i DiffVisitorDaysRow
+		if err := rows.Scan(&i.Day, &i.Visitor, &i.Host); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const getViewRange = `-- name: GetViewRange :one
@@ -236,7 +344,7 @@ type GetViewRangeRow struct {
 	LastView  time.Time
 }
 
-// The first and last view times, to bound a verification of everything.
+// The first and last view times, to bound a check of everything.
 func (q *Queries) GetViewRange(ctx context.Context) (GetViewRangeRow, error) {
 	row := q.db.QueryRow(ctx, getViewRange)
 	var i GetViewRangeRow
@@ -244,80 +352,91 @@ func (q *Queries) GetViewRange(ctx context.Context) (GetViewRangeRow, error) {
 	return i, err
 }
 
-const insertHourlyFromViews = `-- name: InsertHourlyFromViews :execrows
-INSERT INTO hourly_views (path, hour, q0, q1, q2, q3)
-SELECT v.path,
-       t.hour,
-       count(*) FILTER (WHERE v.viewed_at < t.hour + interval '15 minutes'),
-       count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '15 minutes'
-                          AND v.viewed_at < t.hour + interval '30 minutes'),
-       count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '30 minutes'
-                          AND v.viewed_at < t.hour + interval '45 minutes'),
-       count(*) FILTER (WHERE v.viewed_at >= t.hour + interval '45 minutes')
-FROM views v, rollup_state st,
-     LATERAL (SELECT date_bin('1 hour', v.viewed_at, '2000-01-01 00:00:00+00') AS hour) t
-WHERE (v.xid, v.id) <= (st.folded_xid, st.folded_id)
-  AND v.viewed_at >= $1 AND v.viewed_at < $2
-GROUP BY 1, 2
+const insertBreakdownsFromRaw = `-- name: InsertBreakdownsFromRaw :exec
+INSERT INTO daily_breakdowns (host, path, dim, day, value, views, visitors)
+SELECT host, path, dim, day, value, views, visitors FROM raw_daily_breakdowns
+WHERE day >= $1::date AND day < $2::date
 `
 
-type InsertHourlyFromViewsParams struct {
+type InsertBreakdownsFromRawParams struct {
+	FromDay time.Time
+	ToDay   time.Time
+}
+
+func (q *Queries) InsertBreakdownsFromRaw(ctx context.Context, arg InsertBreakdownsFromRawParams) error {
+	_, err := q.db.Exec(ctx, insertBreakdownsFromRaw, arg.FromDay, arg.ToDay)
+	return err
+}
+
+const insertDailyFromHourly = `-- name: InsertDailyFromHourly :exec
+INSERT INTO daily_stats (host, path, day, views, visitors)
+SELECT host, path, (hour AT TIME ZONE 'UTC')::date, sum(views), sum(n0 + n1 + n2 + n3)
+FROM hourly_stats
+WHERE hour >= $1 AND hour < $2
+GROUP BY 1, 2, 3
+`
+
+type InsertDailyFromHourlyParams struct {
 	FromHour time.Time
 	ToHour   time.Time
 }
 
-// Recomputes the hourly rollups of [from_hour, to_hour) from the folded raw views.
-func (q *Queries) InsertHourlyFromViews(ctx context.Context, arg InsertHourlyFromViewsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, insertHourlyFromViews, arg.FromHour, arg.ToHour)
+// The daily rollups of [from_day, to_day) from the hourly rollups of those days.
+func (q *Queries) InsertDailyFromHourly(ctx context.Context, arg InsertDailyFromHourlyParams) error {
+	_, err := q.db.Exec(ctx, insertDailyFromHourly, arg.FromHour, arg.ToHour)
+	return err
+}
+
+const insertHourlyFromRaw = `-- name: InsertHourlyFromRaw :execrows
+INSERT INTO hourly_stats (host, path, hour, q0, q1, q2, q3, n0, n1, n2, n3, visitors)
+SELECT x.host, x.path, x.hour, x.q0, x.q1, x.q2, x.q3, x.n0, x.n1, x.n2, x.n3, x.visitors FROM raw_hourly_stats x
+WHERE x.hour >= $1 AND x.hour < $2
+`
+
+type InsertHourlyFromRawParams struct {
+	FromHour interface{}
+	ToHour   interface{}
+}
+
+func (q *Queries) InsertHourlyFromRaw(ctx context.Context, arg InsertHourlyFromRawParams) (int64, error) {
+	result, err := q.db.Exec(ctx, insertHourlyFromRaw, arg.FromHour, arg.ToHour)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
 }
 
-const insertSiteHourlyFromHourly = `-- name: InsertSiteHourlyFromHourly :exec
-INSERT INTO site_hourly_views (hour, q0, q1, q2, q3)
-SELECT h.hour, sum(h.q0), sum(h.q1), sum(h.q2), sum(h.q3)
-FROM hourly_views h
-WHERE h.hour >= $1 AND h.hour < $2
-GROUP BY h.hour
+const insertVisitorDaysFromRaw = `-- name: InsertVisitorDaysFromRaw :exec
+INSERT INTO visitor_days (day, visitor, host, hours, paths, path_hours)
+SELECT day, visitor, host, hours, paths, path_hours FROM raw_visitor_days
+WHERE day >= $1::date AND day < $2::date
 `
 
-type InsertSiteHourlyFromHourlyParams struct {
-	FromHour time.Time
-	ToHour   time.Time
+type InsertVisitorDaysFromRawParams struct {
+	FromDay time.Time
+	ToDay   time.Time
 }
 
-// Recomputes the site rollups of [from_hour, to_hour) from the path rollups.
-func (q *Queries) InsertSiteHourlyFromHourly(ctx context.Context, arg InsertSiteHourlyFromHourlyParams) error {
-	_, err := q.db.Exec(ctx, insertSiteHourlyFromHourly, arg.FromHour, arg.ToHour)
+func (q *Queries) InsertVisitorDaysFromRaw(ctx context.Context, arg InsertVisitorDaysFromRawParams) error {
+	_, err := q.db.Exec(ctx, insertVisitorDaysFromRaw, arg.FromDay, arg.ToDay)
 	return err
 }
 
-const recomputePathTotals = `-- name: RecomputePathTotals :exec
+const recomputeTotals = `-- name: RecomputeTotals :exec
 WITH sums AS (
-    SELECT h.path, sum(h.views)::bigint AS views FROM hourly_views h GROUP BY h.path
+    SELECT host, path, sum(views)::bigint AS views, sum(visitors)::bigint AS visitors
+    FROM daily_stats GROUP BY 1, 2
 ), gone AS (
-    DELETE FROM path_totals t WHERE NOT EXISTS (SELECT 1 FROM sums s WHERE s.path = t.path)
+    DELETE FROM totals t WHERE NOT EXISTS (SELECT 1 FROM sums s WHERE s.host = t.host AND s.path = t.path)
 )
-INSERT INTO path_totals AS t (path, views)
-SELECT path, views FROM sums
-ON CONFLICT (path) DO UPDATE SET views = excluded.views WHERE t.views <> excluded.views
+INSERT INTO totals AS t (host, path, views, visitors)
+SELECT host, path, views, visitors FROM sums
+ON CONFLICT (host, path) DO UPDATE SET views = excluded.views, visitors = excluded.visitors
+WHERE (t.views, t.visitors) <> (excluded.views, excluded.visitors)
 `
 
-// Sets every path's total to the sum of its hourly rollups.
-func (q *Queries) RecomputePathTotals(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, recomputePathTotals)
-	return err
-}
-
-const recomputeSiteTotal = `-- name: RecomputeSiteTotal :exec
-UPDATE rollup_state
-SET total_views = (SELECT coalesce(sum(views), 0) FROM hourly_views)
-`
-
-// Sets the site total to the sum of the hourly rollups.
-func (q *Queries) RecomputeSiteTotal(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, recomputeSiteTotal)
+// Sets every total to the sum of its daily rollups.
+func (q *Queries) RecomputeTotals(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, recomputeTotals)
 	return err
 }

@@ -10,42 +10,153 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-type HourlyView struct {
-	Path  string
-	Hour  time.Time
-	Q0    int64
-	Q1    int64
-	Q2    int64
-	Q3    int64
-	Views pgtype.Int8
+type DailyBreakdown struct {
+	Host     string
+	Path     string
+	Dim      int16
+	Day      time.Time
+	Value    string
+	Views    int64
+	Visitors int64
 }
 
-type PathTotal struct {
-	Path  string
-	Views int64
+type DailyStat struct {
+	Host     string
+	Path     string
+	Day      time.Time
+	Views    int64
+	Visitors int64
+}
+
+type HourlyStat struct {
+	Host     string
+	Path     string
+	Hour     time.Time
+	Q0       int64
+	Q1       int64
+	Q2       int64
+	Q3       int64
+	Views    pgtype.Int8
+	N0       int64
+	N1       int64
+	N2       int64
+	N3       int64
+	Visitors int64
+}
+
+type RawDailyBreakdown struct {
+	Host     string
+	Path     interface{}
+	Dim      interface{}
+	Day      time.Time
+	Value    interface{}
+	Views    int64
+	Visitors int64
+}
+
+type RawDailyStat struct {
+	Host     string
+	Path     interface{}
+	Day      time.Time
+	Views    int64
+	Visitors int64
+}
+
+type RawHourlyStat struct {
+	Host     string
+	Path     interface{}
+	Hour     interface{}
+	Q0       int64
+	Q1       int64
+	Q2       int64
+	Q3       int64
+	N0       int64
+	N1       int64
+	N2       int64
+	N3       int64
+	Visitors int64
+}
+
+type RawVisit struct {
+	Xid           pgtype.Uint64
+	ID            int64
+	Host          string
+	Scope         interface{}
+	Path          string
+	Visitor       pgtype.Int8
+	RefHost       pgtype.Text
+	Referrer      pgtype.Text
+	UtmSource     pgtype.Text
+	UtmMedium     pgtype.Text
+	UtmCampaign   pgtype.Text
+	Browser       pgtype.Text
+	Os            pgtype.Text
+	Device        pgtype.Text
+	Country       pgtype.Text
+	Quarter       interface{}
+	Day           time.Time
+	CountsVisitor pgtype.Bool
+	IsFirst       pgtype.Bool
+}
+
+type RawVisitorDay struct {
+	Day       time.Time
+	Visitor   pgtype.Int8
+	Host      string
+	Hours     int32
+	Paths     interface{}
+	PathHours interface{}
 }
 
 type RollupState struct {
-	ID         bool
-	FoldedXid  pgtype.Uint64
-	FoldedID   int64
-	TotalViews int64
-	RolledAt   time.Time
+	ID               bool
+	FoldedXid        pgtype.Uint64
+	FoldedID         int64
+	RolledAt         time.Time
+	VisitorsOpenFrom time.Time
 }
 
-type SiteHourlyView struct {
-	Hour  time.Time
-	Q0    int64
-	Q1    int64
-	Q2    int64
-	Q3    int64
-	Views pgtype.Int8
+type Total struct {
+	Host     string
+	Path     string
+	Views    int64
+	Visitors int64
 }
 
 type View struct {
-	ID       int64
-	Xid      pgtype.Uint64
-	Path     string
-	Referrer pgtype.Text
-	ViewedAt time.Time
+	ID          int64
+	Xid         pgtype.Uint64
+	Path        string
+	Referrer    pgtype.Text
+	ViewedAt    time.Time
+	Host        string
+	Visitor     pgtype.Int8
+	RefHost     pgtype.Text
+	UtmSource   pgtype.Text
+	UtmMedium   pgtype.Text
+	UtmCampaign pgtype.Text
+	Browser     pgtype.Text
+	Os          pgtype.Text
+	Device      pgtype.Text
+	Country     pgtype.Text
+}
+
+type VisitorDay struct {
+	Day       time.Time
+	Visitor   int64
+	Host      string
+	Hours     int32
+	Paths     []string
+	PathHours []int32
+}
+
+type VisitorDayClose struct {
+	Day       time.Time
+	FoldedXid pgtype.Uint64
+	FoldedID  int64
+}
+
+type VisitorSalt struct {
+	Day  time.Time
+	Salt []byte
 }

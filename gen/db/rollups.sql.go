@@ -7,7 +7,189 @@ package db
 
 import (
 	"context"
+	"time"
 )
+
+const addBreakdowns = `-- name: AddBreakdowns :exec
+INSERT INTO daily_breakdowns AS b (host, path, dim, day, value, views, visitors)
+SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::smallint[]),
+       unnest($4::date[]), unnest($5::text[]), unnest($6::bigint[]),
+       unnest($7::bigint[])
+ON CONFLICT (host, path, dim, day, value) DO UPDATE
+SET views = b.views + excluded.views, visitors = b.visitors + excluded.visitors
+`
+
+type AddBreakdownsParams struct {
+	Hosts    []string
+	Paths    []string
+	Dims     []int16
+	Days     []time.Time
+	Vals     []string
+	Views    []int64
+	Visitors []int64
+}
+
+// Adds views and visitors to daily breakdowns.
+func (q *Queries) AddBreakdowns(ctx context.Context, arg AddBreakdownsParams) error {
+	_, err := q.db.Exec(ctx, addBreakdowns,
+		arg.Hosts,
+		arg.Paths,
+		arg.Dims,
+		arg.Days,
+		arg.Vals,
+		arg.Views,
+		arg.Visitors,
+	)
+	return err
+}
+
+const addDaily = `-- name: AddDaily :exec
+WITH d AS (
+    SELECT host, path, day, views, visitors FROM (SELECT unnest($1::text[]) AS host,
+                          unnest($2::text[]) AS path,
+                          unnest($3::date[]) AS day,
+                          unnest($4::bigint[]) AS views,
+                          unnest($5::bigint[]) AS visitors) AS d
+), up AS (
+    INSERT INTO daily_stats AS s (host, path, day, views, visitors)
+    SELECT host, path, day, views, visitors FROM d
+    ON CONFLICT (host, path, day) DO UPDATE
+    SET views = s.views + excluded.views, visitors = s.visitors + excluded.visitors
+)
+INSERT INTO totals AS t (host, path, views, visitors)
+SELECT d.host, d.path, sum(d.views), sum(d.visitors) FROM d GROUP BY 1, 2
+ON CONFLICT (host, path) DO UPDATE
+SET views = t.views + excluded.views, visitors = t.visitors + excluded.visitors
+`
+
+type AddDailyParams struct {
+	Hosts    []string
+	Paths    []string
+	Days     []time.Time
+	Views    []int64
+	Visitors []int64
+}
+
+// Adds views and visitors to daily rollups and to the all-time totals.
+func (q *Queries) AddDaily(ctx context.Context, arg AddDailyParams) error {
+	_, err := q.db.Exec(ctx, addDaily,
+		arg.Hosts,
+		arg.Paths,
+		arg.Days,
+		arg.Views,
+		arg.Visitors,
+	)
+	return err
+}
+
+const addHourly = `-- name: AddHourly :exec
+INSERT INTO hourly_stats AS h (host, path, hour, q0, q1, q2, q3, n0, n1, n2, n3, visitors)
+SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::timestamptz[]),
+       unnest($4::bigint[]), unnest($5::bigint[]), unnest($6::bigint[]),
+       unnest($7::bigint[]), unnest($8::bigint[]), unnest($9::bigint[]),
+       unnest($10::bigint[]), unnest($11::bigint[]), unnest($12::bigint[])
+ON CONFLICT (host, path, hour) DO UPDATE
+SET q0 = h.q0 + excluded.q0, q1 = h.q1 + excluded.q1, q2 = h.q2 + excluded.q2, q3 = h.q3 + excluded.q3,
+    n0 = h.n0 + excluded.n0, n1 = h.n1 + excluded.n1, n2 = h.n2 + excluded.n2, n3 = h.n3 + excluded.n3,
+    visitors = h.visitors + excluded.visitors
+`
+
+type AddHourlyParams struct {
+	Hosts    []string
+	Paths    []string
+	Hours    []time.Time
+	Q0       []int64
+	Q1       []int64
+	Q2       []int64
+	Q3       []int64
+	N0       []int64
+	N1       []int64
+	N2       []int64
+	N3       []int64
+	Visitors []int64
+}
+
+// Adds views (q*), new visitor-days (n*) and new visitors of the hour to hourly rollups.
+func (q *Queries) AddHourly(ctx context.Context, arg AddHourlyParams) error {
+	_, err := q.db.Exec(ctx, addHourly,
+		arg.Hosts,
+		arg.Paths,
+		arg.Hours,
+		arg.Q0,
+		arg.Q1,
+		arg.Q2,
+		arg.Q3,
+		arg.N0,
+		arg.N1,
+		arg.N2,
+		arg.N3,
+		arg.Visitors,
+	)
+	return err
+}
+
+const advanceFoldPoint = `-- name: AdvanceFoldPoint :execrows
+UPDATE rollup_state
+SET folded_xid = $1::bigint::text::xid8, folded_id = $2::bigint, rolled_at = now()
+WHERE folded_xid = $3::bigint::text::xid8 AND folded_id = $4::bigint
+`
+
+type AdvanceFoldPointParams struct {
+	ToXid    int64
+	ToID     int64
+	AfterXid int64
+	AfterID  int64
+}
+
+// Moves the fold point past a folded batch, only if it is still where the batch started (a
+// compare-and-set: when no row changes the caller must roll back).
+func (q *Queries) AdvanceFoldPoint(ctx context.Context, arg AdvanceFoldPointParams) (int64, error) {
+	result, err := q.db.Exec(ctx, advanceFoldPoint,
+		arg.ToXid,
+		arg.ToID,
+		arg.AfterXid,
+		arg.AfterID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const closeVisitorDays = `-- name: CloseVisitorDays :one
+WITH st AS (
+    SELECT visitors_open_from AS open_from, folded_xid, folded_id FROM rollup_state
+), target AS (
+    SELECT least(((now() - make_interval(secs => $1::float8)) AT TIME ZONE 'UTC')::date,
+                 coalesce((SELECT min((v.viewed_at AT TIME ZONE 'UTC')::date)
+                           FROM views v
+                           WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)), 'infinity'::date)) AS day
+    FROM st
+), closing AS (
+    SELECT d::date AS day
+    FROM st, target, generate_series(st.open_from, target.day - 1, interval '1 day') AS d
+), recorded AS (
+    INSERT INTO visitor_day_closes (day, folded_xid, folded_id)
+    SELECT c.day, st.folded_xid, st.folded_id FROM closing c, st
+    ON CONFLICT (day) DO NOTHING
+), dropped AS (
+    DELETE FROM visitor_days d USING target WHERE d.day < target.day
+)
+UPDATE rollup_state AS r
+SET visitors_open_from = greatest(r.visitors_open_from, target.day)
+FROM target
+RETURNING r.visitors_open_from
+`
+
+// Closes every open day that ended at least close_after ago and has no view left in the tail:
+// records where the fold stood (visitor_day_closes), deletes the days' dedup state and moves
+// visitors_open_from. Returns the first day still open.
+func (q *Queries) CloseVisitorDays(ctx context.Context, closeAfterSeconds float64) (time.Time, error) {
+	row := q.db.QueryRow(ctx, closeVisitorDays, closeAfterSeconds)
+	var visitors_open_from time.Time
+	err := row.Scan(&visitors_open_from)
+	return visitors_open_from, err
+}
 
 const countUnfolded = `-- name: CountUnfolded :one
 SELECT count(*)::bigint AS n
@@ -23,110 +205,208 @@ func (q *Queries) CountUnfolded(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-const foldViews = `-- name: FoldViews :one
-WITH batch AS (
-    SELECT v.xid, v.id, v.path, v.viewed_at
-    FROM views v
-    WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
-      AND v.xid < $3::bigint::text::xid8
-    ORDER BY v.xid, v.id
-    LIMIT $4::bigint
-), per_quarter AS (
-    -- One date_bin per view; the quarters are then pivoted into hours (few rows).
-    SELECT b.path, date_bin('15 minutes', b.viewed_at, '2000-01-01 00:00:00+00') AS quarter, count(*) AS n
-    FROM batch b
-    GROUP BY 1, 2
-), per_hour AS (
-    SELECT pq.path,
-           t.hour,
-           coalesce(sum(pq.n) FILTER (WHERE pq.quarter = t.hour), 0)::bigint AS q0,
-           coalesce(sum(pq.n) FILTER (WHERE pq.quarter = t.hour + interval '15 minutes'), 0)::bigint AS q1,
-           coalesce(sum(pq.n) FILTER (WHERE pq.quarter = t.hour + interval '30 minutes'), 0)::bigint AS q2,
-           coalesce(sum(pq.n) FILTER (WHERE pq.quarter = t.hour + interval '45 minutes'), 0)::bigint AS q3
-    FROM per_quarter pq,
-         LATERAL (SELECT date_bin('1 hour', pq.quarter, '2000-01-01 00:00:00+00') AS hour) t
-    GROUP BY 1, 2
-), up_hourly AS (
-    INSERT INTO hourly_views AS h (path, hour, q0, q1, q2, q3)
-    SELECT path, hour, q0, q1, q2, q3 FROM per_hour ORDER BY path, hour -- probe the key in order
-    ON CONFLICT (path, hour) DO UPDATE
-    SET q0 = h.q0 + excluded.q0, q1 = h.q1 + excluded.q1,
-        q2 = h.q2 + excluded.q2, q3 = h.q3 + excluded.q3
-), up_site AS (
-    INSERT INTO site_hourly_views AS s (hour, q0, q1, q2, q3)
-    SELECT hour, sum(q0), sum(q1), sum(q2), sum(q3) FROM per_hour GROUP BY hour ORDER BY hour
-    ON CONFLICT (hour) DO UPDATE
-    SET q0 = s.q0 + excluded.q0, q1 = s.q1 + excluded.q1,
-        q2 = s.q2 + excluded.q2, q3 = s.q3 + excluded.q3
-), up_totals AS (
-    INSERT INTO path_totals AS t (path, views)
-    SELECT path, sum(q0 + q1 + q2 + q3) FROM per_hour GROUP BY path ORDER BY path
-    ON CONFLICT (path) DO UPDATE SET views = t.views + excluded.views
-), last AS (
-    SELECT b.xid, b.id FROM batch b ORDER BY b.xid DESC, b.id DESC LIMIT 1
-)
-UPDATE rollup_state AS st
-SET folded_xid = last.xid,
-    folded_id = last.id,
-    total_views = st.total_views + (SELECT sum(n) FROM per_quarter),
-    rolled_at = now()
-FROM last
-WHERE st.folded_xid = $1::bigint::text::xid8
-  AND st.folded_id = $2::bigint
-RETURNING (SELECT sum(n) FROM per_quarter)::bigint AS folded,
-          st.folded_xid::text::bigint AS folded_xid,
-          st.folded_id
+const deleteExpiredSalts = `-- name: DeleteExpiredSalts :execrows
+DELETE FROM visitor_salts WHERE day < ((now() - interval '1 hour') AT TIME ZONE 'UTC')::date
 `
 
-type FoldViewsParams struct {
+// Deletes the salts of days that ended more than an hour ago.
+func (q *Queries) DeleteExpiredSalts(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteExpiredSalts)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const getFoldState = `-- name: GetFoldState :one
+SELECT folded_xid::text::bigint AS folded_xid,
+       folded_id,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon,
+       visitors_open_from
+FROM rollup_state
+`
+
+type GetFoldStateRow struct {
+	FoldedXid        int64
+	FoldedID         int64
+	Horizon          int64
+	VisitorsOpenFrom time.Time
+}
+
+// Where the rollups reach, the horizon (every transaction with an id below it has ended, so the
+// set of committed views below it can no longer change) and the first day open for visitors.
+func (q *Queries) GetFoldState(ctx context.Context) (GetFoldStateRow, error) {
+	row := q.db.QueryRow(ctx, getFoldState)
+	var i GetFoldStateRow
+	err := row.Scan(
+		&i.FoldedXid,
+		&i.FoldedID,
+		&i.Horizon,
+		&i.VisitorsOpenFrom,
+	)
+	return i, err
+}
+
+const getSalt = `-- name: GetSalt :one
+WITH made AS (
+    INSERT INTO visitor_salts (day, salt)
+    SELECT $1::date, $2::bytea
+    WHERE $1::date >= ((now() - interval '1 hour') AT TIME ZONE 'UTC')::date
+    ON CONFLICT (day) DO NOTHING
+    RETURNING salt
+)
+SELECT salt FROM made
+UNION ALL
+SELECT salt FROM visitor_salts WHERE day = $1::date
+LIMIT 1
+`
+
+type GetSaltParams struct {
+	Day     time.Time
+	NewSalt []byte
+}
+
+// The salt of a UTC day, created when it does not exist yet; no salt is created for a day that
+// ended more than an hour ago (its salt is gone for good).
+func (q *Queries) GetSalt(ctx context.Context, arg GetSaltParams) ([]byte, error) {
+	row := q.db.QueryRow(ctx, getSalt, arg.Day, arg.NewSalt)
+	var salt []byte
+	err := row.Scan(&salt)
+	return salt, err
+}
+
+const listFoldBatch = `-- name: ListFoldBatch :many
+SELECT v.xid::text::bigint AS xid, v.id, v.host, v.path, v.viewed_at, coalesce(v.visitor, 0)::bigint AS visitor,
+       coalesce(v.ref_host, '')::text AS ref_host, coalesce(v.referrer, '')::text AS referrer,
+       coalesce(v.utm_source, '')::text AS utm_source, coalesce(v.utm_medium, '')::text AS utm_medium,
+       coalesce(v.utm_campaign, '')::text AS utm_campaign, coalesce(v.browser, '')::text AS browser,
+       coalesce(v.os, '')::text AS os, coalesce(v.device, '')::text AS device, coalesce(v.country, '')::text AS country
+FROM views v
+WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
+  AND v.xid < $3::bigint::text::xid8
+ORDER BY v.xid, v.id
+LIMIT $4::bigint
+`
+
+type ListFoldBatchParams struct {
 	AfterXid int64
 	AfterID  int64
 	Horizon  int64
 	MaxRows  int64
 }
 
-type FoldViewsRow struct {
-	Folded    int64
-	FoldedXid int64
-	FoldedID  int64
+type ListFoldBatchRow struct {
+	Xid         int64
+	ID          int64
+	Host        string
+	Path        string
+	ViewedAt    time.Time
+	Visitor     int64
+	RefHost     string
+	Referrer    string
+	UtmSource   string
+	UtmMedium   string
+	UtmCampaign string
+	Browser     string
+	Os          string
+	Device      string
+	Country     string
 }
 
-// Folds the next views after (after_xid, after_id) below the horizon, at most max_rows of them, into
-// the hourly, site-hourly and total rollups, and moves the fold point past them. The update of
-// rollup_state only happens while the fold point is still (after_xid, after_id); when no row comes
-// back the caller must roll back.
-func (q *Queries) FoldViews(ctx context.Context, arg FoldViewsParams) (FoldViewsRow, error) {
-	row := q.db.QueryRow(ctx, foldViews,
+// The next views after (after_xid, after_id) below the horizon, at most max_rows, in fold order.
+// Unknown dimensions come back as ”.
+func (q *Queries) ListFoldBatch(ctx context.Context, arg ListFoldBatchParams) ([]ListFoldBatchRow, error) {
+	rows, err := q.db.Query(ctx, listFoldBatch,
 		arg.AfterXid,
 		arg.AfterID,
 		arg.Horizon,
 		arg.MaxRows,
 	)
-	var i FoldViewsRow
-	err := row.Scan(&i.Folded, &i.FoldedXid, &i.FoldedID)
-	return i, err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListFoldBatchRow{}
+	for rows.Next() {
+		var i ListFoldBatchRow
+		if err := rows.Scan(
+			&i.Xid,
+			&i.ID,
+			&i.Host,
+			&i.Path,
+			&i.ViewedAt,
+			&i.Visitor,
+			&i.RefHost,
+			&i.Referrer,
+			&i.UtmSource,
+			&i.UtmMedium,
+			&i.UtmCampaign,
+			&i.Browser,
+			&i.Os,
+			&i.Device,
+			&i.Country,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const getFoldHorizon = `-- name: GetFoldHorizon :one
-SELECT folded_xid::text::bigint AS folded_xid,
-       folded_id,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
-FROM rollup_state
+const listVisitorDays = `-- name: ListVisitorDays :many
+SELECT d.day, d.visitor, d.host, d.hours, d.paths::text[] AS paths, d.path_hours
+FROM (SELECT unnest($1::date[]) AS day,
+             unnest($2::bigint[]) AS visitor,
+             unnest($3::text[]) AS host) AS k
+CROSS JOIN LATERAL (
+    SELECT day, visitor, host, hours, paths, path_hours FROM visitor_days d WHERE d.day = k.day AND d.visitor = k.visitor AND d.host = k.host
+) d
 `
 
-type GetFoldHorizonRow struct {
-	FoldedXid int64
-	FoldedID  int64
-	Horizon   int64
+type ListVisitorDaysParams struct {
+	Days     []time.Time
+	Visitors []int64
+	Hosts    []string
 }
 
-// Where the rollups reach and the horizon: every transaction with an id below the horizon has
-// ended, so the set of committed views below it can no longer change.
-func (q *Queries) GetFoldHorizon(ctx context.Context) (GetFoldHorizonRow, error) {
-	row := q.db.QueryRow(ctx, getFoldHorizon)
-	var i GetFoldHorizonRow
-	err := row.Scan(&i.FoldedXid, &i.FoldedID, &i.Horizon)
-	return i, err
+type ListVisitorDaysRow struct {
+	Day       time.Time
+	Visitor   int64
+	Host      string
+	Hours     int32
+	Paths     []string
+	PathHours []int32
+}
+
+// The dedup state of the given visitor-days (parallel arrays); the ones without a row are new.
+func (q *Queries) ListVisitorDays(ctx context.Context, arg ListVisitorDaysParams) ([]ListVisitorDaysRow, error) {
+	rows, err := q.db.Query(ctx, listVisitorDays, arg.Days, arg.Visitors, arg.Hosts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListVisitorDaysRow{}
+	for rows.Next() {
+		var i ListVisitorDaysRow
+		if err := rows.Scan(
+			&i.Day,
+			&i.Visitor,
+			&i.Host,
+			&i.Hours,
+			&i.Paths,
+			&i.PathHours,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const markRolled = `-- name: MarkRolled :exec
@@ -136,6 +416,17 @@ UPDATE rollup_state SET rolled_at = now()
 // Records that a rollup found nothing new, so asOf moves on.
 func (q *Queries) MarkRolled(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, markRolled)
+	return err
+}
+
+const preferIndexOrder = `-- name: PreferIndexOrder :exec
+SELECT set_config('enable_sort', 'off', true)
+`
+
+// Makes the rest of the fold transaction read views in primary-key order instead of sorting them,
+// whatever the table statistics say (after a bulk load they may say nothing yet).
+func (q *Queries) PreferIndexOrder(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, preferIndexOrder)
 	return err
 }
 
@@ -154,11 +445,48 @@ const tryRollupLock = `-- name: TryRollupLock :one
 SELECT pg_try_advisory_xact_lock($1::bigint)::boolean AS locked
 `
 
-// Folding views into the rollups.
+// Folding views into the rollups, closing visitor days and keeping the daily salts.
+// Every statement here that writes rollups runs under the rollup lock (see docs/rollups.md).
 // Serialises rollups: held until the transaction ends.
 func (q *Queries) TryRollupLock(ctx context.Context, key int64) (bool, error) {
 	row := q.db.QueryRow(ctx, tryRollupLock, key)
 	var locked bool
 	err := row.Scan(&locked)
 	return locked, err
+}
+
+const upsertVisitorDays = `-- name: UpsertVisitorDays :exec
+INSERT INTO visitor_days AS d (day, visitor, host, hours, paths, path_hours)
+SELECT k.day, k.visitor, k.host, k.hours, string_to_array(k.paths, E'\x1f'), string_to_array(k.path_hours, ',')::integer[]
+FROM (SELECT unnest($1::date[]) AS day,
+             unnest($2::bigint[]) AS visitor,
+             unnest($3::text[]) AS host,
+             unnest($4::integer[]) AS hours,
+             unnest($5::text[]) AS paths,
+             unnest($6::text[]) AS path_hours) AS k
+ON CONFLICT (day, visitor, host) DO UPDATE
+SET hours = excluded.hours, paths = excluded.paths, path_hours = excluded.path_hours
+`
+
+type UpsertVisitorDaysParams struct {
+	Days      []time.Time
+	Visitors  []int64
+	Hosts     []string
+	Hours     []int32
+	Paths     []string
+	PathHours []string
+}
+
+// Writes the dedup state of visitor-days the fold changed (parallel arrays). paths holds each
+// row's paths joined by U+001F, which no path can contain; path_hours its hours, joined by ",".
+func (q *Queries) UpsertVisitorDays(ctx context.Context, arg UpsertVisitorDaysParams) error {
+	_, err := q.db.Exec(ctx, upsertVisitorDays,
+		arg.Days,
+		arg.Visitors,
+		arg.Hosts,
+		arg.Hours,
+		arg.Paths,
+		arg.PathHours,
+	)
+	return err
 }

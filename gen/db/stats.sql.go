@@ -8,37 +8,32 @@ package db
 import (
 	"context"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const countTail = `-- name: CountTail :one
 SELECT count(*)::bigint AS views
 FROM views v
 WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
-  AND ($3::text IS NULL OR v.path = $3::text)
+  AND ($3::text[] IS NULL OR v.host = ANY($3::text[]))
+  AND ($4::text = '' OR v.path = $4::text)
 `
 
 type CountTailParams struct {
 	AfterXid int64
 	AfterID  int64
-	Path     pgtype.Text
+	Hosts    []string
+	Path     string
 }
 
-// Views after the fold point, of one path or (path NULL) of the site.
+// Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
+// with path ”, of all paths.
 func (q *Queries) CountTail(ctx context.Context, arg CountTailParams) (int64, error) {
-	row := q.db.QueryRow(ctx, countTail, arg.AfterXid, arg.AfterID, arg.Path)
-	var views int64
-	err := row.Scan(&views)
-	return views, err
-}
-
-const getPathTotal = `-- name: GetPathTotal :one
-SELECT coalesce((SELECT views FROM path_totals WHERE path = $1), 0)::bigint AS views
-`
-
-func (q *Queries) GetPathTotal(ctx context.Context, path string) (int64, error) {
-	row := q.db.QueryRow(ctx, getPathTotal, path)
+	row := q.db.QueryRow(ctx, countTail,
+		arg.AfterXid,
+		arg.AfterID,
+		arg.Hosts,
+		arg.Path,
+	)
 	var views int64
 	err := row.Scan(&views)
 	return views, err
@@ -46,68 +41,112 @@ func (q *Queries) GetPathTotal(ctx context.Context, path string) (int64, error) 
 
 const getRollupState = `-- name: GetRollupState :one
 
-SELECT folded_xid::text::bigint AS folded_xid, folded_id, total_views, rolled_at
+SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from
 FROM rollup_state
 `
 
 type GetRollupStateRow struct {
-	FoldedXid  int64
-	FoldedID   int64
-	TotalViews int64
-	RolledAt   time.Time
+	FoldedXid        int64
+	FoldedID         int64
+	RolledAt         time.Time
+	VisitorsOpenFrom time.Time
 }
 
-// Reading counts: the rollups plus the not-yet-rolled tail. Callers run these in one
+// Reading counts: the rollups plus the not-yet-folded tail. Callers run these in one
 // repeatable-read transaction so rollups, fold point and tail come from the same snapshot.
+// Every rollup read names its hosts (host = ANY(hosts)) and its scope (a path, or ” for whole
+// hosts), so it is a primary-key range whatever the table statistics say.
 func (q *Queries) GetRollupState(ctx context.Context) (GetRollupStateRow, error) {
 	row := q.db.QueryRow(ctx, getRollupState)
 	var i GetRollupStateRow
 	err := row.Scan(
 		&i.FoldedXid,
 		&i.FoldedID,
-		&i.TotalViews,
 		&i.RolledAt,
+		&i.VisitorsOpenFrom,
 	)
 	return i, err
 }
 
-const listPathHours = `-- name: ListPathHours :many
-SELECT hour, q0, q1, q2, q3
-FROM hourly_views
-WHERE path = $1 AND hour >= $2 AND hour < $3
-ORDER BY hour
+const getTotals = `-- name: GetTotals :one
+SELECT coalesce(sum(t.views), 0)::bigint AS views, coalesce(sum(t.visitors), 0)::bigint AS visitors
+FROM totals t
+WHERE t.host = ANY($1::text[]) AND t.path = $2::text
 `
 
-type ListPathHoursParams struct {
-	Path     string
-	FromHour time.Time
-	ToHour   time.Time
+type GetTotalsParams struct {
+	Hosts []string
+	Scope string
 }
 
-type ListPathHoursRow struct {
-	Hour time.Time
-	Q0   int64
-	Q1   int64
-	Q2   int64
-	Q3   int64
+type GetTotalsRow struct {
+	Views    int64
+	Visitors int64
 }
 
-// Hourly rollups of one path in [from, to).
-func (q *Queries) ListPathHours(ctx context.Context, arg ListPathHoursParams) ([]ListPathHoursRow, error) {
-	rows, err := q.db.Query(ctx, listPathHours, arg.Path, arg.FromHour, arg.ToHour)
+// All-time views and visitors of a scope, summed over hosts, in the rollups.
+func (q *Queries) GetTotals(ctx context.Context, arg GetTotalsParams) (GetTotalsRow, error) {
+	row := q.db.QueryRow(ctx, getTotals, arg.Hosts, arg.Scope)
+	var i GetTotalsRow
+	err := row.Scan(&i.Views, &i.Visitors)
+	return i, err
+}
+
+const listBreakdown = `-- name: ListBreakdown :many
+SELECT b.value::text AS value, sum(b.views)::bigint AS views, sum(b.visitors)::bigint AS visitors,
+       (sum(sum(b.views)) OVER ())::bigint AS all_views, (sum(sum(b.visitors)) OVER ())::bigint AS all_visitors,
+       (count(*) OVER ())::bigint AS all_values
+FROM daily_breakdowns b
+WHERE b.host = ANY($1::text[]) AND b.path = $2::text AND b.dim = $3::smallint
+  AND b.day >= $4::date AND b.day < $5::date
+GROUP BY b.value
+ORDER BY 2 DESC, 1
+LIMIT $6::int
+`
+
+type ListBreakdownParams struct {
+	Hosts     []string
+	Scope     string
+	Dim       int16
+	FromDay   time.Time
+	ToDay     time.Time
+	MaxValues int32
+}
+
+type ListBreakdownRow struct {
+	Value       string
+	Views       int64
+	Visitors    int64
+	AllViews    int64
+	AllVisitors int64
+	AllValues   int64
+}
+
+// The values of one dimension of a scope in [from_day, to_day), most viewed first, at most
+// max_values of them, each with the sums over every value (so callers know the rest).
+func (q *Queries) ListBreakdown(ctx context.Context, arg ListBreakdownParams) ([]ListBreakdownRow, error) {
+	rows, err := q.db.Query(ctx, listBreakdown,
+		arg.Hosts,
+		arg.Scope,
+		arg.Dim,
+		arg.FromDay,
+		arg.ToDay,
+		arg.MaxValues,
+	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ListPathHoursRow{}
+	items := []ListBreakdownRow{}
 	for rows.Next() {
-		var i ListPathHoursRow
+		var i ListBreakdownRow
 		if err := rows.Scan(
-			&i.Hour,
-			&i.Q0,
-			&i.Q1,
-			&i.Q2,
-			&i.Q3,
+			&i.Value,
+			&i.Views,
+			&i.Visitors,
+			&i.AllViews,
+			&i.AllVisitors,
+			&i.AllValues,
 		); err != nil {
 			return nil, err
 		}
@@ -119,42 +158,53 @@ func (q *Queries) ListPathHours(ctx context.Context, arg ListPathHoursParams) ([
 	return items, nil
 }
 
-const listSiteHours = `-- name: ListSiteHours :many
-SELECT hour, q0, q1, q2, q3
-FROM site_hourly_views
-WHERE hour >= $1 AND hour < $2
-ORDER BY hour
+const listDayTops = `-- name: ListDayTops :many
+SELECT h.host::text AS host, d.day::date AS day, t.path::text AS path, t.views
+FROM unnest($1::text[]) AS h(host)
+CROSS JOIN generate_series($2::date, $3::date - 1, interval '1 day') AS d(day)
+CROSS JOIN LATERAL (
+    SELECT s.path, s.views FROM daily_stats s
+    WHERE s.host = h.host AND s.day = d.day::date AND s.path <> ''
+    ORDER BY s.views DESC, s.path
+    LIMIT $4::int
+) t
 `
 
-type ListSiteHoursParams struct {
-	FromHour time.Time
-	ToHour   time.Time
+type ListDayTopsParams struct {
+	Hosts   []string
+	FromDay time.Time
+	ToDay   time.Time
+	K       int32
 }
 
-type ListSiteHoursRow struct {
-	Hour time.Time
-	Q0   int64
-	Q1   int64
-	Q2   int64
-	Q3   int64
+type ListDayTopsRow struct {
+	Host  string
+	Day   time.Time
+	Path  string
+	Views int64
 }
 
-// Site-wide hourly rollups in [from, to).
-func (q *Queries) ListSiteHours(ctx context.Context, arg ListSiteHoursParams) ([]ListSiteHoursRow, error) {
-	rows, err := q.db.Query(ctx, listSiteHours, arg.FromHour, arg.ToHour)
+// For each host and each day in [from_day, to_day): its k most viewed paths, most viewed first
+// (the daily_stats_top_idx index, read in order).
+func (q *Queries) ListDayTops(ctx context.Context, arg ListDayTopsParams) ([]ListDayTopsRow, error) {
+	rows, err := q.db.Query(ctx, listDayTops,
+		arg.Hosts,
+		arg.FromDay,
+		arg.ToDay,
+		arg.K,
+	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ListSiteHoursRow{}
+	items := []ListDayTopsRow{}
 	for rows.Next() {
-		var i ListSiteHoursRow
+		var i ListDayTopsRow
 		if err := rows.Scan(
-			&i.Hour,
-			&i.Q0,
-			&i.Q1,
-			&i.Q2,
-			&i.Q3,
+			&i.Host,
+			&i.Day,
+			&i.Path,
+			&i.Views,
 		); err != nil {
 			return nil, err
 		}
@@ -166,102 +216,259 @@ func (q *Queries) ListSiteHours(ctx context.Context, arg ListSiteHoursParams) ([
 	return items, nil
 }
 
-const listTailQuarters = `-- name: ListTailQuarters :many
-SELECT date_bin('15 minutes', v.viewed_at, '2000-01-01 00:00:00+00')::timestamptz AS quarter,
-       count(*)::bigint AS views
-FROM views v
+const listDays = `-- name: ListDays :many
+SELECT d.day, sum(d.views)::bigint AS views, sum(d.visitors)::bigint AS visitors
+FROM daily_stats d
+WHERE d.host = ANY($1::text[]) AND d.path = $2::text
+  AND d.day >= $3::date AND d.day < $4::date
+GROUP BY d.day
+ORDER BY d.day
+`
+
+type ListDaysParams struct {
+	Hosts   []string
+	Scope   string
+	FromDay time.Time
+	ToDay   time.Time
+}
+
+type ListDaysRow struct {
+	Day      time.Time
+	Views    int64
+	Visitors int64
+}
+
+// Daily rollups of a scope in [from_day, to_day), summed over hosts.
+func (q *Queries) ListDays(ctx context.Context, arg ListDaysParams) ([]ListDaysRow, error) {
+	rows, err := q.db.Query(ctx, listDays,
+		arg.Hosts,
+		arg.Scope,
+		arg.FromDay,
+		arg.ToDay,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListDaysRow{}
+	for rows.Next() {
+		var i ListDaysRow
+		if err := rows.Scan(&i.Day, &i.Views, &i.Visitors); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listHostTotals = `-- name: ListHostTotals :many
+SELECT t.host::text AS host, t.views, t.visitors FROM totals t WHERE t.path = '' ORDER BY t.views DESC, t.host
+`
+
+type ListHostTotalsRow struct {
+	Host     string
+	Views    int64
+	Visitors int64
+}
+
+// All-time views and visitors of every host, in the rollups.
+func (q *Queries) ListHostTotals(ctx context.Context) ([]ListHostTotalsRow, error) {
+	rows, err := q.db.Query(ctx, listHostTotals)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListHostTotalsRow{}
+	for rows.Next() {
+		var i ListHostTotalsRow
+		if err := rows.Scan(&i.Host, &i.Views, &i.Visitors); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listHosts = `-- name: ListHosts :many
+SELECT t.host::text AS host FROM totals t WHERE t.path = ''
+UNION
+SELECT DISTINCT v.host::text FROM views v
 WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
-  AND v.viewed_at >= $3 AND v.viewed_at < $4
-  AND ($5::text IS NULL OR v.path = $5::text)
-GROUP BY 1
 ORDER BY 1
 `
 
-type ListTailQuartersParams struct {
+type ListHostsParams struct {
 	AfterXid int64
 	AfterID  int64
-	FromTime time.Time
-	ToTime   time.Time
-	Path     pgtype.Text
 }
 
-type ListTailQuartersRow struct {
-	Quarter time.Time
-	Views   int64
+// Every host with views: those in the rollups and those only in the tail.
+func (q *Queries) ListHosts(ctx context.Context, arg ListHostsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, listHosts, arg.AfterXid, arg.AfterID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var host string
+		if err := rows.Scan(&host); err != nil {
+			return nil, err
+		}
+		items = append(items, host)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-// The tail in [from, to), of one path or (path NULL) of the site, counted per quarter hour.
-func (q *Queries) ListTailQuarters(ctx context.Context, arg ListTailQuartersParams) ([]ListTailQuartersRow, error) {
-	rows, err := q.db.Query(ctx, listTailQuarters,
+const listHours = `-- name: ListHours :many
+SELECT h.hour,
+       sum(h.q0)::bigint AS q0, sum(h.q1)::bigint AS q1, sum(h.q2)::bigint AS q2, sum(h.q3)::bigint AS q3,
+       sum(h.n0)::bigint AS n0, sum(h.n1)::bigint AS n1, sum(h.n2)::bigint AS n2, sum(h.n3)::bigint AS n3,
+       sum(h.visitors)::bigint AS visitors
+FROM hourly_stats h
+WHERE h.host = ANY($1::text[]) AND h.path = $2::text
+  AND h.hour >= $3 AND h.hour < $4
+GROUP BY h.hour
+ORDER BY h.hour
+`
+
+type ListHoursParams struct {
+	Hosts    []string
+	Scope    string
+	FromHour time.Time
+	ToHour   time.Time
+}
+
+type ListHoursRow struct {
+	Hour     time.Time
+	Q0       int64
+	Q1       int64
+	Q2       int64
+	Q3       int64
+	N0       int64
+	N1       int64
+	N2       int64
+	N3       int64
+	Visitors int64
+}
+
+// Hourly rollups of a scope in [from_hour, to_hour), summed over hosts.
+func (q *Queries) ListHours(ctx context.Context, arg ListHoursParams) ([]ListHoursRow, error) {
+	rows, err := q.db.Query(ctx, listHours,
+		arg.Hosts,
+		arg.Scope,
+		arg.FromHour,
+		arg.ToHour,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListHoursRow{}
+	for rows.Next() {
+		var i ListHoursRow
+		if err := rows.Scan(
+			&i.Hour,
+			&i.Q0,
+			&i.Q1,
+			&i.Q2,
+			&i.Q3,
+			&i.N0,
+			&i.N1,
+			&i.N2,
+			&i.N3,
+			&i.Visitors,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listTailViews = `-- name: ListTailViews :many
+SELECT v.xid::text::bigint AS xid, v.id, v.host, v.path, v.viewed_at, coalesce(v.visitor, 0)::bigint AS visitor,
+       coalesce(v.ref_host, '')::text AS ref_host, coalesce(v.referrer, '')::text AS referrer,
+       coalesce(v.utm_source, '')::text AS utm_source, coalesce(v.utm_medium, '')::text AS utm_medium,
+       coalesce(v.utm_campaign, '')::text AS utm_campaign, coalesce(v.browser, '')::text AS browser,
+       coalesce(v.os, '')::text AS os, coalesce(v.device, '')::text AS device, coalesce(v.country, '')::text AS country
+FROM views v
+WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
+  AND v.host = ANY($3::text[])
+  AND ($4::text = '' OR v.path = $4::text)
+ORDER BY v.xid, v.id
+`
+
+type ListTailViewsParams struct {
+	AfterXid int64
+	AfterID  int64
+	Hosts    []string
+	Path     string
+}
+
+type ListTailViewsRow struct {
+	Xid         int64
+	ID          int64
+	Host        string
+	Path        string
+	ViewedAt    time.Time
+	Visitor     int64
+	RefHost     string
+	Referrer    string
+	UtmSource   string
+	UtmMedium   string
+	UtmCampaign string
+	Browser     string
+	Os          string
+	Device      string
+	Country     string
+}
+
+// The views after the fold point of some hosts, of one path or, with path ”, of all paths, in
+// fold order, as the fold would read them (unknown dimensions as ”).
+func (q *Queries) ListTailViews(ctx context.Context, arg ListTailViewsParams) ([]ListTailViewsRow, error) {
+	rows, err := q.db.Query(ctx, listTailViews,
 		arg.AfterXid,
 		arg.AfterID,
-		arg.FromTime,
-		arg.ToTime,
+		arg.Hosts,
 		arg.Path,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ListTailQuartersRow{}
+	items := []ListTailViewsRow{}
 	for rows.Next() {
-		var i ListTailQuartersRow
-		if err := rows.Scan(&i.Quarter, &i.Views); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const listTopPages = `-- name: ListTopPages :many
-SELECT c.path, sum(c.views)::bigint AS views
-FROM (
-    SELECT h.path, h.views FROM hourly_views h
-    WHERE h.hour >= $1 AND h.hour < $2
-    UNION ALL
-    SELECT v.path, 1::bigint FROM views v
-    WHERE (v.xid, v.id) > ($3::bigint::text::xid8, $4::bigint)
-      AND v.viewed_at >= $1 AND v.viewed_at < $2
-) c
-GROUP BY c.path
-ORDER BY views DESC, c.path
-LIMIT $5::int
-`
-
-type ListTopPagesParams struct {
-	FromHour time.Time
-	ToHour   time.Time
-	AfterXid int64
-	AfterID  int64
-	MaxPages int32
-}
-
-type ListTopPagesRow struct {
-	Path  string
-	Views int64
-}
-
-// The most viewed paths in [from, to) (hour-aligned): rollups plus tail.
-func (q *Queries) ListTopPages(ctx context.Context, arg ListTopPagesParams) ([]ListTopPagesRow, error) {
-	rows, err := q.db.Query(ctx, listTopPages,
-		arg.FromHour,
-		arg.ToHour,
-		arg.AfterXid,
-		arg.AfterID,
-		arg.MaxPages,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []ListTopPagesRow{}
-	for rows.Next() {
-		var i ListTopPagesRow
-		if err := rows.Scan(&i.Path, &i.Views); err != nil {
+		var i ListTailViewsRow
+		if err := rows.Scan(
+			&i.Xid,
+			&i.ID,
+			&i.Host,
+			&i.Path,
+			&i.ViewedAt,
+			&i.Visitor,
+			&i.RefHost,
+			&i.Referrer,
+			&i.UtmSource,
+			&i.UtmMedium,
+			&i.UtmCampaign,
+			&i.Browser,
+			&i.Os,
+			&i.Device,
+			&i.Country,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -281,4 +488,77 @@ func (q *Queries) Ping(ctx context.Context) (int32, error) {
 	var ok int32
 	err := row.Scan(&ok)
 	return ok, err
+}
+
+const sumPages = `-- name: SumPages :many
+SELECT c.host::text AS host, c.path::text AS path,
+       (coalesce(dd.views, 0) + coalesce(hh.views, 0))::bigint AS views,
+       (coalesce(dd.visitors, 0) + coalesce(hh.visitors, 0))::bigint AS visitors
+FROM (SELECT unnest($1::text[]) AS host,
+             unnest($2::text[]) AS path) AS c
+CROSS JOIN LATERAL (
+    SELECT sum(s.views) AS views, sum(s.visitors) AS visitors FROM daily_stats s
+    WHERE s.host = c.host AND s.path = c.path
+      AND s.day >= $3::date AND s.day < $4::date
+) dd
+CROSS JOIN LATERAL (
+    SELECT sum(h.views) AS views, sum(h.n0 + h.n1 + h.n2 + h.n3) AS visitors FROM hourly_stats h
+    WHERE h.host = c.host AND h.path = c.path
+      AND ((h.hour >= $5 AND h.hour < $6)
+        OR (h.hour >= $7 AND h.hour < $8))
+) hh
+`
+
+type SumPagesParams struct {
+	Hosts        []string
+	Paths        []string
+	FullFrom     time.Time
+	FullTo       time.Time
+	FromHour     time.Time
+	FullFromHour time.Time
+	FullToHour   time.Time
+	ToHour       time.Time
+}
+
+type SumPagesRow struct {
+	Host     string
+	Path     string
+	Views    int64
+	Visitors int64
+}
+
+// Views and visitors of the given (host, path) pairs in [from, to): the whole days
+// [full_from, full_to) from daily rollups, the hours before and after them from hourly rollups.
+func (q *Queries) SumPages(ctx context.Context, arg SumPagesParams) ([]SumPagesRow, error) {
+	rows, err := q.db.Query(ctx, sumPages,
+		arg.Hosts,
+		arg.Paths,
+		arg.FullFrom,
+		arg.FullTo,
+		arg.FromHour,
+		arg.FullFromHour,
+		arg.FullToHour,
+		arg.ToHour,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SumPagesRow{}
+	for rows.Next() {
+		var i SumPagesRow
+		if err := rows.Scan(
+			&i.Host,
+			&i.Path,
+			&i.Views,
+			&i.Visitors,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

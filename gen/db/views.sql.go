@@ -12,21 +12,58 @@ import (
 
 const insertViews = `-- name: InsertViews :execrows
 
-INSERT INTO views (path, referrer)
-SELECT t.p, NULLIF(t.r, '')
-FROM (SELECT unnest($1::text[]) AS p, unnest($2::text[]) AS r) AS t
+INSERT INTO views (host, path, referrer, ref_host, utm_source, utm_medium, utm_campaign,
+                   browser, os, device, country, visitor)
+SELECT t.host, t.path, NULLIF(t.referrer, ''), NULLIF(t.ref_host, ''), NULLIF(t.utm_source, ''),
+       NULLIF(t.utm_medium, ''), NULLIF(t.utm_campaign, ''), NULLIF(t.browser, ''), NULLIF(t.os, ''),
+       NULLIF(t.device, ''), NULLIF(t.country, ''), NULLIF(t.visitor, 0)
+FROM (SELECT unnest($1::text[]) AS host,
+             unnest($2::text[]) AS path,
+             unnest($3::text[]) AS referrer,
+             unnest($4::text[]) AS ref_host,
+             unnest($5::text[]) AS utm_source,
+             unnest($6::text[]) AS utm_medium,
+             unnest($7::text[]) AS utm_campaign,
+             unnest($8::text[]) AS browser,
+             unnest($9::text[]) AS os,
+             unnest($10::text[]) AS device,
+             unnest($11::text[]) AS country,
+             unnest($12::bigint[]) AS visitor) AS t
 `
 
 type InsertViewsParams struct {
-	Paths     []string
-	Referrers []string
+	Hosts        []string
+	Paths        []string
+	Referrers    []string
+	RefHosts     []string
+	UtmSources   []string
+	UtmMediums   []string
+	UtmCampaigns []string
+	Browsers     []string
+	Oses         []string
+	Devices      []string
+	Countries    []string
+	Visitors     []int64
 }
 
 // Recording views.
-// Records a batch of views in one statement (paths and referrers are parallel arrays); an empty
-// referrer is stored as NULL.
+// Records a batch of views in one statement. The arguments are parallel arrays, one element per
+// view; an empty string stores NULL (unknown), and so does a visitor of 0.
 func (q *Queries) InsertViews(ctx context.Context, arg InsertViewsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, insertViews, arg.Paths, arg.Referrers)
+	result, err := q.db.Exec(ctx, insertViews,
+		arg.Hosts,
+		arg.Paths,
+		arg.Referrers,
+		arg.RefHosts,
+		arg.UtmSources,
+		arg.UtmMediums,
+		arg.UtmCampaigns,
+		arg.Browsers,
+		arg.Oses,
+		arg.Devices,
+		arg.Countries,
+		arg.Visitors,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -34,28 +71,51 @@ func (q *Queries) InsertViews(ctx context.Context, arg InsertViewsParams) (int64
 }
 
 const seedViews = `-- name: SeedViews :execrows
-INSERT INTO views (path, referrer, viewed_at)
-SELECT '/page/' || floor(power(random(), 3) * $1::int)::int,
-       NULL,
-       $2::timestamptz - make_interval(secs => random() * $3::float8)
-FROM generate_series(1, $4::int)
+INSERT INTO views (host, path, referrer, ref_host, utm_source, utm_medium, utm_campaign,
+                   browser, os, device, country, visitor, viewed_at)
+SELECT $1::text,
+       '/page/' || floor(power(random(), 3) * $2::int)::int,
+       CASE WHEN r.ref IS NOT NULL THEN 'https://' || r.ref || '/' END,
+       r.ref,
+       CASE WHEN random() < 0.05 THEN (ARRAY['newsletter', 'twitter', 'github', 'reddit'])[1 + floor(random() * 4)::int] END,
+       CASE WHEN random() < 0.05 THEN (ARRAY['email', 'social', 'cpc'])[1 + floor(random() * 3)::int] END,
+       CASE WHEN random() < 0.03 THEN 'launch-' || floor(random() * 5)::int END,
+       (ARRAY['Chrome', 'Firefox', 'Safari', 'Edge', 'Samsung Internet'])[1 + floor(power(random(), 2) * 5)::int],
+       (ARRAY['Windows', 'macOS', 'iOS', 'Android', 'Linux'])[1 + floor(random() * 5)::int],
+       (ARRAY['desktop', 'mobile', 'tablet'])[1 + floor(power(random(), 2) * 3)::int],
+       (ARRAY['US', 'DE', 'IN', 'GB', 'FR', 'BR', 'JP', 'CA', 'NL', 'SE'])[1 + floor(power(random(), 2) * 10)::int],
+       1 + floor(random() * $3::int)::bigint,
+       $4::timestamptz - make_interval(secs => random() * $5::float8) AS viewed_at
+FROM generate_series(1, $6::int) AS g(i),
+     LATERAL (SELECT CASE WHEN g.i > 0 AND random() < 0.4
+                          THEN 'ref' || floor(power(random(), 2) * $7::int)::int || '.example'
+                     END AS ref) AS r
+ORDER BY viewed_at
 `
 
 type SeedViewsParams struct {
+	Host        string
 	Paths       int32
+	VisitorPool int32
 	EndTime     time.Time
 	SpanSeconds float64
 	N           int32
+	Referrers   int32
 }
 
-// Generates n synthetic views of paths /page/0 .. /page/{paths-1} (a few paths get most views),
-// spread over the span_seconds before end_time. For benchmarks and demos (`prawn seed`).
+// Generates n synthetic views of host, of paths /page/0 .. /page/{paths-1} (a few paths get most
+// views), spread over the span_seconds before end_time, with visitor ids drawn from
+// 1 .. visitor_pool (a visitor-day is an id on one day), referrers from `referrers` hosts and the
+// other dimensions drawn from short lists, in time order. For benchmarks and demos (`prawn seed`).
 func (q *Queries) SeedViews(ctx context.Context, arg SeedViewsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, seedViews,
+		arg.Host,
 		arg.Paths,
+		arg.VisitorPool,
 		arg.EndTime,
 		arg.SpanSeconds,
 		arg.N,
+		arg.Referrers,
 	)
 	if err != nil {
 		return 0, err

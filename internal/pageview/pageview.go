@@ -11,6 +11,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/prawnhq/prawn/internal/storage"
 )
 
 // Limits on what a view may carry, in bytes.
@@ -19,19 +21,53 @@ const (
 	MaxReferrerLen = 1024
 )
 
-// ErrInvalid marks a view that breaks the rules; the message says which.
+// ErrInvalid marks a view that breaks the rules; the message says which (see RuleError).
 var ErrInvalid = errors.New("invalid view")
 
 // ErrOverloaded means a Recorder cannot take the view now (too much load, or shutting down); the
 // view was not recorded and the client should try again shortly.
 var ErrOverloaded = errors.New("too many views in flight")
 
+// ErrUnavailable means the database could not be reached or did not answer in time; the client
+// should try again shortly.
+var ErrUnavailable = errors.New("the database is unavailable")
+
+// RuleError is a broken rule of a view: Rule says which ("path must start with \"/\""). It is
+// ErrInvalid.
+type RuleError struct{ Rule string }
+
+func (e *RuleError) Error() string { return ErrInvalid.Error() + ": " + e.Rule }
+
+// Is makes a RuleError match ErrInvalid.
+func (e *RuleError) Is(target error) bool { return target == ErrInvalid }
+
+func broken(format string, args ...any) error {
+	return &RuleError{Rule: fmt.Sprintf(format, args...)}
+}
+
 // View is one page view.
 type View struct {
+	// Host is the site's hostname, lower case; "" is the default site.
+	Host string
 	// Path is the normalised path that was viewed, such as "/blog/post".
 	Path string
-	// Referrer is where the visitor came from; empty when unknown.
-	Referrer string
+	// Referrer is where the visitor came from (see NormalizeReferrer); empty when unknown, and
+	// RefHost its host.
+	Referrer, RefHost string
+	// UTMSource, UTMMedium and UTMCampaign are the campaign parameters of the page's URL.
+	UTMSource, UTMMedium, UTMCampaign string
+	// Browser, OS and Device (desktop, mobile or tablet) are derived from the User-Agent, and
+	// Country from a trusted header; empty when unknown.
+	Browser, OS, Device, Country string
+	// Visitor is the visitor id (see internal/visitor); 0 when unknown.
+	Visitor int64
+}
+
+// Row is the view as storage keeps it.
+func (v View) Row() storage.View {
+	return storage.View{Host: v.Host, Path: v.Path, Referrer: v.Referrer, RefHost: v.RefHost,
+		UTMSource: v.UTMSource, UTMMedium: v.UTMMedium, UTMCampaign: v.UTMCampaign,
+		Browser: v.Browser, OS: v.OS, Device: v.Device, Country: v.Country, Visitor: v.Visitor}
 }
 
 // New validates and normalises a view: see NormalizePath and NormalizeReferrer.
@@ -44,7 +80,7 @@ func New(rawPath, referrer string) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	return View{Path: p, Referrer: ref}, nil
+	return View{Path: p, Referrer: ref, RefHost: RefHost(ref)}, nil
 }
 
 // NormalizePath turns a raw path into the form views are counted under. The raw path must start
@@ -57,7 +93,7 @@ func New(rawPath, referrer string) (View, error) {
 // and normalising it again changes nothing.
 func NormalizePath(raw string) (string, error) {
 	if raw == "" {
-		return "", fmt.Errorf("%w: path is required", ErrInvalid)
+		return "", broken("path is required")
 	}
 	if err := checkText("path", raw, MaxPathLen); err != nil {
 		return "", err
@@ -70,14 +106,14 @@ func NormalizePath(raw string) (string, error) {
 	}
 	p := unescape(raw)
 	if !utf8.ValidString(p) {
-		return "", fmt.Errorf("%w: path is not valid UTF-8 once its percent-escapes are decoded", ErrInvalid)
+		return "", broken("path is not valid UTF-8 once its percent-escapes are decoded")
 	}
 	if strings.IndexFunc(p, unicode.IsControl) >= 0 {
-		return "", fmt.Errorf("%w: path holds a percent-encoded control character", ErrInvalid)
+		return "", broken("path holds a percent-encoded control character")
 	}
 	p = path.Clean(p)
 	if len(p) > MaxPathLen {
-		return "", fmt.Errorf("%w: path is %d bytes long once normalised, at most %d are allowed", ErrInvalid, len(p), MaxPathLen)
+		return "", broken("path is %d bytes long once normalised, at most %d are allowed", len(p), MaxPathLen)
 	}
 	return p, nil
 }
@@ -158,21 +194,21 @@ func NormalizeReferrer(raw string) (string, error) {
 // checkText rejects values that are too long, not UTF-8 or hold control characters.
 func checkText(field, s string, max int) error {
 	if len(s) > max {
-		return fmt.Errorf("%w: %s is %d bytes long, at most %d are allowed", ErrInvalid, field, len(s), max)
+		return broken("%s is %d bytes long, at most %d are allowed", field, len(s), max)
 	}
 	if !utf8.ValidString(s) {
-		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalid, field)
+		return broken("%s is not valid UTF-8", field)
 	}
 	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
-		return fmt.Errorf("%w: %s holds a control character at byte %d", ErrInvalid, field, i)
+		return broken("%s holds a control character at byte %d", field, i)
 	}
 	return nil
 }
 
 // Store is where views are committed.
 type Store interface {
-	// InsertViews commits the views (parallel slices) in one transaction.
-	InsertViews(ctx context.Context, paths, referrers []string) error
+	// InsertViews commits the views in one transaction.
+	InsertViews(ctx context.Context, views []storage.View) error
 }
 
 // Recorder commits views. Record returns only once the view is committed.
@@ -187,5 +223,13 @@ type Direct struct {
 
 // Record commits one view in its own transaction.
 func (d Direct) Record(ctx context.Context, v View) error {
-	return d.Store.InsertViews(ctx, []string{v.Path}, []string{v.Referrer})
+	return Unavailable(d.Store.InsertViews(ctx, []storage.View{v.Row()}))
+}
+
+// Unavailable marks the store's "database unavailable" as the domain's ErrUnavailable.
+func Unavailable(err error) error {
+	if errors.Is(err, storage.ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }

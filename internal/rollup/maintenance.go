@@ -12,6 +12,14 @@ import (
 // ErrInvalidRange marks a verify or rebuild range that makes no sense.
 var ErrInvalidRange = errors.New("invalid range")
 
+// Maintainer is what verify and rebuild need from the database.
+type Maintainer interface {
+	ViewRange(ctx context.Context) (first, last time.Time, err error)
+	CheckRollups(ctx context.Context, from, to time.Time) (storage.Check, error)
+	RebuildRollups(ctx context.Context, from, to time.Time) (removed, written int64, err error)
+	Analyze(ctx context.Context) error
+}
+
 // Report is what Verify found: every difference between the rollups and the raw views.
 type Report struct {
 	From, To time.Time
@@ -19,14 +27,13 @@ type Report struct {
 }
 
 // OK reports whether the rollups agree with the raw views everywhere checked.
-func (r Report) OK() bool {
-	return len(r.Hours) == 0 && len(r.SiteHours) == 0 && len(r.Totals) == 0 && r.SiteTotal == r.PathTotals
-}
+func (r Report) OK() bool { return len(r.Diffs) == 0 }
 
-// Verify compares the rollups of [from, to) with the folded raw views, hour by hour and path by
-// path, and the totals with the rollups. A zero from or to means the first or last view.
-func Verify(ctx context.Context, store *storage.Store, from, to time.Time) (Report, error) {
-	from, to, err := hourRange(ctx, store, from, to)
+// Verify compares the rollups of the UTC days covering [from, to) with the raw views they were
+// folded from, and every total with the daily rollups. A zero from or to means the first or last
+// view.
+func Verify(ctx context.Context, store Maintainer, from, to time.Time) (Report, error) {
+	from, to, err := dayRange(ctx, store, from, to)
 	if err != nil {
 		return Report{}, err
 	}
@@ -40,19 +47,27 @@ type RebuildResult struct {
 	Removed, Written int64 // hourly rollup rows
 }
 
-// Rebuild recomputes the rollups of [from, to) from the raw views (and every total from the
-// rollups) in one transaction, while no fold runs. A zero from or to means the first or last view.
-func Rebuild(ctx context.Context, store *storage.Store, from, to time.Time) (RebuildResult, error) {
-	from, to, err := hourRange(ctx, store, from, to)
+// Rebuild recomputes the rollups of the UTC days covering [from, to) from the raw views (and
+// every total from the daily rollups) in one transaction, while no fold runs, then refreshes the
+// planner's statistics. A zero from or to means the first or last view.
+func Rebuild(ctx context.Context, store Maintainer, from, to time.Time) (RebuildResult, error) {
+	from, to, err := dayRange(ctx, store, from, to)
 	if err != nil {
 		return RebuildResult{}, err
 	}
 	removed, written, err := store.RebuildRollups(ctx, from, to)
-	return RebuildResult{From: from, To: to, Removed: removed, Written: written}, err
+	if err != nil {
+		return RebuildResult{}, err
+	}
+	if err := store.Analyze(ctx); err != nil {
+		return RebuildResult{}, err
+	}
+	return RebuildResult{From: from, To: to, Removed: removed, Written: written}, nil
 }
 
-// hourRange fills a missing bound from the views and widens the range to whole UTC hours.
-func hourRange(ctx context.Context, store *storage.Store, from, to time.Time) (time.Time, time.Time, error) {
+// dayRange fills a missing bound from the views and widens the range to whole UTC days (the
+// visitors of a day depend on all of its views).
+func dayRange(ctx context.Context, store Maintainer, from, to time.Time) (time.Time, time.Time, error) {
 	if from.IsZero() || to.IsZero() {
 		first, last, err := store.ViewRange(ctx)
 		if err != nil {
@@ -65,11 +80,12 @@ func hourRange(ctx context.Context, store *storage.Store, from, to time.Time) (t
 			to = last.Add(time.Nanosecond)
 		}
 	}
-	from = from.UTC().Truncate(time.Hour)
-	if t := to.UTC().Truncate(time.Hour); !t.Equal(to) {
-		to = t.Add(time.Hour)
+	from = storage.UTCDay(from)
+	if d := storage.UTCDay(to); !d.Equal(to.UTC()) {
+		to = d.AddDate(0, 0, 1)
+	} else {
+		to = d
 	}
-	to = to.UTC()
 	if !from.Before(to) {
 		return from, to, fmt.Errorf("%w: from %s is not before to %s", ErrInvalidRange, from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}

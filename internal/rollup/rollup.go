@@ -1,12 +1,13 @@
-// Package rollup folds recorded views into the hourly rollups. Run is the one entry point: the
-// CLI, the server's ticker and the scheduled Lambda all call it. Each batch is its own
-// transaction, so a run stopped at any instant leaves whole batches folded and nothing partial,
-// and a view is folded exactly once however the runs overlap (see docs/rollups.md).
+// Package rollup folds recorded views into the rollups. Run is the one entry point: the CLI, the
+// server's loop and the scheduled Lambda all call it. Each batch is its own transaction, so a run
+// stopped at any instant leaves whole batches folded and nothing partial, and a view is folded
+// exactly once however the runs overlap (see docs/rollups.md).
 package rollup
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prawnhq/prawn/internal/storage"
@@ -15,12 +16,26 @@ import (
 // DefaultBatchSize bounds one fold transaction.
 const DefaultBatchSize = 100_000
 
+// DefaultCloseAfter is how long after a UTC day ends its visitors stop being counted: its dedup
+// state is then deleted, and a view of it that reaches the rollups later counts as a view only.
+const DefaultCloseAfter = 2 * time.Hour
+
+// Store is what a rollup needs from the database.
+type Store interface {
+	FoldBatch(ctx context.Context, maxRows int, wait bool, compute storage.FoldFunc) (storage.FoldResult, error)
+	Unfolded(ctx context.Context) (int64, error)
+	CloseVisitorDays(ctx context.Context, closeAfter time.Duration) (time.Time, error)
+	DeleteExpiredSalts(ctx context.Context) (int64, error)
+}
+
 // Options tune a run.
 type Options struct {
 	// BatchSize is the most views one transaction folds; 0 means DefaultBatchSize.
 	BatchSize int
 	// Wait makes the run wait for a rollup already running instead of returning at once.
 	Wait bool
+	// CloseAfter overrides DefaultCloseAfter (tests).
+	CloseAfter time.Duration
 	// Progress, when set, is called after every batch.
 	Progress func(Progress)
 }
@@ -40,9 +55,10 @@ type Result struct {
 	Duration time.Duration
 }
 
-// Run folds every view that can be folded now, in batches, until none is left. When another
-// rollup is running it returns at once with Busy set (or waits, with Options.Wait).
-func Run(ctx context.Context, store *storage.Store, opt Options) (Result, error) {
+// Run folds every view that can be folded now, in batches, until none is left; then it closes
+// the visitor days that are over and deletes expired salts. When another rollup is running it
+// returns at once with Busy set (or waits, with Options.Wait).
+func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 	size := opt.BatchSize
 	if size <= 0 {
 		size = DefaultBatchSize
@@ -58,10 +74,11 @@ func Run(ctx context.Context, store *storage.Store, opt Options) (Result, error)
 	}
 	var res Result
 	for {
-		b, err := store.FoldBatch(ctx, size, opt.Wait)
+		b, err := store.FoldBatch(ctx, size, opt.Wait, Compute)
 		if errors.Is(err, storage.ErrRollupBusy) && res.Batches == 0 {
 			res.Busy = true
-			break
+			res.Duration = time.Since(start)
+			return res, nil
 		}
 		if err != nil {
 			res.Duration = time.Since(start)
@@ -75,6 +92,18 @@ func Run(ctx context.Context, store *storage.Store, opt Options) (Result, error)
 		if b.Folded < int64(size) {
 			break
 		}
+	}
+	closeAfter := opt.CloseAfter
+	if closeAfter <= 0 {
+		closeAfter = DefaultCloseAfter
+	}
+	if _, err := store.CloseVisitorDays(ctx, closeAfter); err != nil {
+		res.Duration = time.Since(start)
+		return res, fmt.Errorf("close visitor days: %w", err)
+	}
+	if _, err := store.DeleteExpiredSalts(ctx); err != nil {
+		res.Duration = time.Since(start)
+		return res, fmt.Errorf("delete expired salts: %w", err)
 	}
 	res.Duration = time.Since(start)
 	return res, nil

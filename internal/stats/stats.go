@@ -1,6 +1,7 @@
 // Package stats answers questions about recorded views: totals, series in hour or day buckets in
-// a time zone, and the most viewed pages. Counts come from the rollups plus the views not yet
-// folded into them, read from one snapshot, so they are exact at every moment.
+// a time zone, the most viewed pages and breakdowns by dimension, each with views and visitors,
+// of one host or every host. Counts come from the rollups plus the views not yet folded into
+// them, read from one snapshot, so they are exact at every moment.
 package stats
 
 import (
@@ -8,10 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/prawnhq/prawn/internal/pageview"
+	"github.com/prawnhq/prawn/internal/rollup"
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
@@ -25,240 +26,185 @@ const (
 	DefaultPages = 10
 )
 
+// The times a query may name: views are recorded in this range, and every bucket boundary of it
+// can be written as RFC 3339.
+var (
+	MinTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
 // ErrInvalid marks a query that breaks the rules; the message says which.
 var ErrInvalid = errors.New("invalid query")
 
-// Bucket is the width of one step of a series.
-type Bucket string
-
-// The bucket widths.
-const (
-	Hour Bucket = "hour"
-	Day  Bucket = "day"
-)
-
-// Query asks for the total and a series of one path (or the site when Path is nil).
-type Query struct {
-	Path   *string
-	From   time.Time // start of the first bucket
-	To     time.Time // end of the last bucket
-	Bucket Bucket
-	Loc    *time.Location // day boundaries
-}
-
-// NewQuery validates a stats request and aligns its range to bucket boundaries: from rounds down
-// and to rounds up. Missing values take defaults: to = now, from = to minus 24 hours (hour
-// buckets) or 30 days (day buckets), bucket = hour, tz = UTC. Hour buckets are UTC hours; in a
-// zone whose offset is not a whole number of hours they start at :30 or :45 local time.
-func NewQuery(path *string, from, to *time.Time, bucket, tz string, now time.Time) (Query, error) {
-	q := Query{Bucket: Bucket(bucket), Loc: time.UTC}
-	if q.Bucket == "" {
-		q.Bucket = Hour
-	}
-	if q.Bucket != Hour && q.Bucket != Day {
-		return Query{}, fmt.Errorf("%w: bucket must be \"hour\" or \"day\", not %q", ErrInvalid, bucket)
-	}
-	loc, err := Location(tz)
-	if err != nil {
-		return Query{}, err
-	}
-	q.Loc = loc
-	if path != nil {
-		p, err := pageview.NormalizePath(*path)
-		if err != nil {
-			return Query{}, fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), pageview.ErrInvalid.Error()+": "))
-		}
-		q.Path = &p
-	}
-	end := now
-	if to != nil {
-		end = *to
-	}
-	var start time.Time
-	switch {
-	case from != nil:
-		start = *from
-	case q.Bucket == Day:
-		start = end.AddDate(0, 0, -30)
-	default:
-		start = end.Add(-24 * time.Hour)
-	}
-	if !start.Before(end) {
-		return Query{}, fmt.Errorf("%w: from (%s) must be before to (%s)", ErrInvalid,
-			start.Format(time.RFC3339), end.Format(time.RFC3339))
-	}
-	q.From, q.To = q.floor(start), q.ceil(end)
-	if n := len(q.bucketStarts(MaxBuckets + 1)); n > MaxBuckets {
-		return Query{}, fmt.Errorf("%w: the range spans more than %d %s buckets; narrow it or use bigger buckets",
-			ErrInvalid, MaxBuckets, q.Bucket)
-	}
-	return q, nil
-}
-
-// Location resolves an IANA time zone name; empty means UTC.
-func Location(tz string) (*time.Location, error) {
-	if tz == "" || tz == "UTC" {
-		return time.UTC, nil
-	}
-	if tz == "Local" || len(tz) > 64 {
-		return nil, fmt.Errorf("%w: unknown time zone %q; use an IANA name such as \"Europe/Berlin\"", ErrInvalid, tz)
-	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		return nil, fmt.Errorf("%w: unknown time zone %q; use an IANA name such as \"Europe/Berlin\"", ErrInvalid, tz)
-	}
-	return loc, nil
-}
-
-func (q Query) floor(t time.Time) time.Time {
-	if q.Bucket == Hour {
-		return t.UTC().Truncate(time.Hour)
-	}
-	l := t.In(q.Loc)
-	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, q.Loc).UTC()
-}
-
-func (q Query) ceil(t time.Time) time.Time {
-	f := q.floor(t)
-	if f.Equal(t) {
-		return f
-	}
-	return q.next(f)
-}
-
-func (q Query) next(t time.Time) time.Time {
-	if q.Bucket == Hour {
-		return t.Add(time.Hour)
-	}
-	l := t.In(q.Loc)
-	return time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, q.Loc).UTC()
-}
-
-// bucketStarts lists the bucket starts in [From, To), at most limit of them.
-func (q Query) bucketStarts(limit int) []time.Time {
-	var out []time.Time
-	for t := q.From; t.Before(q.To) && len(out) < limit; t = q.next(t) {
-		out = append(out, t)
-	}
-	return out
-}
-
-// Point is one bucket of a series.
-type Point struct {
-	Start time.Time
-	Views int64
-}
-
-// Series puts quarter-hour counts into the query's buckets; empty buckets are 0. Quarters
-// outside [From, To) are ignored.
-func (q Query) Series(quarters []storage.Quarter) []Point {
-	starts := q.bucketStarts(MaxBuckets)
-	out := make([]Point, len(starts))
-	for i, s := range starts {
-		out[i].Start = s
-	}
-	for _, c := range quarters {
-		if c.Start.Before(q.From) || !c.Start.Before(q.To) {
-			continue
-		}
-		i := sort.Search(len(starts), func(i int) bool { return starts[i].After(c.Start) }) - 1
-		out[i].Views += c.Views
-	}
-	return out
-}
-
-// Result answers a Query.
-type Result struct {
-	Total   int64
-	AsOf    time.Time
-	Pending int64
-	Series  []Point
+// Store is what reads need from the database: one consistent snapshot.
+type Store interface {
+	Read(ctx context.Context, fn func(*storage.Reader) error) error
 }
 
 // Service reads counts from the store.
 type Service struct {
-	Store *storage.Store
+	Store Store
 }
 
-// Stats answers q from one snapshot.
-func (s *Service) Stats(ctx context.Context, q Query) (Result, error) {
-	var res Result
+// Counts are views and visitors.
+type Counts struct {
+	Views, Visitors int64
+}
+
+func (c *Counts) add(o storage.DayCounts) {
+	c.Views += o.Views
+	c.Visitors += o.Visitors
+}
+
+// Scope is what a query counts: one host or every host (Host nil), and one path or the whole
+// host (Path nil).
+type Scope struct {
+	Host *string
+	Path *string
+}
+
+// NewScope validates a host and a path: the path by the rules of views (pageview.NormalizePath),
+// the host by pageview.NormalizeHost.
+func NewScope(host, path *string) (Scope, error) {
+	var s Scope
+	if host != nil {
+		h, err := pageview.NormalizeHost(*host)
+		if err != nil {
+			return Scope{}, invalid(err)
+		}
+		s.Host = &h
+	}
+	if path != nil {
+		p, err := pageview.NormalizePath(*path)
+		if err != nil {
+			return Scope{}, invalid(err)
+		}
+		s.Path = &p
+	}
+	return s, nil
+}
+
+// invalid turns a broken rule of pageview into a broken rule of the query.
+func invalid(err error) error {
+	var rule *pageview.RuleError
+	if errors.As(err, &rule) {
+		return fmt.Errorf("%w: %s", ErrInvalid, rule.Rule)
+	}
+	return err
+}
+
+// path is the rollup scope of s: the path, or "" for whole hosts.
+func (s Scope) path() string {
+	if s.Path == nil {
+		return ""
+	}
+	return *s.Path
+}
+
+// hosts resolves the hosts s counts.
+func (s Scope) hosts(ctx context.Context, r *storage.Reader) ([]string, error) {
+	if s.Host != nil {
+		return []string{*s.Host}, nil
+	}
+	return r.Hosts(ctx)
+}
+
+// tail counts the scope's views not yet folded, as the fold will count them.
+func (s Scope) tail(ctx context.Context, r *storage.Reader, hosts []string) (storage.FoldOutput, error) {
+	in, err := r.Tail(ctx, hosts, s.path())
+	if err != nil {
+		return storage.FoldOutput{}, err
+	}
+	return rollup.Compute(in), nil
+}
+
+// checkTime refuses a time outside [MinTime, MaxTime).
+func checkTime(name string, t time.Time) error {
+	if t.Before(MinTime) || !t.Before(MaxTime) {
+		return fmt.Errorf("%w: %s (%s) must be from %s to before %s", ErrInvalid, name,
+			t.Format(time.RFC3339), MinTime.Format(time.RFC3339), MaxTime.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Totals are the all-time counts of a scope and how fresh the rollups are.
+type Totals struct {
+	Counts
+	AsOf time.Time
+}
+
+// Total is the all-time number of views of a scope (visitors are not counted: this is the cheap
+// read behind counters and badges).
+func (s *Service) Total(ctx context.Context, sc Scope) (int64, error) {
+	var n int64
 	err := s.Store.Read(ctx, func(r *storage.Reader) error {
-		var err error
-		if res.Total, err = r.Total(ctx, q.Path); err != nil {
-			return err
-		}
-		if res.Pending, err = r.Pending(ctx); err != nil {
-			return err
-		}
-		quarters, err := r.Quarters(ctx, q.Path, q.From.Truncate(time.Hour), ceilHour(q.To))
+		hosts, err := sc.hosts(ctx, r)
 		if err != nil {
 			return err
 		}
-		res.Series = q.Series(quarters)
-		res.AsOf = r.RolledAt()
+		t, err := r.Totals(ctx, hosts, sc.path())
+		if err != nil {
+			return err
+		}
+		tail, err := r.TailCount(ctx, hosts, sc.path())
+		n = t.Views + tail
+		return err
+	})
+	return n, unavailable(err)
+}
+
+// Host is one host and its all-time counts.
+type Host struct {
+	Host string
+	Counts
+}
+
+// Hosts lists every host with views, most viewed first.
+func (s *Service) Hosts(ctx context.Context) ([]Host, error) {
+	byHost := map[string]*Counts{}
+	err := s.Store.Read(ctx, func(r *storage.Reader) error {
+		rows, err := r.HostTotals(ctx)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			byHost[row.Host] = &Counts{Views: row.Views, Visitors: row.Visitors}
+		}
+		hosts, err := r.Hosts(ctx)
+		if err != nil {
+			return err
+		}
+		tail, err := Scope{}.tail(ctx, r, hosts)
+		if err != nil {
+			return err
+		}
+		for k, c := range tail.Days {
+			if k.Path == "" {
+				if byHost[k.Host] == nil {
+					byHost[k.Host] = &Counts{}
+				}
+				byHost[k.Host].add(*c)
+			}
+		}
 		return nil
 	})
-	return res, err
-}
-
-// SiteTotal is the site's all-time number of views.
-func (s *Service) SiteTotal(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.Store.Read(ctx, func(r *storage.Reader) error {
-		var err error
-		n, err = r.Total(ctx, nil)
-		return err
-	})
-	return n, err
-}
-
-// PagesQuery asks for the most viewed paths in [From, To) (whole UTC hours).
-type PagesQuery struct {
-	From, To time.Time
-	Limit    int
-}
-
-// NewPagesQuery validates a top-pages request: from rounds down and to up to whole hours;
-// defaults are the last 24 hours and DefaultPages paths.
-func NewPagesQuery(from, to *time.Time, limit *int, now time.Time) (PagesQuery, error) {
-	q := PagesQuery{To: now, Limit: DefaultPages}
-	if to != nil {
-		q.To = *to
+	out := make([]Host, 0, len(byHost))
+	for h, c := range byHost {
+		out = append(out, Host{Host: h, Counts: *c})
 	}
-	q.From = q.To.Add(-24 * time.Hour)
-	if from != nil {
-		q.From = *from
-	}
-	if !q.From.Before(q.To) {
-		return PagesQuery{}, fmt.Errorf("%w: from (%s) must be before to (%s)", ErrInvalid,
-			q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
-	}
-	if limit != nil {
-		if *limit < 1 || *limit > MaxPages {
-			return PagesQuery{}, fmt.Errorf("%w: limit must be between 1 and %d, not %d", ErrInvalid, MaxPages, *limit)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Views != out[j].Views {
+			return out[i].Views > out[j].Views
 		}
-		q.Limit = *limit
-	}
-	q.From, q.To = q.From.UTC().Truncate(time.Hour), ceilHour(q.To)
-	return q, nil
-}
-
-// TopPages answers q from one snapshot.
-func (s *Service) TopPages(ctx context.Context, q PagesQuery) ([]storage.PageCount, error) {
-	var out []storage.PageCount
-	err := s.Store.Read(ctx, func(r *storage.Reader) error {
-		var err error
-		out, err = r.TopPages(ctx, q.From, q.To, q.Limit)
-		return err
+		return out[i].Host < out[j].Host
 	})
-	return out, err
+	return out, unavailable(err)
 }
 
-func ceilHour(t time.Time) time.Time {
-	f := t.UTC().Truncate(time.Hour)
-	if f.Equal(t) {
-		return f
+// unavailable maps the store's "database unavailable" to the domain's.
+func unavailable(err error) error {
+	if errors.Is(err, storage.ErrUnavailable) {
+		return fmt.Errorf("%w: %w", pageview.ErrUnavailable, err)
 	}
-	return f.Add(time.Hour)
+	return err
 }

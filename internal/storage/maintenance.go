@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,35 +12,19 @@ import (
 	"github.com/prawnhq/prawn/gen/db"
 )
 
-// HourDiff is a (path, hour) whose rollup differs from the folded raw views.
-type HourDiff struct {
-	Path   string
-	Hour   time.Time
-	Raw    int64 // views in the raw rows
-	Rolled int64 // views in the rollup
-}
-
-// SiteHourDiff is an hour whose site rollup differs from the sum of its path rollups.
-type SiteHourDiff struct {
-	Hour      time.Time
-	PathViews int64
-	SiteViews int64
-}
-
-// TotalDiff is a path whose all-time total differs from the sum of its hourly rollups.
-type TotalDiff struct {
-	Path        string
-	HourlyViews int64
-	TotalViews  int64
+// Diff is one rollup row that differs from what the raw views say it must hold.
+type Diff struct {
+	// Table is the rollup: hourly, daily, breakdown, visitor_day or total.
+	Table string
+	// Key names the row, such as `host="" path="/a" hour=2026-11-30T10:00:00Z`.
+	Key string
+	// Raw and Rolled are the row's numbers by the raw views and in the rollup.
+	Raw, Rolled []int64
 }
 
 // Check is what a comparison of the rollups with the raw views found.
 type Check struct {
-	Hours      []HourDiff
-	SiteHours  []SiteHourDiff
-	Totals     []TotalDiff
-	SiteTotal  int64 // the site total kept by the rollup
-	PathTotals int64 // the sum of the path totals
+	Diffs []Diff
 }
 
 // ViewRange returns the times of the first and last recorded views (now when there are none).
@@ -47,10 +33,14 @@ func (s *Store) ViewRange(ctx context.Context) (first, last time.Time, err error
 	return r.FirstView, r.LastView, classify(err)
 }
 
-// CheckRollups compares the rollups of [from, to) (whole hours) with the folded raw views, and
-// the totals with the rollups, from one snapshot.
+// CheckRollups compares every rollup of the UTC days [from, to) — hourly, daily, breakdowns and
+// the dedup state of open days — with the raw views, and every total with the daily rollups,
+// from one snapshot.
 func (s *Store) CheckRollups(ctx context.Context, from, to time.Time) (Check, error) {
 	var c Check
+	add := func(table, key string, raw, rolled []int64) {
+		c.Diffs = append(c.Diffs, Diff{Table: table, Key: key, Raw: raw, Rolled: rolled})
+	}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			q := s.q.WithTx(tx)
@@ -59,62 +49,103 @@ func (s *Store) CheckRollups(ctx context.Context, from, to time.Time) (Check, er
 				return fmt.Errorf("compare hourly rollups: %w", err)
 			}
 			for _, h := range hours {
-				c.Hours = append(c.Hours, HourDiff{Path: h.Path, Hour: h.Hour, Raw: h.RawViews, Rolled: h.RolledViews})
+				add("hourly", fmt.Sprintf("host=%q path=%q hour=%s", h.Host, h.Path, h.Hour.UTC().Format(time.RFC3339)), h.Raw, h.Rolled)
 			}
-			site, err := q.DiffSiteHourly(ctx, db.DiffSiteHourlyParams{FromHour: from, ToHour: to})
+			days, err := q.DiffDaily(ctx, db.DiffDailyParams{FromDay: from, ToDay: to})
 			if err != nil {
-				return fmt.Errorf("compare site rollups: %w", err)
+				return fmt.Errorf("compare daily rollups: %w", err)
 			}
-			for _, h := range site {
-				c.SiteHours = append(c.SiteHours, SiteHourDiff{Hour: h.Hour, PathViews: h.PathViews, SiteViews: h.SiteViews})
+			for _, d := range days {
+				add("daily", fmt.Sprintf("host=%q path=%q day=%s", d.Host, d.Path, d.Day.Format(time.DateOnly)), d.Raw, d.Rolled)
 			}
-			totals, err := q.DiffPathTotals(ctx)
+			bds, err := q.DiffBreakdowns(ctx, db.DiffBreakdownsParams{FromDay: from, ToDay: to})
 			if err != nil {
-				return fmt.Errorf("compare path totals: %w", err)
+				return fmt.Errorf("compare breakdowns: %w", err)
+			}
+			for _, b := range bds {
+				add("breakdown", fmt.Sprintf("host=%q path=%q dim=%d day=%s value=%q", b.Host, b.Path, b.Dim, b.Day.Format(time.DateOnly), b.Value), b.Raw, b.Rolled)
+			}
+			vds, err := q.DiffVisitorDays(ctx, db.DiffVisitorDaysParams{FromDay: from, ToDay: to})
+			if err != nil {
+				return fmt.Errorf("compare visitor days: %w", err)
+			}
+			for _, v := range vds {
+				add("visitor_day", fmt.Sprintf("host=%q day=%s visitor=%d", v.Host, v.Day.Format(time.DateOnly), v.Visitor), nil, nil)
+			}
+			totals, err := q.DiffTotals(ctx)
+			if err != nil {
+				return fmt.Errorf("compare totals: %w", err)
 			}
 			for _, t := range totals {
-				c.Totals = append(c.Totals, TotalDiff{Path: t.Path, HourlyViews: t.HourlyViews, TotalViews: t.TotalViews})
+				add("total", fmt.Sprintf("host=%q path=%q", t.Host, t.Path), t.Daily, t.Total)
 			}
-			tc, err := q.GetTotalsCheck(ctx)
-			if err != nil {
-				return fmt.Errorf("compare site total: %w", err)
-			}
-			c.SiteTotal, c.PathTotals = tc.TotalViews, tc.PathTotalsSum
 			return nil
 		})
 	return c, classify(err)
 }
 
-// RebuildRollups recomputes the hourly and site rollups of [from, to) (whole hours) from the
-// folded raw views, then every total from the rollups, in one transaction while holding the
-// rollup lock (so no fold runs meanwhile). It returns how many hourly rows it removed and wrote.
+// RebuildRollups recomputes every rollup of the UTC days [from, to) and the dedup state of its
+// open days from the raw views, then every total from the daily rollups, in one transaction while
+// holding the rollup lock (so no fold runs meanwhile). It returns how many hourly rows it removed
+// and wrote.
 func (s *Store) RebuildRollups(ctx context.Context, from, to time.Time) (removed, written int64, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
-		if err := q.RollupLock(ctx, rollupLockKey); err != nil {
-			return fmt.Errorf("rollup lock: %w", err)
+		if err := lockRollup(ctx, q, true); err != nil {
+			return err
 		}
-		r := db.DeleteHourlyRangeParams{FromHour: from, ToHour: to}
-		var err error
-		if removed, err = q.DeleteHourlyRange(ctx, r); err != nil {
-			return fmt.Errorf("delete hourly rollups: %w", err)
+		if removed, err = q.DeleteRollupDays(ctx, db.DeleteRollupDaysParams{FromDay: from, ToDay: to, FromHour: from, ToHour: to}); err != nil {
+			return fmt.Errorf("delete rollups: %w", err)
 		}
-		if written, err = q.InsertHourlyFromViews(ctx, db.InsertHourlyFromViewsParams(r)); err != nil {
+		if written, err = q.InsertHourlyFromRaw(ctx, db.InsertHourlyFromRawParams{FromHour: from, ToHour: to}); err != nil {
 			return fmt.Errorf("recompute hourly rollups: %w", err)
 		}
-		if err := q.DeleteSiteHourlyRange(ctx, db.DeleteSiteHourlyRangeParams(r)); err != nil {
-			return fmt.Errorf("delete site rollups: %w", err)
+		if err := q.InsertDailyFromHourly(ctx, db.InsertDailyFromHourlyParams{FromHour: from, ToHour: to}); err != nil {
+			return fmt.Errorf("recompute daily rollups: %w", err)
 		}
-		if err := q.InsertSiteHourlyFromHourly(ctx, db.InsertSiteHourlyFromHourlyParams(r)); err != nil {
-			return fmt.Errorf("recompute site rollups: %w", err)
+		if err := q.InsertBreakdownsFromRaw(ctx, db.InsertBreakdownsFromRawParams{FromDay: from, ToDay: to}); err != nil {
+			return fmt.Errorf("recompute breakdowns: %w", err)
 		}
-		if err := q.RecomputePathTotals(ctx); err != nil {
-			return fmt.Errorf("recompute path totals: %w", err)
+		if err := q.InsertVisitorDaysFromRaw(ctx, db.InsertVisitorDaysFromRawParams{FromDay: from, ToDay: to}); err != nil {
+			return fmt.Errorf("recompute visitor days: %w", err)
 		}
-		if err := q.RecomputeSiteTotal(ctx); err != nil {
-			return fmt.Errorf("recompute site total: %w", err)
+		if err := q.RecomputeTotals(ctx); err != nil {
+			return fmt.Errorf("recompute totals: %w", err)
 		}
 		return nil
 	})
 	return removed, written, classify(err)
+}
+
+// Salt returns the salt of the visitor hash of a UTC day, creating it when it does not exist yet.
+// It fails with ErrSaltGone for a day that ended more than an hour ago and has none.
+func (s *Store) Salt(ctx context.Context, day time.Time) ([]byte, error) {
+	fresh := make([]byte, 16)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("new salt: %w", err)
+	}
+	for attempt := 0; ; attempt++ {
+		salt, err := s.q.GetSalt(ctx, db.GetSaltParams{Day: UTCDay(day), NewSalt: fresh})
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Another process created it after this statement's snapshot was taken (try again
+			// to read it), or the day's salt is gone for good.
+			if attempt == 0 {
+				continue
+			}
+			return nil, ErrSaltGone
+		}
+		if err != nil {
+			return nil, fmt.Errorf("salt: %w", classify(err))
+		}
+		return salt, nil
+	}
+}
+
+// ErrSaltGone means the salt of a past day was deleted: no visitor id can be made for it.
+var ErrSaltGone = errors.New("the salt of that day is gone")
+
+// DeleteExpiredSalts deletes the salts of days that ended more than an hour ago.
+func (s *Store) DeleteExpiredSalts(ctx context.Context) (int64, error) {
+	n, err := s.q.DeleteExpiredSalts(ctx)
+	return n, classify(err)
 }

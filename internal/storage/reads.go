@@ -6,29 +6,56 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/prawnhq/prawn/gen/db"
 )
 
-// Quarter is the number of views in the quarter hour starting at Start (UTC).
-type Quarter struct {
-	Start time.Time
+// HourRow is an hourly rollup of a scope, summed over hosts.
+type HourRow struct {
+	Hour time.Time
+	HourCounts
+}
+
+// DayRow is a daily rollup of a scope, summed over hosts.
+type DayRow struct {
+	Day time.Time
+	DayCounts
+}
+
+// PageRow is the views and visitors of one path of one host.
+type PageRow struct {
+	Host, Path string
+	DayCounts
+}
+
+// DayTop is one of a day's most viewed paths of a host.
+type DayTop struct {
+	Host string
+	Day  time.Time
+	Path string
+	// Views of the path that day.
 	Views int64
 }
 
-// PageCount is the number of views of one path.
-type PageCount struct {
-	Path  string
-	Views int64
+// ValueRow is one value of a breakdown.
+type ValueRow struct {
+	Value string
+	DayCounts
+}
+
+// Breakdown is the most viewed values of one dimension, and the sums over every value.
+type Breakdown struct {
+	Values []ValueRow
+	// All sums every value; AllValues counts them.
+	All       DayCounts
+	AllValues int64
 }
 
 // Reader answers questions from one consistent snapshot: the rollups, the fold point and the
 // not-yet-folded tail are read together, so rollups + tail counts every committed view once.
 type Reader struct {
-	q        *db.Queries
-	state    db.GetRollupStateRow
-	tailSite *int64
+	q     *db.Queries
+	state db.GetRollupStateRow
 }
 
 // Read runs fn in a read-only repeatable-read transaction.
@@ -49,92 +76,158 @@ func (s *Store) Read(ctx context.Context, fn func(*Reader) error) error {
 // RolledAt is when the rollups were last brought up to date.
 func (r *Reader) RolledAt() time.Time { return r.state.RolledAt }
 
-// Pending is the number of views not yet folded into the rollups, site-wide.
-func (r *Reader) Pending(ctx context.Context) (int64, error) {
-	if r.tailSite == nil {
-		n, err := r.q.CountTail(ctx, db.CountTailParams{AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID})
-		if err != nil {
-			return 0, fmt.Errorf("count tail: %w", err)
-		}
-		r.tailSite = &n
+// OpenFrom is the first UTC day whose visitors are still being counted.
+func (r *Reader) OpenFrom() time.Time { return r.state.VisitorsOpenFrom }
+
+// Hosts lists every host with views ("" is the default site), in the rollups or the tail.
+func (r *Reader) Hosts(ctx context.Context) ([]string, error) {
+	hosts, err := r.q.ListHosts(ctx, db.ListHostsParams{AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID})
+	if err != nil {
+		return nil, fmt.Errorf("list hosts: %w", err)
 	}
-	return *r.tailSite, nil
+	return hosts, nil
 }
 
-// Total is the all-time number of views of path, or of the site when path is nil.
-func (r *Reader) Total(ctx context.Context, path *string) (int64, error) {
-	if path == nil {
-		tail, err := r.Pending(ctx)
-		return r.state.TotalViews + tail, err
-	}
-	rolled, err := r.q.GetPathTotal(ctx, *path)
+// HostTotals returns the all-time counts of every host in the rollups, most viewed first.
+func (r *Reader) HostTotals(ctx context.Context) ([]PageRow, error) {
+	rows, err := r.q.ListHostTotals(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("path total: %w", err)
+		return nil, fmt.Errorf("host totals: %w", err)
 	}
-	tail, err := r.q.CountTail(ctx, db.CountTailParams{
-		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Path: text(path)})
+	out := make([]PageRow, len(rows))
+	for i, t := range rows {
+		out[i] = PageRow{Host: t.Host, DayCounts: DayCounts{Views: t.Views, Visitors: t.Visitors}}
+	}
+	return out, nil
+}
+
+// Totals returns the all-time counts of a scope (a path, or "" for whole hosts) of hosts, in the
+// rollups.
+func (r *Reader) Totals(ctx context.Context, hosts []string, scope string) (DayCounts, error) {
+	t, err := r.q.GetTotals(ctx, db.GetTotalsParams{Hosts: hosts, Scope: scope})
+	if err != nil {
+		return DayCounts{}, fmt.Errorf("totals: %w", err)
+	}
+	return DayCounts{Views: t.Views, Visitors: t.Visitors}, nil
+}
+
+// TailCount counts the views not yet folded of path ("" for every path) of hosts (nil for every
+// host).
+func (r *Reader) TailCount(ctx context.Context, hosts []string, path string) (int64, error) {
+	n, err := r.q.CountTail(ctx, db.CountTailParams{AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path})
 	if err != nil {
 		return 0, fmt.Errorf("count tail: %w", err)
 	}
-	return rolled + tail, nil
+	return n, nil
 }
 
-// Quarters returns the non-zero quarter-hour counts of path (or the site when nil) in [from, to),
-// where from and to are whole hours (UTC). Quarters may repeat (rollup and tail); callers add.
-func (r *Reader) Quarters(ctx context.Context, path *string, from, to time.Time) ([]Quarter, error) {
-	var out []Quarter
-	addHour := func(hour time.Time, q ...int64) {
-		for i, n := range q {
-			if n != 0 {
-				out = append(out, Quarter{Start: hour.Add(time.Duration(i) * 15 * time.Minute), Views: n})
-			}
-		}
-	}
-	if path == nil {
-		rows, err := r.q.ListSiteHours(ctx, db.ListSiteHoursParams{FromHour: from, ToHour: to})
-		if err != nil {
-			return nil, fmt.Errorf("site rollups: %w", err)
-		}
-		for _, h := range rows {
-			addHour(h.Hour, h.Q0, h.Q1, h.Q2, h.Q3)
-		}
-	} else {
-		rows, err := r.q.ListPathHours(ctx, db.ListPathHoursParams{Path: *path, FromHour: from, ToHour: to})
-		if err != nil {
-			return nil, fmt.Errorf("path rollups: %w", err)
-		}
-		for _, h := range rows {
-			addHour(h.Hour, h.Q0, h.Q1, h.Q2, h.Q3)
-		}
-	}
-	tail, err := r.q.ListTailQuarters(ctx, db.ListTailQuartersParams{
-		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, FromTime: from, ToTime: to, Path: text(path)})
+// Tail returns the views not yet folded of path ("" for every path) of hosts, as the fold would
+// read them, and the dedup state of their visitor-days, so the caller can count them as the fold
+// will (see rollup.Compute).
+func (r *Reader) Tail(ctx context.Context, hosts []string, path string) (FoldInput, error) {
+	rows, err := r.q.ListTailViews(ctx, db.ListTailViewsParams{
+		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path})
 	if err != nil {
-		return nil, fmt.Errorf("tail: %w", err)
+		return FoldInput{}, fmt.Errorf("read tail: %w", err)
 	}
-	for _, t := range tail {
-		out = append(out, Quarter{Start: t.Quarter, Views: t.Views})
+	in := FoldInput{Views: make([]FoldView, len(rows)), OpenFrom: r.state.VisitorsOpenFrom}
+	for i, row := range rows {
+		in.Views[i] = foldView(row)
+	}
+	in.Known, err = knownVisitorDays(ctx, r.q, in.Views, in.OpenFrom)
+	return in, err
+}
+
+// Hours returns the hourly rollups of a scope of hosts in [from, to) (whole UTC hours).
+func (r *Reader) Hours(ctx context.Context, hosts []string, scope string, from, to time.Time) ([]HourRow, error) {
+	rows, err := r.q.ListHours(ctx, db.ListHoursParams{Hosts: hosts, Scope: scope, FromHour: from, ToHour: to})
+	if err != nil {
+		return nil, fmt.Errorf("hourly rollups: %w", err)
+	}
+	out := make([]HourRow, len(rows))
+	for i, h := range rows {
+		out[i] = HourRow{Hour: h.Hour, HourCounts: HourCounts{
+			Views: [4]int64{h.Q0, h.Q1, h.Q2, h.Q3}, NewVisitors: [4]int64{h.N0, h.N1, h.N2, h.N3}, Visitors: h.Visitors}}
 	}
 	return out, nil
 }
 
-// TopPages returns the most viewed paths in [from, to) (whole hours), most viewed first.
-func (r *Reader) TopPages(ctx context.Context, from, to time.Time, limit int) ([]PageCount, error) {
-	rows, err := r.q.ListTopPages(ctx, db.ListTopPagesParams{
-		FromHour: from, ToHour: to, AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, MaxPages: int32(limit)})
+// Days returns the daily rollups of a scope of hosts in [from, to) (UTC midnights).
+func (r *Reader) Days(ctx context.Context, hosts []string, scope string, from, to time.Time) ([]DayRow, error) {
+	rows, err := r.q.ListDays(ctx, db.ListDaysParams{Hosts: hosts, Scope: scope, FromDay: from, ToDay: to})
 	if err != nil {
-		return nil, fmt.Errorf("top pages: %w", err)
+		return nil, fmt.Errorf("daily rollups: %w", err)
 	}
-	out := make([]PageCount, len(rows))
-	for i, p := range rows {
-		out[i] = PageCount{Path: p.Path, Views: p.Views}
+	out := make([]DayRow, len(rows))
+	for i, d := range rows {
+		out[i] = DayRow{Day: UTCDay(d.Day), DayCounts: DayCounts{Views: d.Views, Visitors: d.Visitors}}
 	}
 	return out, nil
 }
 
-func text(s *string) pgtype.Text {
-	if s == nil {
-		return pgtype.Text{}
+// DayTops returns, for each host and each UTC day in [from, to), its k most viewed paths in the
+// rollups, most viewed first.
+func (r *Reader) DayTops(ctx context.Context, hosts []string, from, to time.Time, k int) ([]DayTop, error) {
+	rows, err := r.q.ListDayTops(ctx, db.ListDayTopsParams{Hosts: hosts, FromDay: from, ToDay: to, K: int32(k)})
+	if err != nil {
+		return nil, fmt.Errorf("daily top pages: %w", err)
 	}
-	return pgtype.Text{String: *s, Valid: true}
+	out := make([]DayTop, len(rows))
+	for i, t := range rows {
+		out[i] = DayTop{Host: t.Host, Day: UTCDay(t.Day), Path: t.Path, Views: t.Views}
+	}
+	return out, nil
+}
+
+// PageSpan is a range of whole hours cut into the whole UTC days inside it and the hours before
+// and after them.
+type PageSpan struct {
+	From, To         time.Time // whole hours
+	FullFrom, FullTo time.Time // whole UTC days; FullFrom == FullTo when none
+}
+
+// SplitDays cuts [from, to) (whole hours) into whole UTC days and the hours around them.
+func SplitDays(from, to time.Time) PageSpan {
+	s := PageSpan{From: from, To: to, FullFrom: UTCDay(from), FullTo: UTCDay(to)}
+	if !s.FullFrom.Equal(from) {
+		s.FullFrom = s.FullFrom.AddDate(0, 0, 1)
+	}
+	if !s.FullFrom.Before(s.FullTo) {
+		s.FullFrom, s.FullTo = to, to
+	}
+	return s
+}
+
+// SumPages returns the rollup counts of the given (host, path) pairs over span.
+func (r *Reader) SumPages(ctx context.Context, pages []PageRow, span PageSpan) ([]PageRow, error) {
+	p := db.SumPagesParams{FullFrom: span.FullFrom, FullTo: span.FullTo, FromHour: span.From,
+		FullFromHour: span.FullFrom, FullToHour: span.FullTo, ToHour: span.To}
+	for _, pg := range pages {
+		p.Hosts, p.Paths = append(p.Hosts, pg.Host), append(p.Paths, pg.Path)
+	}
+	rows, err := r.q.SumPages(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("sum pages: %w", err)
+	}
+	out := make([]PageRow, len(rows))
+	for i, s := range rows {
+		out[i] = PageRow{Host: s.Host, Path: s.Path, DayCounts: DayCounts{Views: s.Views, Visitors: s.Visitors}}
+	}
+	return out, nil
+}
+
+// Breakdown returns the most viewed values (at most limit) of dimension dim of a scope of hosts
+// over the UTC days [from, to), in the rollups.
+func (r *Reader) Breakdown(ctx context.Context, hosts []string, scope string, dim Dim, from, to time.Time, limit int) (Breakdown, error) {
+	rows, err := r.q.ListBreakdown(ctx, db.ListBreakdownParams{
+		Hosts: hosts, Scope: scope, Dim: int16(dim), FromDay: from, ToDay: to, MaxValues: int32(limit)})
+	if err != nil {
+		return Breakdown{}, fmt.Errorf("breakdown: %w", err)
+	}
+	var b Breakdown
+	for _, v := range rows {
+		b.Values = append(b.Values, ValueRow{Value: v.Value, DayCounts: DayCounts{Views: v.Views, Visitors: v.Visitors}})
+		b.All, b.AllValues = DayCounts{Views: v.AllViews, Visitors: v.AllVisitors}, v.AllValues
+	}
+	return b, nil
 }

@@ -98,15 +98,35 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	return applied, nil
 }
 
+// View is one view as it is stored: its host ("" is the default site), its normalised path, and
+// what is known of where it came from and of its client. An empty string means unknown, and so
+// does a Visitor of 0.
+type View struct {
+	Host, Path                        string
+	Referrer, RefHost                 string
+	UTMSource, UTMMedium, UTMCampaign string
+	Browser, OS, Device, Country      string
+	Visitor                           int64
+}
+
 // InsertViews records views in one statement and one transaction: all of them or none.
-// paths and referrers are parallel; an empty referrer means none.
-func (s *Store) InsertViews(ctx context.Context, paths, referrers []string) error {
-	if len(paths) != len(referrers) {
-		return fmt.Errorf("insert views: %d paths but %d referrers", len(paths), len(referrers))
+func (s *Store) InsertViews(ctx context.Context, views []View) error {
+	p := db.InsertViewsParams{
+		Hosts: make([]string, len(views)), Paths: make([]string, len(views)),
+		Referrers: make([]string, len(views)), RefHosts: make([]string, len(views)),
+		UtmSources: make([]string, len(views)), UtmMediums: make([]string, len(views)),
+		UtmCampaigns: make([]string, len(views)), Browsers: make([]string, len(views)),
+		Oses: make([]string, len(views)), Devices: make([]string, len(views)),
+		Countries: make([]string, len(views)), Visitors: make([]int64, len(views)),
 	}
-	_, err := s.q.InsertViews(ctx, db.InsertViewsParams{Paths: paths, Referrers: referrers})
-	if err != nil {
-		return fmt.Errorf("insert %d views: %w", len(paths), classify(err))
+	for i, v := range views {
+		p.Hosts[i], p.Paths[i], p.Referrers[i], p.RefHosts[i] = v.Host, v.Path, v.Referrer, v.RefHost
+		p.UtmSources[i], p.UtmMediums[i], p.UtmCampaigns[i] = v.UTMSource, v.UTMMedium, v.UTMCampaign
+		p.Browsers[i], p.Oses[i], p.Devices[i], p.Countries[i] = v.Browser, v.OS, v.Device, v.Country
+		p.Visitors[i] = v.Visitor
+	}
+	if _, err := s.q.InsertViews(ctx, p); err != nil {
+		return fmt.Errorf("insert %d views: %w", len(views), classify(err))
 	}
 	return nil
 }
@@ -152,13 +172,37 @@ func redact(err error) error {
 	return err
 }
 
-// SeedViews generates n synthetic views of `paths` distinct paths spread over span before end,
-// in one transaction. See `prawn seed`.
-func (s *Store) SeedViews(ctx context.Context, n, paths int, end time.Time, span time.Duration) (int64, error) {
+// Seed describes synthetic views for `prawn seed`.
+type Seed struct {
+	// Host receives the views; Paths, Referrers and VisitorPool bound the distinct paths,
+	// referrer hosts and visitor ids.
+	Host                          string
+	Paths, Referrers, VisitorPool int
+	// The views are spread over the Span before End, recorded in time order.
+	End  time.Time
+	Span time.Duration
+}
+
+// SeedViews generates n synthetic views in one transaction. See `prawn seed`.
+func (s *Store) SeedViews(ctx context.Context, n int, seed Seed) (int64, error) {
 	rows, err := s.q.SeedViews(ctx, db.SeedViewsParams{
-		Paths: int32(paths), EndTime: end, SpanSeconds: span.Seconds(), N: int32(n)})
+		Host: seed.Host, Paths: int32(seed.Paths), Referrers: int32(seed.Referrers),
+		VisitorPool: int32(max(seed.VisitorPool, 1)), N: int32(n),
+		EndTime: seed.End, SpanSeconds: seed.Span.Seconds()})
 	if err != nil {
 		return 0, fmt.Errorf("seed %d views: %w", n, classify(err))
 	}
 	return rows, nil
+}
+
+// Analyze gives the planner fresh statistics of the raw views and the rollups, as a bulk load
+// (seed, import, rebuild) needs before reads are fast again.
+func (s *Store) Analyze(ctx context.Context) error {
+	if err := s.q.AnalyzeViews(ctx); err != nil {
+		return fmt.Errorf("analyze views: %w", classify(err))
+	}
+	if err := s.q.AnalyzeRollups(ctx); err != nil {
+		return fmt.Errorf("analyze rollups: %w", classify(err))
+	}
+	return nil
 }
