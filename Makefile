@@ -77,10 +77,13 @@ verify: generate ## Fail when `make generate` changes the tree (generated code e
 	  echo "verify: generated code is stale or was edited by hand; run make generate and commit"; exit 1; fi
 	@echo "verify: generated code is up to date"
 
+# Benchmark flags: make bench/rollup BENCH_FLAGS='-history 1000000' (go run ./scripts/benchrollup -help).
+BENCH_FLAGS ?=
+
 .PHONY: bench
 bench: ## Ingest benchmark (~25 min): open-loop vegeta vs naive path, pgbench and hello-world; writes docs/benchmarks.md.
 	scripts/bench.sh
 
 .PHONY: bench/rollup
-bench/rollup: ## Rollup benchmark: fold cost vs history size, reads from rollups vs raw rows.
-	scripts/bench-rollup.sh
+bench/rollup: ## Rollup benchmark (~4 min): fold cost vs history size, reads from rollups vs raw rows; writes docs/benchmarks.md.
+	$(GO) run ./scripts/benchrollup $(BENCH_FLAGS)
