@@ -59,6 +59,7 @@ type instance struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the server exits
 	url     string        // base URL
+	port    int           // the port it listens on
 	db      string        // database URL; "" for none
 	targets string        // vegeta's target file
 
@@ -252,7 +253,7 @@ func (b *bench) start(ctx context.Context, t Target, l Ladder) (*instance, error
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	in.url = "http://" + addr
+	in.url, in.port = "http://"+addr, port
 	switch t.Server {
 	case Prawn:
 		if in.db, err = b.newDatabase(ctx, in.label, l.DB); err != nil {
@@ -406,7 +407,7 @@ func (b *bench) attack(ctx context.Context, in *instance, rate int, d time.Durat
 
 // step attacks in at rate for the ramp and the window and measures the window.
 func (b *bench) step(ctx context.Context, in *instance, rate, try int) (*Step, error) {
-	b.waitTimeWait(ctx)
+	b.waitTimeWait(ctx, in)
 	s := &Step{Label: in.label, Records: in.t.Records, UsesDB: in.db != "", Rate: rate, Try: try,
 		CPUPostgres: math.NaN(), PerTxn: math.NaN()}
 	pid := in.cmd.Process.Pid
@@ -443,19 +444,20 @@ func (b *bench) step(ctx context.Context, in *instance, rate, try int) (*Step, e
 	return s, nil
 }
 
-// waitTimeWait waits (at most a minute) until fewer than 6000 connections are in TIME_WAIT: a
-// step that overloads a target leaves many of vegeta's closed connections there, and enough of
-// them exhaust the local ports and fail the next step for a reason of the client's.
-func (b *bench) waitTimeWait(ctx context.Context) {
+// waitTimeWait waits (at most a minute) until fewer than 6000 connections to in are in
+// TIME_WAIT: a step that overloads a target leaves many of vegeta's closed connections there,
+// and enough of them exhaust the local ports for that target and fail its next step for a
+// reason of the client's.
+func (b *bench) waitTimeWait(ctx context.Context, in *instance) {
 	start := time.Now()
 	defer func() { b.timeWait += time.Since(start) }()
 	for i := range 60 {
-		n := timeWaitSockets()
+		n := timeWaitTo(in.port)
 		if n < 6000 {
 			return
 		}
 		if i == 0 {
-			b.log.Info("waiting for connections in TIME_WAIT to clear", "connections", n)
+			b.log.Info("waiting for connections in TIME_WAIT to clear", "target", in.label, "connections", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -653,7 +655,11 @@ func (b *bench) close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// A private cluster goes with the temp folder; on -server-url drop what was created.
 	for _, name := range b.dbs {
+		if b.cluster != nil {
+			break
+		}
 		if err := b.query(ctx, b.admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			b.log.Warn("drop database", "name", name, "err", err)
 		}

@@ -171,19 +171,23 @@ func parsePeakRSS(b []byte) (int64, error) {
 	return 0, errors.New("status: no VmHWM")
 }
 
-// timeWaitSockets counts this machine's TCP connections in TIME_WAIT (IPv4 and IPv6).
-func timeWaitSockets() int {
+// timeWaitTo counts this machine's TCP connections in TIME_WAIT whose remote end is port (IPv4
+// and IPv6): the closed client connections of earlier steps to a target. They hold local ports
+// for that destination only, since a connection needs just its four-tuple to be unique.
+func timeWaitTo(port int) int {
 	n := 0
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		if b, err := os.ReadFile(f); err == nil {
-			n += countTimeWait(b)
+			n += countTimeWait(b, port)
 		}
 	}
 	return n
 }
 
-// countTimeWait counts the rows of a /proc/net/tcp table whose state ("st") is TIME_WAIT (06).
-func countTimeWait(b []byte) int {
+// countTimeWait counts the rows of a /proc/net/tcp table in state TIME_WAIT ("st" 06) whose
+// remote address ("rem_address", hex "ADDR:PORT") has port.
+func countTimeWait(b []byte, port int) int {
+	want := fmt.Sprintf(":%04X", port)
 	n := 0
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -191,7 +195,7 @@ func countTimeWait(b []byte) int {
 		if first {
 			continue // the header
 		}
-		if f := strings.Fields(sc.Text()); len(f) > 3 && f[3] == "06" {
+		if f := strings.Fields(sc.Text()); len(f) > 3 && f[3] == "06" && strings.HasSuffix(f[2], want) {
 			n++
 		}
 	}

@@ -97,16 +97,27 @@ func TestParsePeakRSS(t *testing.T) {
 }
 
 func TestCountTimeWait(t *testing.T) {
+	// Two client connections to 127.0.0.1:8080 (1F90) in TIME_WAIT, one to another port, one
+	// established, and a listener.
 	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
    1: 0100007F:9C40 0100007F:1F90 06 00000000:00000000 03:00000F9E 00000000     0        0 0 3 0000000000000000
    2: 0100007F:9C42 0100007F:1F90 06 00000000:00000000 03:00000F9E 00000000     0        0 0 3 0000000000000000
-   3: 0100007F:9C44 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
+   3: 0100007F:9C46 0100007F:1F91 06 00000000:00000000 03:00000F9E 00000000     0        0 0 3 0000000000000000
+   4: 0100007F:9C44 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
 `
-	if got := countTimeWait([]byte(table)); got != 2 {
-		t.Errorf("countTimeWait = %d, want 2", got)
+	if got := countTimeWait([]byte(table), 8080); got != 2 {
+		t.Errorf("countTimeWait(8080) = %d, want 2", got)
 	}
-	if n := timeWaitSockets(); n < 0 {
-		t.Errorf("timeWaitSockets = %d", n)
+	if got := countTimeWait([]byte(table), 0x1F91); got != 1 {
+		t.Errorf("countTimeWait(8081) = %d, want 1", got)
+	}
+	tcp6 := "  sl  local_address                         remote_address                        st\n" +
+		"   0: 0000000000000000FFFF00000100007F:9C40 0000000000000000FFFF00000100007F:1F90 06 00000000:00000000\n"
+	if got := countTimeWait([]byte(tcp6), 8080); got != 1 {
+		t.Errorf("countTimeWait(tcp6, 8080) = %d, want 1", got)
+	}
+	if n := timeWaitTo(1); n < 0 {
+		t.Errorf("timeWaitTo = %d", n)
 	}
 }

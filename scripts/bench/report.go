@@ -38,7 +38,7 @@ func (r *report) markdown() string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("%s", benchdoc.Generated("`make bench` (`go run ./scripts/bench`)", r.started, r.took))
 	if w := r.timeWait.Round(time.Second); w > 0 {
-		p(" %d s of it went to waiting for closed connections (TIME_WAIT) to clear before a step.", int(w.Seconds()))
+		p(" %d s of it went to waiting for closed connections to a target (TIME_WAIT) to clear before its next step.", int(w.Seconds()))
 	}
 	p("\n\n")
 	if r.quick {
