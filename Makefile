@@ -85,7 +85,7 @@ bench: ## Ingest benchmark (~20 min): open-loop vegeta ladder, prawn vs naive pa
 	$(GO) run ./scripts/bench $(BENCH_FLAGS)
 
 .PHONY: bench/quick
-bench/quick: ## The ingest benchmark's tiny ladder (~75 s): checks that it works (development, CI); writes nothing.
+bench/quick: ## The ingest benchmark's tiny ladder (~1.5 min): checks that it works (development, CI); writes nothing.
 	$(GO) run ./scripts/bench -quick $(BENCH_FLAGS)
 
 .PHONY: bench/rollup

@@ -9,7 +9,7 @@
 // server's environment, the request and the status that acknowledges it — is data (targets.go).
 //
 // The database is a private cluster in a temp folder, or fresh databases on the server of
-// -server-url (BENCH_SERVER_URL). `-quick` runs a tiny ladder (about a minute) to check the
+// -server-url (BENCH_SERVER_URL). `-quick` runs a tiny ladder (about 1.5 minutes) to check the
 // benchmark itself, for development and CI; it writes no document unless -out says where.
 package main
 
@@ -97,7 +97,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.serverURL, "server-url", os.Getenv("BENCH_SERVER_URL"),
 		"Postgres server (URL) on which to create fresh databases (default $BENCH_SERVER_URL, else a private cluster in a temp folder)")
 	fs.StringVar(&c.vegeta, "vegeta", os.Getenv("BENCH_VEGETA"), "vegeta binary (default $BENCH_VEGETA, else vegeta "+vegetaVersion+" installed into the user's cache)")
-	fs.BoolVar(&c.quick, "quick", false, "a tiny ladder (about a minute) to check the benchmark, not to measure; writes nothing unless -out is given")
+	fs.BoolVar(&c.quick, "quick", false, "a tiny ladder (about 1.5 minutes) to check the benchmark, not to measure; writes nothing unless -out is given")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./scripts/bench [flags]  (make bench, make bench/quick)\n\n")
 		fs.PrintDefaults()

@@ -157,7 +157,7 @@ func (r *report) markdown() string {
 	}
 	p("\nAcknowledged / counted include the warm-up. Counted above acknowledged means views that were committed although their answer was an error or never arrived " +
 		"(a request timed out while its INSERT committed); counted below acknowledged is a lost view, and fails the run.\n")
-	p("\nCommands: `make bench` (= `go run ./scripts/bench`; `make bench/quick` checks it in about a minute); baselines: `PRAWN_INGEST_MODE=direct prawn serve`, "+
+	p("\nCommands: `make bench` (= `go run ./scripts/bench`; `make bench/quick` checks it in about 1.5 minutes); baselines: `PRAWN_INGEST_MODE=direct prawn serve`, "+
 		"`go run ./scripts/bench/hello`, `pgbench -n -c %d -j %d -T %d -f insert.sql` with `%s`.\n",
 		r.c.pgbenchClients, min(runtime.NumCPU(), r.c.pgbenchClients), int(r.c.pgbenchDuration.Round(time.Second).Seconds()), pgbenchSQL)
 	return b.String()
