@@ -105,7 +105,7 @@ func rollupTicker(ctx context.Context, a *app.App, every time.Duration, log *slo
 			return
 		case <-t.C:
 		}
-		res, err := a.Rollup(ctx, rollup.Options{})
+		res, err := rollup.Run(ctx, a.Store, rollup.Options{})
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Error("rollup failed", "err", err)

@@ -14,12 +14,11 @@ import (
 	"github.com/prawnhq/prawn/internal/ingest"
 	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/pgembed"
-	"github.com/prawnhq/prawn/internal/rollup"
 	"github.com/prawnhq/prawn/internal/stats"
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
-// App is prawn built once: use its Handler and Rollup, then Close it.
+// App is prawn built once: use its Handler and Store, then Close it.
 type App struct {
 	Store    *storage.Store
 	Recorder pageview.Recorder
@@ -104,11 +103,6 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 func (a *App) Handler() http.Handler {
 	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log}
 	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: a.Edge})
-}
-
-// Rollup folds new views into the rollups; see rollup.Run.
-func (a *App) Rollup(ctx context.Context, opt rollup.Options) (rollup.Result, error) {
-	return rollup.Run(ctx, a.Store, opt)
 }
 
 // Close commits the views still queued, then releases the database (and stops the embedded

@@ -22,8 +22,6 @@ type Edge struct {
 	RateLimit float64
 	// RateBurst is how many views a client may record at once before RateLimit applies.
 	RateBurst int
-	// RateClients bounds the clients tracked by the rate limiter; 0 means DefaultRateClients.
-	RateClients int
 	// CORSOrigins may post views from their pages ("https://example.com"; "*" for any).
 	CORSOrigins []string
 	// HSTS sends Strict-Transport-Security on every answer (behind TLS-terminating proxies); it
@@ -36,11 +34,13 @@ type Edge struct {
 
 // Defaults of Edge.
 const (
-	DefaultRateLimit   = 10
-	DefaultRateBurst   = 50
-	DefaultRateClients = 100_000
-	DefaultDBTimeout   = 800 * time.Millisecond
+	DefaultRateLimit = 10
+	DefaultRateBurst = 50
+	DefaultDBTimeout = 800 * time.Millisecond
 )
+
+// rateClients bounds the clients the rate limiter tracks (see limiter).
+const rateClients = 100_000
 
 // DefaultEdge is the edge with prawn's default protections.
 func DefaultEdge() Edge {

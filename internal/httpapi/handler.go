@@ -63,11 +63,7 @@ func NewHandler(s *Server, opt Options) http.Handler {
 		mux.Handle("GET /api/docs", opt.Web)
 		mux.Handle("GET /", opt.Web)
 	}
-	clients := opt.Edge.RateClients
-	if clients == 0 {
-		clients = DefaultRateClients
-	}
-	lim := newLimiter(opt.Edge.RateLimit, opt.Edge.RateBurst, clients, nil)
+	lim := newLimiter(opt.Edge.RateLimit, opt.Edge.RateBurst, rateClients, nil)
 	var h http.Handler = problemRouting(mux)
 	h = limitBody(h)
 	h = guardRecording(lim, opt.Edge.TrustedProxies, s.Drops, h)

@@ -276,7 +276,7 @@ func TestRollupFailureIsAnInvocationError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	r := &Rollup{App: app.New(store, quietLog())}
+	r := &Rollup{Store: store, Log: quietLog()}
 	var ev events.EventBridgeEvent
 	fixture(t, "scheduled-event.json", &ev)
 	if _, err := r.Handle(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "rollup failed") {

@@ -93,7 +93,7 @@ func New(name string, a *app.App, db AuthCounter) (any, error) {
 	case HandlerAPI:
 		return NewAPI(a.Handler(), db, a.Log).Handle, nil
 	case HandlerRollup:
-		return (&Rollup{App: a, DB: db}).Handle, nil
+		return (&Rollup{Store: a.Store, DB: db, Log: a.Log}).Handle, nil
 	case HandlerMigrate:
 		return (&Migrate{Store: a.Store, DB: db, Log: a.Log}).Handle, nil
 	}
@@ -153,8 +153,9 @@ type RollupSummary struct {
 
 // Rollup folds new views into the hourly rollups on EventBridge scheduled events.
 type Rollup struct {
-	App *app.App
-	DB  AuthCounter
+	Store *storage.Store
+	DB    AuthCounter
+	Log   *slog.Logger
 	// Options are passed to rollup.Run (zero: its defaults, and no waiting for a running rollup).
 	Options rollup.Options
 }
@@ -163,12 +164,12 @@ type Rollup struct {
 func (r *Rollup) Handle(ctx context.Context, ev events.EventBridgeEvent) (RollupSummary, error) {
 	ctx, cancel := beforeDeadline(ctx)
 	defer cancel()
-	log := r.App.Log
+	log := r.Log
 	before := failures(r.DB)
-	res, err := r.App.Rollup(ctx, r.Options)
+	res, err := rollup.Run(ctx, r.Store, r.Options)
 	if err != nil && authFailed(r.DB, before) && ctx.Err() == nil {
 		log.WarnContext(ctx, "retrying the rollup after the database refused the password")
-		res, err = r.App.Rollup(ctx, r.Options)
+		res, err = rollup.Run(ctx, r.Store, r.Options)
 	}
 	sum := RollupSummary{Folded: res.Folded, Batches: res.Batches, Busy: res.Busy, DurationMS: res.Duration.Milliseconds()}
 	if err != nil {
