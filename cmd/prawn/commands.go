@@ -70,7 +70,7 @@ func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writ
 		rollupTicker(tickCtx, a, cfg.RollupInterval, log)
 	}()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(httpapi.Listener(ln)) }()
 	log.Info("prawn is serving", "url", "http://"+ln.Addr().String(), "version", buildinfo.String())
 
 	select {
