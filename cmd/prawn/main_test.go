@@ -38,6 +38,17 @@ func TestHelpAndUsageErrors(t *testing.T) {
 	if _, err := runCLI(t, "verify", "--from", "yesterday"); !errors.As(err, &usage) {
 		t.Errorf("verify --from yesterday: err = %v, want a usage error", err)
 	}
+	for _, want := range []string{"PRAWN_RATE_LIMIT       [serve, Lambda]", "PRAWN_ADDR             [serve]", "PRAWN_DATA_DIR         [serve, CLI]", "DB_SECRET_ARN          [Lambda]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help does not say where settings apply (%q):\n%s", want, out)
+		}
+	}
+	t.Setenv("PRAWN_DB_MAX_CONNS", "2")
+	t.Setenv("PRAWN_INGEST_FLUSHERS", "2")
+	if _, err := runCLI(t, "serve"); err == nil || !strings.Contains(err.Error(), "PRAWN_INGEST_FLUSHERS=2 with PRAWN_DB_MAX_CONNS=2") {
+		t.Errorf("serve with as many flushers as connections: err = %v", err)
+	}
+	t.Setenv("PRAWN_INGEST_FLUSHERS", "")
 	t.Setenv("PRAWN_ADDR", "nope")
 	if _, err := runCLI(t, "migrate"); err == nil || !strings.Contains(err.Error(), "PRAWN_ADDR") {
 		t.Errorf("bad PRAWN_ADDR: err = %v", err)

@@ -388,7 +388,7 @@ func TestDroppedInStats(t *testing.T) {
 }
 
 func TestConfigDefaultsMatchEdge(t *testing.T) {
-	c, err := config.Load(func(string) string { return "" })
+	c, err := config.Load(func(string) string { return "" }, config.Serve)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,14 +398,14 @@ func TestConfigDefaultsMatchEdge(t *testing.T) {
 	}
 	c, err = config.Load(func(k string) string {
 		return map[string]string{"PRAWN_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1", "PRAWN_CORS_ORIGINS": "https://a.example,*"}[k]
-	})
+	}, config.Serve)
 	if err != nil || len(c.TrustedProxies) != 2 || c.TrustedProxies[1] != netip.MustParsePrefix("127.0.0.1/32") || len(c.CORSOrigins) != 2 {
 		t.Errorf("config = %+v, %v", c, err)
 	}
 	_, err = config.Load(func(k string) string {
 		return map[string]string{"PRAWN_TRUSTED_PROXIES": "cloudfront", "PRAWN_CORS_ORIGINS": "https://a.example/path",
 			"PRAWN_RATE_LIMIT": "-1", "PRAWN_RATE_BURST": "0", "PRAWN_HSTS": "yes please", "PRAWN_DB_TIMEOUT": "soon"}[k]
-	})
+	}, config.Serve)
 	for _, name := range []string{"PRAWN_TRUSTED_PROXIES", "PRAWN_CORS_ORIGINS", "PRAWN_RATE_LIMIT", "PRAWN_RATE_BURST", "PRAWN_HSTS", "PRAWN_DB_TIMEOUT"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("invalid %s not reported: %v", name, err)

@@ -34,53 +34,46 @@ const (
 var Handlers = []string{HandlerAPI, HandlerRollup, HandlerMigrate}
 
 // Main builds the handler that _HANDLER names and serves invocations from the Lambda runtime API
-// until the process ends. It returns only when init fails, with an error that says why.
+// until the process ends. It returns only when init fails, with an error that says why. Every
+// setting but the database's whereabouts comes from internal/config, as for `prawn serve`; the
+// database is internal/dbconn's (DATABASE_URL, or RDS with a secret or IAM), with the pool
+// size of the configuration.
 func Main(getenv func(string) string) error {
 	name := strings.TrimSpace(getenv("_HANDLER"))
 	if !slices.Contains(Handlers, name) {
 		return fmt.Errorf("_HANDLER=%q: want one of %s", name, strings.Join(Handlers, ", "))
 	}
-	log, err := Logger(getenv)
-	if err != nil {
-		return err
+	use := config.LambdaJob
+	if name == HandlerAPI {
+		use = config.LambdaAPI
 	}
+	cfg, err := config.Load(getenv, use)
+	if err != nil {
+		return fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	log := cfg.Logger()
 	settings, err := dbconn.FromEnv(getenv)
 	if err != nil {
 		return fmt.Errorf("database settings:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
+	settings.MaxConns = cfg.DBMaxConns
 	db, err := dbconn.Open(context.Background(), settings, log)
 	if err != nil {
 		return err
 	}
-	h, err := New(name, app.New(db.Store, log), db)
+	a, err := app.Build(db.Store, cfg, log)
 	if err != nil {
 		db.Close()
 		return err
 	}
-	log.Debug("lambda handler ready", "handler", name)
+	h, err := New(name, a, db)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	log.Debug("lambda handler ready", "handler", name, "db_max_conns", cfg.DBMaxConns, "ingest_flushers", cfg.IngestFlushers)
 	awslambda.Start(h)
 	return nil
-}
-
-// Logger is the logger of a Lambda instance: PRAWN_LOG_LEVEL and PRAWN_LOG_FORMAT as for the CLI,
-// but JSON unless PRAWN_LOG_FORMAT says otherwise, for CloudWatch Logs Insights.
-func Logger(getenv func(string) string) (*slog.Logger, error) {
-	cfg, err := config.Load(func(name string) string {
-		switch name {
-		case "PRAWN_LOG_FORMAT":
-			if v := getenv(name); v != "" {
-				return v
-			}
-			return "json"
-		case "PRAWN_LOG_LEVEL":
-			return getenv(name)
-		}
-		return "" // the other settings do not apply in Lambda
-	})
-	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	return cfg.Logger(), nil
 }
 
 // AuthCounter reports how many connection attempts the database refused for a wrong password;
