@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,22 @@ func TestSeedRollupVerifyRebuild(t *testing.T) {
 	}
 	if out, err := runCLI(t, "verify"); err != nil || !strings.Contains(out, "rollups match the raw views") {
 		t.Fatalf("verify after rebuild: %v\n%s", err, out)
+	}
+}
+
+// TestReadmeListsEveryPackage keeps README's "Where things live" true.
+func TestReadmeListsEveryPackage(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := os.ReadDir("../../internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if d.IsDir() && !strings.Contains(string(readme), "\ninternal/"+d.Name()+" ") {
+			t.Errorf("README's \"Where things live\" does not list internal/%s", d.Name())
+		}
 	}
 }
