@@ -132,7 +132,7 @@ var Vars = []Var{
 	{"PRAWN_ADDR", "127.0.0.1:8080", InServe, "host:port that `prawn serve` listens on"},
 	{"PRAWN_DATA_DIR", "./.prawn", InServe | InCLI, "folder for the embedded database"},
 	{"PRAWN_ROLLUP_INTERVAL", "1m", InServe, "how often `prawn serve` folds new views into the rollups; 0 turns it off"},
-	{"PRAWN_DB_MAX_CONNS", "4 or the CPUs, whichever is more; Lambda: 2", everywhere, "connection pool size"},
+	{"PRAWN_DB_MAX_CONNS", "pool_max_conns of DATABASE_URL if given, else 4 or the CPUs, whichever is more; Lambda: 2", everywhere, "connection pool size"},
 	{"PRAWN_LOG_LEVEL", "info", everywhere, "debug, info, warn or error"},
 	{"PRAWN_LOG_FORMAT", "text; Lambda: json", everywhere, "text or json"},
 	{"PRAWN_TRUSTED_PROXIES", "none", recording, "comma list of CIDRs or addresses whose X-Forwarded-For is believed (CloudFront's ranges in AWS)"},
@@ -242,8 +242,8 @@ type poolSize struct {
 	err    error
 }
 
-// pool resolves the pool's size: PRAWN_DB_MAX_CONNS (v); else in Lambda LambdaMaxConns; else
-// DATABASE_URL's pool_max_conns; else pgx's default, 4 or the CPUs, whichever is more.
+// pool resolves the pool's size: PRAWN_DB_MAX_CONNS (v); else DATABASE_URL's pool_max_conns;
+// else LambdaMaxConns in Lambda, pgx's default elsewhere (4 or the CPUs, whichever is more).
 func (c *Config) pool(v string, use Use) poolSize {
 	if v != "" {
 		n, err := strconv.Atoi(v)
@@ -252,15 +252,15 @@ func (c *Config) pool(v string, use Use) poolSize {
 		}
 		return poolSize{size: int32(n), source: "PRAWN_DB_MAX_CONNS=" + v}
 	}
-	if use.Lambda() {
-		return poolSize{size: LambdaMaxConns, source: fmt.Sprintf("the pool of a Lambda instance (%d connections)", LambdaMaxConns)}
-	}
 	if u, err := url.Parse(c.DatabaseURL); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
 		if s := u.Query().Get("pool_max_conns"); s != "" {
 			if n, err := strconv.Atoi(s); err == nil && n >= 1 {
 				return poolSize{size: int32(n), source: "pool_max_conns=" + s + " in DATABASE_URL"}
 			}
 		}
+	}
+	if use.Lambda() {
+		return poolSize{size: LambdaMaxConns, source: fmt.Sprintf("the pool of a Lambda instance (%d connections)", LambdaMaxConns)}
 	}
 	n := max(4, runtime.NumCPU())
 	return poolSize{size: int32(n), source: fmt.Sprintf("the default pool (%d connections: 4 or the CPUs, whichever is more)", n)}

@@ -65,6 +65,7 @@ func TestIngestFollowsThePool(t *testing.T) {
 		{use: Serve, env: map[string]string{"PRAWN_DB_MAX_CONNS": "2"}, pool: 2, flushers: 1},
 		{use: Serve, env: map[string]string{"DATABASE_URL": "postgres://u@h/db?pool_max_conns=8"}, pool: 8, flushers: 4},
 		{use: LambdaAPI, pool: 2, flushers: 1, logFormat: "json"},
+		{use: LambdaAPI, env: map[string]string{"DATABASE_URL": "postgres://u@h/db?pool_max_conns=5"}, pool: 5, flushers: 4, logFormat: "json"},
 		{use: LambdaJob, pool: 2, flushers: 1, logFormat: "json"},
 		{use: LambdaAPI, env: map[string]string{"PRAWN_DB_MAX_CONNS": "6", "PRAWN_LOG_FORMAT": "text"}, pool: 6, flushers: 4, logFormat: "text"},
 		{use: Serve, env: map[string]string{"PRAWN_DB_MAX_CONNS": "1", "PRAWN_INGEST_MODE": "direct"}, pool: 1, flushers: 1},

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// Edge holds the protections of the HTTP edge. The zero value turns them off; DefaultEdge is
-// what `prawn serve` uses unless configured otherwise.
+// Edge holds the protections of the HTTP edge, which apply to each operation as its kind says
+// (see policies). The zero value turns them off; DefaultEdge is what the configuration's
+// defaults give.
 type Edge struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed (CloudFront, a load
 	// balancer); from anyone else it is ignored.
@@ -21,7 +22,8 @@ type Edge struct {
 	RateLimit float64
 	// RateBurst is how many views a client may record at once before RateLimit applies.
 	RateBurst int
-	// CORSOrigins may post views from their pages ("https://example.com"; "*" for any).
+	// CORSOrigins may call the recording operations from their pages ("https://example.com";
+	// "*" for any).
 	CORSOrigins []string
 	// HSTS sends Strict-Transport-Security on every answer (behind TLS-terminating proxies); it
 	// is always sent on requests that came over TLS.
