@@ -97,7 +97,7 @@ func TestBotMatcherAgreesWithRegexps(t *testing.T) {
 	t.Logf("%d user agents agree", len(uas))
 }
 
-func BenchmarkIsBotMiss(b *testing.B) {
+func BenchmarkMatchMiss(b *testing.B) {
 	m, _ := newMatcher(crawlerList, genericClients)
 	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 	i := 0
