@@ -77,10 +77,17 @@ verify: generate ## Fail when `make generate` changes the tree (generated code e
 	  echo "verify: generated code is stale or was edited by hand; run make generate and commit"; exit 1; fi
 	@echo "verify: generated code is up to date"
 
+# Benchmark flags: make bench BENCH_FLAGS='-rates 1000,2000 -targets batch,home' (go run ./scripts/bench -help).
+BENCH_FLAGS ?=
+
 .PHONY: bench
-bench: ## Ingest benchmark (~25 min): open-loop vegeta vs naive path, pgbench and hello-world; writes docs/benchmarks.md.
-	scripts/bench.sh
+bench: ## Ingest benchmark (~15 min): open-loop vegeta ladder, prawn vs naive path, hello-world, pgbench; writes docs/benchmarks.md.
+	$(GO) run ./scripts/bench $(BENCH_FLAGS)
+
+.PHONY: bench/quick
+bench/quick: ## The ingest benchmark's tiny ladder (~1.5 min): checks that it works (development, CI); writes nothing.
+	$(GO) run ./scripts/bench -quick $(BENCH_FLAGS)
 
 .PHONY: bench/rollup
-bench/rollup: ## Rollup benchmark: fold cost vs history size, reads from rollups vs raw rows.
-	scripts/bench-rollup.sh
+bench/rollup: ## Rollup benchmark (~4 min): fold cost vs history size, reads from rollups vs raw rows; writes docs/benchmarks.md.
+	$(GO) run ./scripts/benchrollup $(BENCH_FLAGS)

@@ -1,12 +1,14 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
+import { trackerPlugin } from './vite.tracker.ts';
 
 // Two entries: the page (index.html) and the API reference (docs.html), so the
-// reference's large library never reaches the page's bundle. The build goes to
-// dist/app; frontend/embed.go embeds it into the Go binary.
+// reference's large library never reaches the page's bundle. The tracker plugin
+// adds count.js, built on its own as one IIFE (vite.tracker.ts). The build goes
+// to dist/app; frontend/embed.go embeds it into the Go binary.
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), trackerPlugin()],
   build: {
     outDir: 'dist/app',
     emptyOutDir: true,

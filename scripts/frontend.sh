@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and tests prawn's frontend (frontend/). The Makefile calls it:
 #   scripts/frontend.sh build     npm ci if needed, generate the API client, type-check, vite build → frontend/dist/app
+#                                 (the page, the API reference, and the tracker count.js; fails if count.js > 1 KB gzipped)
 #   scripts/frontend.sh generate  API client frontend/src/api/schema.d.ts from api/openapi.yaml (deterministic)
 #   scripts/frontend.sh test      build, Vitest unit tests, then the browser end-to-end test (frontend/e2e/e2e.mjs)
 # The end-to-end test builds and starts the real `prawn serve`; it uses TEST_DATABASE_URL or DATABASE_URL
@@ -30,6 +31,7 @@ generate() {
 build() {
   generate
   npx --no-install tsc --noEmit -p tsconfig.json
+  npx --no-install tsc --noEmit -p tsconfig.node.json
   npx --no-install vite build
 }
 

@@ -70,7 +70,7 @@ func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writ
 		rollupTicker(tickCtx, a, cfg.RollupInterval, log)
 	}()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(httpapi.Listener(ln)) }()
 	log.Info("prawn is serving", "url", "http://"+ln.Addr().String(), "version", buildinfo.String())
 
 	select {
@@ -105,7 +105,7 @@ func rollupTicker(ctx context.Context, a *app.App, every time.Duration, log *slo
 			return
 		case <-t.C:
 		}
-		res, err := a.Rollup(ctx, rollup.Options{})
+		res, err := rollup.Run(ctx, a.Store, rollup.Options{})
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Error("rollup failed", "err", err)

@@ -75,7 +75,11 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		if c.name == "version" {
 			return c.run(ctx, config.Config{}, args[1:], out)
 		}
-		cfg, err := config.FromEnv()
+		use := config.Command
+		if c.name == "serve" {
+			use = config.Serve
+		}
+		cfg, err := config.FromEnv(use)
 		if err != nil {
 			return fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		}
@@ -89,9 +93,10 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, "\nEnvironment:\n")
+	fmt.Fprint(w, "\nEnvironment, validated at start; [where it applies]: serve; CLI (migrate, rollup, verify,\n"+
+		"seed); Lambda (the HTTP edge and ingest settings: its api handler):\n")
 	for _, v := range config.Vars {
-		fmt.Fprintf(w, "  %-22s %s (default %s)\n", v.Name, v.Help, v.Default)
+		fmt.Fprintf(w, "  %-22s [%s] %s (default: %s)\n", v.Name, v.Where, v.Help, v.Default)
 	}
 	fmt.Fprint(w, "\nRun `prawn <command> --help` for a command's flags.\n")
 }

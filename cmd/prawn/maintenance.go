@@ -80,7 +80,7 @@ func runRollup(ctx context.Context, cfg config.Config, args []string, out io.Wri
 		return nil
 	}
 	var p *progress
-	res, err := a.Rollup(ctx, rollup.Options{BatchSize: *batch, Wait: *wait, Progress: func(pr rollup.Progress) {
+	res, err := rollup.Run(ctx, a.Store, rollup.Options{BatchSize: *batch, Wait: *wait, Progress: func(pr rollup.Progress) {
 		if p == nil {
 			p = newProgress("folded", pr.Folded+pr.Remaining, a.Log)
 			p.start = time.Now().Add(-pr.Elapsed)

@@ -1,9 +1,11 @@
 // Package app wires prawn together: the database (given or embedded), the domain services and
-// the HTTP handler. The CLI and the Lambda transport build the same App.
+// the HTTP handler. The CLI and the Lambda transport build the same App from the same
+// configuration (internal/config).
 package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,12 +16,11 @@ import (
 	"github.com/prawnhq/prawn/internal/ingest"
 	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/pgembed"
-	"github.com/prawnhq/prawn/internal/rollup"
 	"github.com/prawnhq/prawn/internal/stats"
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
-// App is prawn built once: use its Handler and Rollup, then Close it.
+// App is prawn built once: use its Handler and Store, then Close it.
 type App struct {
 	Store    *storage.Store
 	Recorder pageview.Recorder
@@ -27,16 +28,45 @@ type App struct {
 	Log      *slog.Logger
 	// Web serves the page; nil serves none.
 	Web http.Handler
-	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound);
-	// New sets httpapi.DefaultEdge, Open the configured ones.
+	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound),
+	// from the configuration.
 	Edge    httpapi.Edge
 	closers []func() error
 }
 
-// New builds the app around a store, recording views by group commit with the default settings.
+// New builds the app around a store with the default settings of `prawn serve` (an empty
+// environment), for tests and tools.
 func New(store *storage.Store, log *slog.Logger) *App {
-	return newApp(store, log, ingest.New(store, ingest.Options{
-		MaxWait: ingest.DefaultMaxWait, CommitTimeout: commitTimeout(httpapi.DefaultDBTimeout), Log: log}))
+	cfg, err := config.Load(func(string) string { return "" }, config.Serve)
+	if err != nil {
+		panic(err) // the defaults are valid: internal/config's tests
+	}
+	a, err := Build(store, cfg, log)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// Build builds the app around a store, whose pool the caller sized by cfg.DBMaxConns, with cfg's
+// recorder and edge settings.
+func Build(store *storage.Store, cfg config.Config, log *slog.Logger) (*App, error) {
+	rec, err := ingest.NewRecorder(store, cfg.IngestMode, ingest.Options{
+		MaxBatch: cfg.IngestMaxBatch, MaxWait: cfg.IngestMaxWait, Queue: cfg.IngestQueue,
+		Flushers: cfg.IngestFlushers, CommitTimeout: commitTimeout(cfg.DBTimeout), Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	return &App{
+		Store:    store,
+		Recorder: rec,
+		Stats:    &stats.Service{Store: store},
+		Log:      log,
+		Edge: httpapi.Edge{
+			TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
+		},
+	}, nil
 }
 
 // commitTimeout bounds one batch's INSERT so that a request's answer stays near its database
@@ -47,16 +77,6 @@ func commitTimeout(dbTimeout time.Duration) time.Duration {
 		return 0 // ingest's default
 	}
 	return dbTimeout / 2
-}
-
-func newApp(store *storage.Store, log *slog.Logger, rec pageview.Recorder) *App {
-	return &App{
-		Store:    store,
-		Recorder: rec,
-		Stats:    &stats.Service{Store: store},
-		Log:      log,
-		Edge:     httpapi.DefaultEdge(),
-	}
 }
 
 // Open connects to the configured database, starting the embedded cluster when no DATABASE_URL
@@ -78,20 +98,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		}
 		return nil, err
 	}
-	rec, err := ingest.NewRecorder(store, cfg.IngestMode, ingest.Options{
-		MaxBatch: cfg.IngestMaxBatch, MaxWait: cfg.IngestMaxWait, Queue: cfg.IngestQueue,
-		Flushers: cfg.IngestFlushers, CommitTimeout: commitTimeout(cfg.DBTimeout), Log: log})
+	a, err := Build(store, cfg, log)
 	if err != nil {
 		store.Close()
 		if cluster != nil {
 			_ = cluster.Close()
 		}
 		return nil, err
-	}
-	a := newApp(store, log, rec)
-	a.Edge = httpapi.Edge{
-		TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
-		CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
 	}
 	a.closers = append(a.closers, func() error { store.Close(); return nil })
 	if cluster != nil {
@@ -104,11 +117,6 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 func (a *App) Handler() http.Handler {
 	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log}
 	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: a.Edge})
-}
-
-// Rollup folds new views into the rollups; see rollup.Run.
-func (a *App) Rollup(ctx context.Context, opt rollup.Options) (rollup.Result, error) {
-	return rollup.Run(ctx, a.Store, opt)
 }
 
 // Close commits the views still queued, then releases the database (and stops the embedded

@@ -1,4 +1,6 @@
-// Package config reads prawn's settings from the environment and validates them at start.
+// Package config reads prawn's settings from the environment and validates them at start. It is
+// the one loader of `prawn serve`, the other commands and every Lambda handler: a setting means
+// the same wherever it applies, and Vars says where that is.
 package config
 
 import (
@@ -9,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +19,8 @@ import (
 
 // Config is prawn's configuration.
 type Config struct {
-	// DatabaseURL is the Postgres to use; empty means the embedded cluster under DataDir.
+	// DatabaseURL is the Postgres to use; empty means the embedded cluster under DataDir (in
+	// Lambda: the RDS database that internal/dbconn reads from DB_HOST and the others).
 	DatabaseURL string
 	// Addr is where `prawn serve` listens.
 	Addr string
@@ -24,7 +28,7 @@ type Config struct {
 	DataDir string
 	// RollupInterval is how often `prawn serve` folds new views; 0 turns the ticker off.
 	RollupInterval time.Duration
-	// DBMaxConns caps the connection pool; 0 means the driver's default.
+	// DBMaxConns is the size of the connection pool, defaults resolved (never 0).
 	DBMaxConns int32
 	// LogLevel is the least severe level logged.
 	LogLevel slog.Level
@@ -36,7 +40,7 @@ type Config struct {
 	RateLimit float64
 	// RateBurst is the views one client may record at once.
 	RateBurst int
-	// CORSOrigins may post views from their pages; "*" means any.
+	// CORSOrigins may call the recording operations from their pages; "*" means any.
 	CORSOrigins []string
 	// HSTS sends Strict-Transport-Security on every answer.
 	HSTS bool
@@ -50,55 +54,128 @@ type Config struct {
 	IngestMaxWait time.Duration
 	// IngestQueue is the most views waiting to be committed before new ones get 503.
 	IngestQueue int
-	// IngestFlushers is how many batches may commit at the same time.
+	// IngestFlushers is how many batches may commit at the same time, defaults resolved.
 	IngestFlushers int
+}
+
+// Use is what a process does with the configuration. It picks the defaults that differ between
+// the transports (the pool and the log format in Lambda) and the checks that apply (the
+// ingest settings against the pool where views are recorded).
+type Use int
+
+// The uses of the configuration.
+const (
+	// Serve is `prawn serve`.
+	Serve Use = iota
+	// Command is the other commands: migrate, rollup, verify, seed.
+	Command
+	// LambdaAPI is the api Lambda handler.
+	LambdaAPI
+	// LambdaJob is the rollup and migrate Lambda handlers.
+	LambdaJob
+)
+
+// Lambda reports whether u runs in AWS Lambda.
+func (u Use) Lambda() bool { return u == LambdaAPI || u == LambdaJob }
+
+// records reports whether u records views, through the ingest settings.
+func (u Use) records() bool { return u == Serve || u == LambdaAPI }
+
+// Defaults that depend on where prawn runs.
+const (
+	// LambdaMaxConns is the pool of a Lambda instance, which serves one request at a time.
+	LambdaMaxConns = 2
+	// MaxFlushers is the default of PRAWN_INGEST_FLUSHERS where the pool leaves room for it.
+	MaxFlushers = 4
+)
+
+// Where says in which uses a setting applies.
+type Where uint8
+
+// Places where a setting applies.
+const (
+	InServe  Where = 1 << iota // prawn serve
+	InCLI                      // prawn migrate, rollup, verify, seed
+	InLambda                   // the Lambda handlers (edge and ingest settings: the api handler)
+)
+
+// String is the list that --help and the README show.
+func (w Where) String() string {
+	var names []string
+	for _, p := range []struct {
+		w    Where
+		name string
+	}{{InServe, "serve"}, {InCLI, "CLI"}, {InLambda, "Lambda"}} {
+		if w&p.w != 0 {
+			names = append(names, p.name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // Var describes one environment variable, for --help and the README.
 type Var struct {
-	Name, Default, Help string
+	Name, Default string
+	Where         Where
+	Help          string
 }
 
-// Vars lists every setting.
+const (
+	everywhere = InServe | InCLI | InLambda
+	recording  = InServe | InLambda // the HTTP edge and ingest: serve and the api handler
+)
+
+// Vars lists every setting. Every one is validated by every use (a typo is refused wherever it
+// is made); Where says where it has an effect.
 var Vars = []Var{
-	{"DATABASE_URL", "(embedded)", "Postgres connection string; unset: a private cluster under PRAWN_DATA_DIR"},
-	{"PRAWN_ADDR", "127.0.0.1:8080", "host:port that `prawn serve` listens on"},
-	{"PRAWN_DATA_DIR", "./.prawn", "folder for the embedded database"},
-	{"PRAWN_ROLLUP_INTERVAL", "1m", "how often `prawn serve` folds new views into the rollups; 0 turns it off"},
-	{"PRAWN_DB_MAX_CONNS", "(4 per CPU)", "connection pool size"},
-	{"PRAWN_LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"PRAWN_LOG_FORMAT", "text", "text or json"},
-	{"PRAWN_TRUSTED_PROXIES", "(none)", "comma list of CIDRs or addresses whose X-Forwarded-For is believed (CloudFront's ranges in AWS)"},
-	{"PRAWN_RATE_LIMIT", "10", "views a second one client may record (POST /api/views, GET /api/home); 0 turns it off; loopback is exempt"},
-	{"PRAWN_RATE_BURST", "50", "views one client may record at once before PRAWN_RATE_LIMIT applies"},
-	{"PRAWN_CORS_ORIGINS", "(none)", "comma list of origins such as https://example.com whose pages may POST /api/views; * for any"},
-	{"PRAWN_HSTS", "false", "true sends Strict-Transport-Security (behind an HTTPS proxy); always sent over TLS"},
-	{"PRAWN_DB_TIMEOUT", "800ms", "longest an API request waits for the database before answering 503"},
-	{"PRAWN_INGEST_MODE", "batch", "batch: group commit of concurrent views; direct: one INSERT per view (the benchmark baseline)"},
-	{"PRAWN_INGEST_MAX_BATCH", "256", "most views one group-commit INSERT carries"},
-	{"PRAWN_INGEST_MAX_WAIT", "2ms", "under load (other views waiting, or a batch committing), how long a flusher keeps gathering views into its batch; a lone view never waits; 0 never waits"},
-	{"PRAWN_INGEST_QUEUE", "2048", "most views waiting to be committed; beyond it POSTs get 503 with Retry-After"},
-	{"PRAWN_INGEST_FLUSHERS", "4", "how many batches may commit at the same time (each holds a database connection; keep it below PRAWN_DB_MAX_CONNS)"},
+	{"DATABASE_URL", "embedded", everywhere, "Postgres connection string; unset: a private cluster under PRAWN_DATA_DIR (in Lambda: the DB_* settings)"},
+	{"PRAWN_ADDR", "127.0.0.1:8080", InServe, "host:port that `prawn serve` listens on"},
+	{"PRAWN_DATA_DIR", "./.prawn", InServe | InCLI, "folder for the embedded database"},
+	{"PRAWN_ROLLUP_INTERVAL", "1m", InServe, "how often `prawn serve` folds new views into the rollups; 0 turns it off"},
+	{"PRAWN_DB_MAX_CONNS", "pool_max_conns of DATABASE_URL if given, else 4 or the CPUs, whichever is more; Lambda: 2", everywhere, "connection pool size"},
+	{"PRAWN_LOG_LEVEL", "info", everywhere, "debug, info, warn or error"},
+	{"PRAWN_LOG_FORMAT", "text; Lambda: json", everywhere, "text or json"},
+	{"PRAWN_TRUSTED_PROXIES", "none", recording, "comma list of CIDRs or addresses whose X-Forwarded-For is believed (CloudFront's ranges in AWS)"},
+	{"PRAWN_RATE_LIMIT", "10", recording, "views a second one client may record (POST /api/views, GET /api/home); 0 turns it off; loopback is exempt"},
+	{"PRAWN_RATE_BURST", "50", recording, "views one client may record at once before PRAWN_RATE_LIMIT applies"},
+	{"PRAWN_CORS_ORIGINS", "none", recording, "comma list of origins such as https://example.com whose pages may record views (POST /api/views, GET /api/home); * for any"},
+	{"PRAWN_HSTS", "false", recording, "true sends Strict-Transport-Security (behind an HTTPS proxy); always sent over TLS"},
+	{"PRAWN_DB_TIMEOUT", "800ms", recording, "longest an API request waits for the database before answering 503"},
+	{"PRAWN_INGEST_MODE", "batch", recording, "batch: group commit of concurrent views; direct: one INSERT per view (the benchmark baseline)"},
+	{"PRAWN_INGEST_MAX_BATCH", "256", recording, "most views one group-commit INSERT carries"},
+	{"PRAWN_INGEST_MAX_WAIT", "2ms", recording, "under load (other views waiting, or a batch committing), how long a flusher keeps gathering views into its batch; a lone view never waits; 0 never waits"},
+	{"PRAWN_INGEST_QUEUE", "2048", recording, "most views waiting to be committed; beyond it POSTs get 503 with Retry-After"},
+	{"PRAWN_INGEST_FLUSHERS", "4, at most the pool less one; Lambda: 1", recording, "how many batches may commit at the same time; each holds a connection, so it must be below PRAWN_DB_MAX_CONNS"},
+	{"DB_HOST", "none", InLambda, "RDS host, when DATABASE_URL is not set; with DB_PORT (5432) and DB_NAME"},
+	{"DB_PORT", "5432", InLambda, "RDS port"},
+	{"DB_NAME", "none", InLambda, "RDS database name"},
+	{"DB_SECRET_ARN", "none", InLambda, "Secrets Manager secret with the database user name and password"},
+	{"DB_IAM_USER", "none", InLambda, "instead of DB_SECRET_ARN: log in with an RDS IAM auth token as this user (with AWS_REGION)"},
 }
 
-// FromEnv reads the configuration from the environment, naming every invalid value at once.
-func FromEnv() (Config, error) {
-	return Load(os.Getenv)
+// FromEnv reads the configuration for use from the environment, naming every invalid value at
+// once.
+func FromEnv(use Use) (Config, error) {
+	return Load(os.Getenv, use)
 }
 
-// Load reads the configuration through getenv.
-func Load(getenv func(string) string) (Config, error) {
+// Load reads the configuration for use through getenv.
+func Load(getenv func(string) string, use Use) (Config, error) {
 	get := func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
 		}
 		return def
 	}
+	logFormat := "text"
+	if use.Lambda() {
+		logFormat = "json" // for CloudWatch Logs Insights
+	}
 	c := Config{
 		DatabaseURL: get("DATABASE_URL", ""),
 		Addr:        get("PRAWN_ADDR", "127.0.0.1:8080"),
 		DataDir:     get("PRAWN_DATA_DIR", "./.prawn"),
-		LogFormat:   get("PRAWN_LOG_FORMAT", "text"),
+		LogFormat:   get("PRAWN_LOG_FORMAT", logFormat),
 		IngestMode:  get("PRAWN_INGEST_MODE", "batch"),
 	}
 	var errs []error
@@ -113,13 +190,11 @@ func Load(getenv func(string) string) (Config, error) {
 	} else {
 		c.RollupInterval = d
 	}
-	if v := get("PRAWN_DB_MAX_CONNS", ""); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			errs = append(errs, fmt.Errorf("PRAWN_DB_MAX_CONNS=%q: want a whole number from 1 to 1000", v))
-		}
-		c.DBMaxConns = int32(n)
+	pool := c.pool(get("PRAWN_DB_MAX_CONNS", ""), use)
+	if pool.err != nil {
+		errs = append(errs, pool.err)
 	}
+	c.DBMaxConns = pool.size
 	if c.IngestMode != "batch" && c.IngestMode != "direct" {
 		errs = append(errs, fmt.Errorf("PRAWN_INGEST_MODE=%q: want batch or direct", c.IngestMode))
 	}
@@ -133,12 +208,18 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.IngestMaxBatch = intVar("PRAWN_INGEST_MAX_BATCH", 256, 1, 10000)
 	c.IngestQueue = intVar("PRAWN_INGEST_QUEUE", 2048, 1, 1000000)
-	c.IngestFlushers = intVar("PRAWN_INGEST_FLUSHERS", 4, 1, 64)
+	flushersSet := get("PRAWN_INGEST_FLUSHERS", "") != ""
+	c.IngestFlushers = intVar("PRAWN_INGEST_FLUSHERS", defaultFlushers(int(c.DBMaxConns)), 1, 64)
 	mw := get("PRAWN_INGEST_MAX_WAIT", "2ms")
 	if d, err := time.ParseDuration(mw); err != nil || d < 0 || d > time.Second {
 		errs = append(errs, fmt.Errorf("PRAWN_INGEST_MAX_WAIT=%q: want a duration from 0 to 1s such as 0 or 2ms", mw))
 	} else {
 		c.IngestMaxWait = d
+	}
+	if len(errs) == 0 && use.records() {
+		if err := c.checkIngest(pool, flushersSet); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	errs = append(errs, c.loadEdge(get)...)
 	lv := get("PRAWN_LOG_LEVEL", "info")
@@ -152,6 +233,57 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// poolSize is the connection pool's size and where it comes from.
+type poolSize struct {
+	size   int32
+	source string // for messages: "PRAWN_DB_MAX_CONNS=4", "the default pool of 4", ...
+	err    error
+}
+
+// pool resolves the pool's size: PRAWN_DB_MAX_CONNS (v); else DATABASE_URL's pool_max_conns;
+// else LambdaMaxConns in Lambda, pgx's default elsewhere (4 or the CPUs, whichever is more).
+func (c *Config) pool(v string, use Use) poolSize {
+	if v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return poolSize{err: fmt.Errorf("PRAWN_DB_MAX_CONNS=%q: want a whole number from 1 to 1000", v)}
+		}
+		return poolSize{size: int32(n), source: "PRAWN_DB_MAX_CONNS=" + v}
+	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if s := u.Query().Get("pool_max_conns"); s != "" {
+			if n, err := strconv.Atoi(s); err == nil && n >= 1 {
+				return poolSize{size: int32(n), source: "pool_max_conns=" + s + " in DATABASE_URL"}
+			}
+		}
+	}
+	if use.Lambda() {
+		return poolSize{size: LambdaMaxConns, source: fmt.Sprintf("the pool of a Lambda instance (%d connections)", LambdaMaxConns)}
+	}
+	n := max(4, runtime.NumCPU())
+	return poolSize{size: int32(n), source: fmt.Sprintf("the default pool (%d connections: 4 or the CPUs, whichever is more)", n)}
+}
+
+// defaultFlushers follows the pool: MaxFlushers, but always one connection fewer than the pool,
+// so that reads find one while every flusher commits.
+func defaultFlushers(pool int) int {
+	return max(1, min(MaxFlushers, pool-1))
+}
+
+// checkIngest refuses ingest settings that the pool cannot serve: each committing batch holds a
+// connection, and the reads (the count of GET /api/home, /readyz) need one more.
+func (c *Config) checkIngest(pool poolSize, flushersSet bool) error {
+	if c.IngestMode != "batch" || int32(c.IngestFlushers) < pool.size {
+		return nil
+	}
+	if !flushersSet {
+		return fmt.Errorf("%s is too small for group commit (PRAWN_INGEST_MODE=batch): its flusher holds a connection and reads need another; set PRAWN_DB_MAX_CONNS to 2 or more, or PRAWN_INGEST_MODE=direct",
+			pool.source)
+	}
+	return fmt.Errorf("PRAWN_INGEST_FLUSHERS=%d with %s: each committing batch holds a connection and reads need one more, so at most %d flushers fit; lower PRAWN_INGEST_FLUSHERS or raise PRAWN_DB_MAX_CONNS",
+		c.IngestFlushers, pool.source, pool.size-1)
 }
 
 // loadEdge reads the settings of the HTTP edge: proxies, rate limit, CORS, HSTS, DB timeout.

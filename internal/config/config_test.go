@@ -1,6 +1,9 @@
 package config
 
 import (
+	"os"
+	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -9,12 +12,16 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestDefaults(t *testing.T) {
-	c, err := Load(env(nil))
+	c, err := Load(env(nil), Serve)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./.prawn" || c.RollupInterval != time.Minute || c.DatabaseURL != "" {
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./.prawn" || c.RollupInterval != time.Minute || c.DatabaseURL != "" || c.LogFormat != "text" {
 		t.Errorf("defaults = %+v", c)
+	}
+	pool := max(4, runtime.NumCPU())
+	if c.DBMaxConns != int32(pool) || c.IngestFlushers != min(4, pool-1) {
+		t.Errorf("pool %d, flushers %d; want pgx's default pool %d and one flusher fewer (at most 4)", c.DBMaxConns, c.IngestFlushers, pool)
 	}
 }
 
@@ -25,7 +32,7 @@ func TestInvalidValuesAreAllNamed(t *testing.T) {
 		"PRAWN_LOG_LEVEL":       "loud",
 		"PRAWN_LOG_FORMAT":      "xml",
 		"PRAWN_DB_MAX_CONNS":    "0",
-	}))
+	}), Serve)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -37,8 +44,100 @@ func TestInvalidValuesAreAllNamed(t *testing.T) {
 }
 
 func TestRollupIntervalZeroTurnsTickerOff(t *testing.T) {
-	c, err := Load(env(map[string]string{"PRAWN_ROLLUP_INTERVAL": "0"}))
+	c, err := Load(env(map[string]string{"PRAWN_ROLLUP_INTERVAL": "0"}), Serve)
 	if err != nil || c.RollupInterval != 0 {
 		t.Errorf("interval 0: %+v, %v", c, err)
+	}
+}
+
+// TestIngestFollowsThePool checks that the flushers default to fewer than the pool's
+// connections, in Lambda too, and that settings the pool cannot serve are refused at start
+// where views are recorded, with an error that says what to change.
+func TestIngestFollowsThePool(t *testing.T) {
+	for _, tt := range []struct {
+		use             Use
+		env             map[string]string
+		pool, flushers  int
+		logFormat, errs string
+	}{
+		{use: Serve, env: map[string]string{"PRAWN_DB_MAX_CONNS": "10"}, pool: 10, flushers: 4},
+		{use: Serve, env: map[string]string{"PRAWN_DB_MAX_CONNS": "3"}, pool: 3, flushers: 2},
+		{use: Serve, env: map[string]string{"PRAWN_DB_MAX_CONNS": "2"}, pool: 2, flushers: 1},
+		{use: Serve, env: map[string]string{"DATABASE_URL": "postgres://u@h/db?pool_max_conns=8"}, pool: 8, flushers: 4},
+		{use: LambdaAPI, pool: 2, flushers: 1, logFormat: "json"},
+		{use: LambdaAPI, env: map[string]string{"DATABASE_URL": "postgres://u@h/db?pool_max_conns=5"}, pool: 5, flushers: 4, logFormat: "json"},
+		{use: LambdaJob, pool: 2, flushers: 1, logFormat: "json"},
+		{use: LambdaAPI, env: map[string]string{"PRAWN_DB_MAX_CONNS": "6", "PRAWN_LOG_FORMAT": "text"}, pool: 6, flushers: 4, logFormat: "text"},
+		{use: Serve, env: map[string]string{"PRAWN_DB_MAX_CONNS": "1", "PRAWN_INGEST_MODE": "direct"}, pool: 1, flushers: 1},
+		{use: Command, env: map[string]string{"PRAWN_DB_MAX_CONNS": "1"}, pool: 1, flushers: 1}, // records nothing
+		{use: Serve, env: map[string]string{"PRAWN_DB_MAX_CONNS": "4", "PRAWN_INGEST_FLUSHERS": "4"},
+			errs: "PRAWN_INGEST_FLUSHERS=4 with PRAWN_DB_MAX_CONNS=4: each committing batch holds a connection and reads need one more, so at most 3 flushers fit"},
+		{use: LambdaAPI, env: map[string]string{"PRAWN_INGEST_FLUSHERS": "4"},
+			errs: "PRAWN_INGEST_FLUSHERS=4 with the pool of a Lambda instance (2 connections)"},
+		{use: Serve, env: map[string]string{"PRAWN_DB_MAX_CONNS": "1"},
+			errs: "PRAWN_DB_MAX_CONNS=1 is too small for group commit (PRAWN_INGEST_MODE=batch): its flusher holds a connection and reads need another"},
+	} {
+		c, err := Load(env(tt.env), tt.use)
+		if tt.errs != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.errs) {
+				t.Errorf("use %d %v: err = %v, want %q", tt.use, tt.env, err, tt.errs)
+			}
+			continue
+		}
+		if tt.logFormat == "" {
+			tt.logFormat = "text"
+		}
+		if err != nil || c.DBMaxConns != int32(tt.pool) || c.IngestFlushers != tt.flushers || c.LogFormat != tt.logFormat {
+			t.Errorf("use %d %v: pool %d flushers %d log %s, %v; want %d, %d, %s", tt.use, tt.env, c.DBMaxConns, c.IngestFlushers, c.LogFormat, err, tt.pool, tt.flushers, tt.logFormat)
+		}
+	}
+}
+
+// TestSettingsMeanTheSameInLambda loads the same environment for `prawn serve` and for the api
+// Lambda handler: every setting but those whose defaults follow the transport is the same.
+func TestSettingsMeanTheSameInLambda(t *testing.T) {
+	e := env(map[string]string{
+		"PRAWN_TRUSTED_PROXIES": "10.0.0.0/8", "PRAWN_RATE_LIMIT": "1", "PRAWN_RATE_BURST": "2",
+		"PRAWN_CORS_ORIGINS": "https://blog.example", "PRAWN_HSTS": "true", "PRAWN_DB_TIMEOUT": "300ms",
+		"PRAWN_INGEST_MODE": "batch", "PRAWN_INGEST_MAX_BATCH": "16", "PRAWN_INGEST_MAX_WAIT": "1ms",
+		"PRAWN_INGEST_QUEUE": "64", "PRAWN_INGEST_FLUSHERS": "2", "PRAWN_DB_MAX_CONNS": "3",
+		"PRAWN_LOG_LEVEL": "debug", "PRAWN_LOG_FORMAT": "json",
+	})
+	serve, err := Load(e, Serve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lambda, err := Load(e, LambdaAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(serve, lambda) {
+		t.Errorf("serve %+v\nlambda %+v", serve, lambda)
+	}
+	if lambda.RateLimit != 1 || lambda.RateBurst != 2 || len(lambda.CORSOrigins) != 1 || lambda.DBTimeout != 300*time.Millisecond || lambda.IngestFlushers != 2 {
+		t.Errorf("lambda = %+v", lambda)
+	}
+}
+
+// TestReadmeListsEverySetting keeps the README's table true: every setting, with where it
+// applies as --help says.
+func TestReadmeListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if cells := strings.Split(line, " | "); len(cells) >= 4 && strings.HasPrefix(line, "| `") {
+			rows[strings.Trim(cells[0], "| `")] = cells[2]
+		}
+	}
+	for _, v := range Vars {
+		where, ok := rows[v.Name]
+		if !ok {
+			t.Errorf("README's configuration table has no row for %s", v.Name)
+		} else if where != v.Where.String() {
+			t.Errorf("README says %s applies in %q, --help says %q", v.Name, where, v.Where)
+		}
 	}
 }

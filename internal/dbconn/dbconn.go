@@ -23,9 +23,6 @@ import (
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
-// DefaultMaxConns is the pool size of a Lambda instance, which serves one request at a time.
-const DefaultMaxConns = 2
-
 // invalidPassword is the SQLSTATE of a refused password (invalid_password).
 const invalidPassword = "28P01"
 
@@ -56,11 +53,13 @@ type Settings struct {
 	IAMUser string
 	// Region is the AWS region for the IAM token (AWS_REGION).
 	Region string
-	// MaxConns caps the pool (PRAWN_DB_MAX_CONNS, default DefaultMaxConns).
+	// MaxConns caps the pool: the configuration's PRAWN_DB_MAX_CONNS (internal/config), which
+	// the caller sets; 0 means pgx's default.
 	MaxConns int32
 }
 
-// FromEnv reads the settings through getenv, naming every missing or invalid value at once.
+// FromEnv reads where the database is and how to log in through getenv, naming every missing
+// or invalid value at once. The pool size is the configuration's: set MaxConns.
 func FromEnv(getenv func(string) string) (Settings, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	s := Settings{
@@ -71,22 +70,14 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 		IAMUser:   get("DB_IAM_USER"),
 		Region:    get("AWS_REGION"),
 		Port:      5432,
-		MaxConns:  DefaultMaxConns,
 	}
 	if s.Region == "" {
 		s.Region = get("AWS_DEFAULT_REGION")
 	}
-	var errs []error
-	if v := get("PRAWN_DB_MAX_CONNS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			errs = append(errs, fmt.Errorf("PRAWN_DB_MAX_CONNS=%q: want a whole number from 1 to 1000", v))
-		}
-		s.MaxConns = int32(n)
-	}
 	if s.URL != "" {
-		return s, errors.Join(errs...)
+		return s, nil
 	}
+	var errs []error
 	if v := get("DB_PORT"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 65535 {

@@ -29,11 +29,11 @@ func env(vars map[string]string) func(string) string {
 
 func TestFromEnv(t *testing.T) {
 	s, err := FromEnv(env(map[string]string{"DATABASE_URL": "postgres://x@h/db"}))
-	if err != nil || s.URL != "postgres://x@h/db" || s.MaxConns != DefaultMaxConns {
+	if err != nil || s.URL != "postgres://x@h/db" || s.MaxConns != 0 {
 		t.Errorf("DATABASE_URL: %+v, %v", s, err)
 	}
 	s, err = FromEnv(env(map[string]string{"DB_HOST": "db.example", "DB_NAME": "prawn", "DB_SECRET_ARN": "arn:secret", "PRAWN_DB_MAX_CONNS": "3"}))
-	if err != nil || s.Port != 5432 || s.MaxConns != 3 || s.SecretARN != "arn:secret" {
+	if err != nil || s.Port != 5432 || s.MaxConns != 0 || s.SecretARN != "arn:secret" {
 		t.Errorf("secret: %+v, %v", s, err)
 	}
 	if got := rdsURL(s); got != "postgres://db.example:5432/prawn?sslmode=verify-full" {
@@ -43,8 +43,8 @@ func TestFromEnv(t *testing.T) {
 	if err != nil || s.Port != 6543 || s.IAMUser != "prawn" || s.Region != "eu-west-1" {
 		t.Errorf("iam: %+v, %v", s, err)
 	}
-	_, err = FromEnv(env(map[string]string{"DB_PORT": "x", "PRAWN_DB_MAX_CONNS": "0"}))
-	for _, want := range []string{"DB_PORT", "PRAWN_DB_MAX_CONNS", "DB_HOST", "DB_NAME", "DB_SECRET_ARN"} {
+	_, err = FromEnv(env(map[string]string{"DB_PORT": "x"}))
+	for _, want := range []string{"DB_PORT", "DB_HOST", "DB_NAME", "DB_SECRET_ARN"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to name %s", err, want)
 		}

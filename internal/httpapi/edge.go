@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 )
 
-// Edge holds the protections of the HTTP edge. The zero value turns them off; DefaultEdge is
-// what `prawn serve` uses unless configured otherwise.
+// Edge holds the protections of the HTTP edge, which apply to each operation as its kind says
+// (see policies). The zero value turns them off; DefaultEdge is what the configuration's
+// defaults give.
 type Edge struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed (CloudFront, a load
 	// balancer); from anyone else it is ignored.
@@ -22,9 +22,8 @@ type Edge struct {
 	RateLimit float64
 	// RateBurst is how many views a client may record at once before RateLimit applies.
 	RateBurst int
-	// RateClients bounds the clients tracked by the rate limiter; 0 means DefaultRateClients.
-	RateClients int
-	// CORSOrigins may post views from their pages ("https://example.com"; "*" for any).
+	// CORSOrigins may call the recording operations from their pages ("https://example.com";
+	// "*" for any).
 	CORSOrigins []string
 	// HSTS sends Strict-Transport-Security on every answer (behind TLS-terminating proxies); it
 	// is always sent on requests that came over TLS.
@@ -36,21 +35,55 @@ type Edge struct {
 
 // Defaults of Edge.
 const (
-	DefaultRateLimit   = 10
-	DefaultRateBurst   = 50
-	DefaultRateClients = 100_000
-	DefaultDBTimeout   = 800 * time.Millisecond
+	DefaultRateLimit = 10
+	DefaultRateBurst = 50
+	DefaultDBTimeout = 800 * time.Millisecond
 )
+
+// rateClients bounds the clients the rate limiter tracks (see limiter).
+const rateClients = 100_000
 
 // DefaultEdge is the edge with prawn's default protections.
 func DefaultEdge() Edge {
 	return Edge{RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst, DBTimeout: DefaultDBTimeout}
 }
 
-// isRecording reports whether r records a view (before the router: exact paths only).
-func isRecording(r *http.Request) bool {
-	return (r.Method == http.MethodPost && r.URL.Path == "/api/views") ||
-		((r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/api/home")
+// edge is an Edge ready to serve: its limiters built, with the counters of refused views.
+type edge struct {
+	Edge
+	limiters map[rateClass]*limiter
+	cors     *corsPolicy // nil: no CORS at all
+	drops    *Drops
+}
+
+func newEdge(e Edge, drops *Drops) *edge {
+	ed := &edge{Edge: e, drops: drops, limiters: map[rateClass]*limiter{}}
+	if lim := newLimiter(e.RateLimit, e.RateBurst, rateClients, nil); lim != nil {
+		ed.limiters[rateRecording] = lim
+	}
+	if len(e.CORSOrigins) > 0 {
+		ed.cors = newCORSPolicy(e.CORSOrigins)
+	}
+	return ed
+}
+
+// operation wraps h, the generated handler of op, in what op's kind asks of the edge, from the
+// outside in: CORS, the database deadline, the recording guard, the body limit, and the check of
+// the inputs that the generated code lets through.
+func (e *edge) operation(op *operation, h http.Handler) http.Handler {
+	p := policies[op.kind]
+	h = checkInputs(op, h)
+	h = limitBody(p.maxBody, h)
+	if p.records {
+		h = e.guardRecording(e.limiters[p.rate], h)
+	}
+	if p.dbDeadline {
+		h = withDBDeadline(e.DBTimeout, h)
+	}
+	if p.cors == corsConfigured && e.cors != nil {
+		h = e.cors.actual(h)
+	}
+	return h
 }
 
 type visitorKey struct{}
@@ -65,52 +98,70 @@ func visitorFrom(ctx context.Context) visitor {
 	return v
 }
 
-// guardRecording rate limits recording requests per client, marks bots and prefetches for the
-// operation (which answers without counting them) and counts the requests it refuses by reason.
-func guardRecording(lim *limiter, trusted []netip.Prefix, drops *Drops, next http.Handler) http.Handler {
+// guardRecording rate limits a recording operation per client (lim nil: no limit), marks bots and
+// prefetches for the operation (which answers without counting them) and counts the requests it
+// refuses by reason.
+func (e *edge) guardRecording(lim *limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isRecording(r) {
-			next.ServeHTTP(w, r)
+		if lim != nil && !e.allow(lim, w, r) {
+			e.drops.rateLimited.Add(1)
 			return
-		}
-		if lim != nil {
-			if addr := clientAddr(r, trusted); addr.IsValid() && !addr.IsLoopback() {
-				if ok, wait := lim.allow(addr); !ok {
-					drops.rateLimited.Add(1)
-					secs := retryAfter(wait)
-					w.Header().Set("Retry-After", strconv.Itoa(secs))
-					writeProblem(w, http.StatusTooManyRequests, fmt.Sprintf(
-						"too many views from this client (at most %g a second, bursts of %d); retry in %d s",
-						float64(lim.every), lim.burst, secs))
-					return
-				}
-			}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), visitorKey{}, visitor{notCounted: notCounted(r)}))
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		switch sw.status {
 		case http.StatusBadRequest:
-			drops.invalid.Add(1)
+			e.drops.invalid.Add(1)
 		case http.StatusRequestEntityTooLarge:
-			drops.tooLarge.Add(1)
+			e.drops.tooLarge.Add(1)
 		}
 	})
 }
 
-// withDBDeadline bounds the work of API requests (the database's included) by d, so a database
-// that hangs yields a 503 instead of a hung request.
+// allow takes a token of lim for r's client, or answers 429 and reports false. Clients on
+// loopback and clients of unknown address are not limited.
+func (e *edge) allow(lim *limiter, w http.ResponseWriter, r *http.Request) bool {
+	addr := clientAddr(r, e.TrustedProxies)
+	if !addr.IsValid() || addr.IsLoopback() {
+		return true
+	}
+	ok, wait := lim.allow(addr)
+	if ok {
+		return true
+	}
+	secs := retryAfter(wait)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeProblem(w, http.StatusTooManyRequests, fmt.Sprintf(
+		"too many views from this client (at most %g a second, bursts of %d); retry in %d s",
+		float64(lim.every), lim.burst, secs))
+	return false
+}
+
+// withDBDeadline bounds the work of an operation (the database's included) by d, so a database
+// that hangs yields a 503 instead of a hung request; d <= 0 means no bound.
 func withDBDeadline(d time.Duration, next http.Handler) http.Handler {
 	if d <= 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/") {
-			next.ServeHTTP(w, r)
-			return
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// limitBody caps a request body at max bytes; reading past it fails with 413.
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			writeProblem(w, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body is %d bytes; at most %d are allowed", r.ContentLength, max))
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, max)
+		}
+		next.ServeHTTP(w, r)
 	})
 }

@@ -388,7 +388,7 @@ func TestDroppedInStats(t *testing.T) {
 }
 
 func TestConfigDefaultsMatchEdge(t *testing.T) {
-	c, err := config.Load(func(string) string { return "" })
+	c, err := config.Load(func(string) string { return "" }, config.Serve)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,17 +398,91 @@ func TestConfigDefaultsMatchEdge(t *testing.T) {
 	}
 	c, err = config.Load(func(k string) string {
 		return map[string]string{"PRAWN_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1", "PRAWN_CORS_ORIGINS": "https://a.example,*"}[k]
-	})
+	}, config.Serve)
 	if err != nil || len(c.TrustedProxies) != 2 || c.TrustedProxies[1] != netip.MustParsePrefix("127.0.0.1/32") || len(c.CORSOrigins) != 2 {
 		t.Errorf("config = %+v, %v", c, err)
 	}
 	_, err = config.Load(func(k string) string {
 		return map[string]string{"PRAWN_TRUSTED_PROXIES": "cloudfront", "PRAWN_CORS_ORIGINS": "https://a.example/path",
 			"PRAWN_RATE_LIMIT": "-1", "PRAWN_RATE_BURST": "0", "PRAWN_HSTS": "yes please", "PRAWN_DB_TIMEOUT": "soon"}[k]
-	})
+	}, config.Serve)
 	for _, name := range []string{"PRAWN_TRUSTED_PROXIES", "PRAWN_CORS_ORIGINS", "PRAWN_RATE_LIMIT", "PRAWN_RATE_BURST", "PRAWN_HSTS", "PRAWN_DB_TIMEOUT"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("invalid %s not reported: %v", name, err)
 		}
+	}
+}
+
+// TestEdgeFollowsTheOperationsKind checks that the edge applies by kind: the recording operations
+// share one rate limit per client and answer CORS; reads and meta operations are neither.
+func TestEdgeFollowsTheOperationsKind(t *testing.T) {
+	t.Parallel()
+	store := pgtest.Store(t)
+	s := &httpapi.Server{Recorder: &fakeRecorder{}, Stats: &stats.Service{Store: store}, Ready: store.Ping, Log: slog.New(slog.DiscardHandler)}
+	h := httpapi.NewHandler(s, httpapi.Options{Log: slog.New(slog.DiscardHandler), Edge: httpapi.Edge{
+		RateLimit: 1, RateBurst: 1, CORSOrigins: []string{"https://blog.example"}}})
+	const client = "192.0.2.9:1"
+	origin := []string{"Origin", "https://blog.example"}
+	resp, body := serve(h, "GET", "/api/home", client, "", origin...)
+	if resp.StatusCode != 200 || body["counted"] != true || resp.Header.Get("Access-Control-Allow-Origin") != "https://blog.example" {
+		t.Errorf("GET /api/home = %d %v %v; want 200, counted, readable by the configured origin", resp.StatusCode, body, resp.Header)
+	}
+	for _, req := range [][2]string{{"GET", "/api/home"}, {"POST", "/api/views"}} {
+		body := ""
+		if req[0] == "POST" {
+			body = `{"path":"/a"}`
+		}
+		if resp, _ := serve(h, req[0], req[1], client, body); resp.StatusCode != 429 {
+			t.Errorf("%s %s after the burst = %d, want 429: the recording operations share the client's bucket", req[0], req[1], resp.StatusCode)
+		}
+	}
+	for _, target := range []string{"/api/stats", "/api/pages", "/healthz", "/readyz", "/api/openapi.yaml"} {
+		for range 3 {
+			resp, _ := serve(h, "GET", target, client, "", origin...)
+			if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+				t.Errorf("GET %s = %d, ACAO %q; want 200 without rate limit or CORS", target, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+			}
+		}
+	}
+	resp, _ = serve(h, "OPTIONS", "/api/home", client, "", "Origin", "https://blog.example", "Access-Control-Request-Method", "GET")
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Methods") != "GET" {
+		t.Errorf("preflight of GET /api/home = %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, body = serve(h, "OPTIONS", "/api/views", client, "")
+	if detail, _ := body["detail"].(string); resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" || detail != "OPTIONS is not allowed on /api/views; allowed: POST" {
+		t.Errorf("OPTIONS /api/views that is no preflight = %d Allow %q %v", resp.StatusCode, resp.Header.Get("Allow"), body)
+	}
+	if d := s.Drops.Snapshot(); d.RateLimited != 2 {
+		t.Errorf("rateLimited = %d, want 2", d.RateLimited)
+	}
+}
+
+// TestRouterAnswersAreProblems checks the ServeMux's own answers: 404, 405 with Allow and 400
+// for a target of * become problems; its redirects to a clean path stay redirects.
+func TestRouterAnswersAreProblems(t *testing.T) {
+	t.Parallel()
+	h, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{})
+	for _, tt := range []struct {
+		method, target string
+		status         int
+		detail         string
+	}{
+		{"GET", "/nothing", 404, "nothing at /nothing"},
+		{"POST", "/api/stats", 405, "POST is not allowed on /api/stats; allowed: GET, HEAD"},
+		{"GET", "*", 400, "GET * is not a request this server answers"},
+	} {
+		req := httptest.NewRequest(tt.method, "/", nil)
+		req.RequestURI, req.URL.Path = tt.target, tt.target
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var p map[string]any
+		err := json.Unmarshal(w.Body.Bytes(), &p)
+		if w.Code != tt.status || w.Header().Get("Content-Type") != "application/problem+json" || err != nil || p["detail"] != tt.detail {
+			t.Errorf("%s %s = %d %s %q; want a %d problem saying %q", tt.method, tt.target, w.Code, w.Header().Get("Content-Type"), w.Body, tt.status, tt.detail)
+		}
+	}
+	resp, _ := serve(h, "GET", "/api//stats", "192.0.2.1:1", "")
+	if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != "/api/stats" {
+		t.Errorf("GET /api//stats = %d Location %q; want the ServeMux's redirect to /api/stats", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,6 +26,9 @@ type Options struct {
 }
 
 // NewHandler is the one http.Handler of prawn: the API, the spec, health checks and the page.
+// Each request is routed once, by a ServeMux whose routes are the contract's operations, each
+// wrapped in what its kind asks of the edge (see policies); the router's own 404 and 405 are
+// problems too.
 func NewHandler(s *Server, opt Options) http.Handler {
 	log := opt.Log
 	if log == nil {
@@ -39,7 +41,7 @@ func NewHandler(s *Server, opt Options) http.Handler {
 	if err != nil {
 		panic(err) // the contract is embedded; tests load it
 	}
-	mux := http.NewServeMux()
+	rt := newRouter(spec, newEdge(opt.Edge, s.Drops))
 	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			status, detail := describeBodyError(err)
@@ -50,29 +52,23 @@ func NewHandler(s *Server, opt Options) http.Handler {
 		},
 	})
 	api.HandlerWithOptions(strict, api.StdHTTPServerOptions{
-		BaseRouter:  mux,
-		Middlewares: []api.MiddlewareFunc{checkInputs(spec)},
+		BaseRouter: rt,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeProblem(w, http.StatusBadRequest, describeParamError(err))
 		},
 	})
-	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
+	if err := rt.complete(); err != nil {
+		panic(err) // gen/api is generated from the same contract; `make verify` keeps them in step
+	}
+	rt.handle("GET /api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, fmt.Sprintf("no API operation at %s", r.URL.Path))
-	})
+	}))
 	if opt.Web != nil {
-		mux.Handle("GET /api/docs", opt.Web)
-		mux.Handle("GET /", opt.Web)
+		web := limitBody(MaxBodyBytes, opt.Web)
+		rt.handle("GET /api/docs", web)
+		rt.handle("GET /", web)
 	}
-	clients := opt.Edge.RateClients
-	if clients == 0 {
-		clients = DefaultRateClients
-	}
-	lim := newLimiter(opt.Edge.RateLimit, opt.Edge.RateBurst, clients, nil)
-	var h http.Handler = problemRouting(mux)
-	h = limitBody(h)
-	h = guardRecording(lim, opt.Edge.TrustedProxies, s.Drops, h)
-	h = withDBDeadline(opt.Edge.DBTimeout, h)
-	h = withCORS(opt.Edge.CORSOrigins, h)
+	var h http.Handler = rt
 	h = recoverPanics(log, h)
 	h = withSecurityHeaders(opt.Edge.HSTS, h)
 	return withRequestID(log, h)
@@ -91,68 +87,6 @@ func respondError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 		w.Header().Set("Retry-After", "1")
 	}
 	writeProblem(w, status, detail)
-}
-
-// problemRouting answers the router's own 404 and 405 with problem+json instead of plain text.
-func problemRouting(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		rec := &captureWriter{header: http.Header{}}
-		mux.ServeHTTP(rec, r)
-		switch rec.status {
-		case http.StatusMethodNotAllowed:
-			if allow := rec.header.Get("Allow"); allow != "" {
-				w.Header().Set("Allow", allow)
-			}
-			writeProblem(w, rec.status, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rec.header.Get("Allow")))
-		case http.StatusNotFound, 0:
-			writeProblem(w, http.StatusNotFound, fmt.Sprintf("nothing at %s", r.URL.Path))
-		default:
-			for k, v := range rec.header {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.status)
-			_, _ = w.Write(rec.body.Bytes())
-		}
-	})
-}
-
-// captureWriter records what the router would have answered.
-type captureWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (c *captureWriter) Header() http.Header { return c.header }
-func (c *captureWriter) WriteHeader(s int) {
-	if c.status == 0 {
-		c.status = s
-	}
-}
-func (c *captureWriter) Write(b []byte) (int, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
-	}
-	return c.body.Write(b)
-}
-
-// limitBody caps every request body at MaxBodyBytes; reading past it fails with 413.
-func limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > MaxBodyBytes {
-			writeProblem(w, http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("request body is %d bytes; at most %d are allowed", r.ContentLength, MaxBodyBytes))
-			return
-		}
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // recoverPanics turns a panic in a handler into a logged 500 instead of a dropped connection.

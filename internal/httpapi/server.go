@@ -40,7 +40,10 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// RecordView records one view and answers once it is committed.
+// RecordView records one view and answers once it is committed. The recorder honours ctx (the
+// edge's DBTimeout) while the view waits to be written, and once the view is in a batch it
+// reports that batch's real outcome within its commit timeout, so a 503 never hides a view that
+// was committed (unless the database's answer to the COMMIT itself is lost).
 func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject) (api.RecordViewResponseObject, error) {
 	var referrer string
 	if req.Body.Referrer != nil {
@@ -55,25 +58,17 @@ func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject
 		reason := api.NotCountedReason(why)
 		return api.RecordView200JSONResponse{Path: v.Path, Counted: false, Reason: &reason}, nil
 	}
-	if err := s.record(ctx, v); err != nil {
+	if err := s.Recorder.Record(ctx, v); err != nil {
 		return nil, err
 	}
 	return api.RecordView201JSONResponse{Path: v.Path, Counted: true}, nil
-}
-
-// record hands v to the recorder. The recorder honours ctx (the edge's DBTimeout) while the view
-// waits to be written, and once the view is in a batch it reports that batch's real outcome
-// within its commit timeout, so a 503 never hides a view that was committed (unless the
-// database's answer to the COMMIT itself is lost).
-func (s *Server) record(ctx context.Context, v pageview.View) error {
-	return s.Recorder.Record(ctx, v)
 }
 
 // GetHome records a view of "/" and answers the site's all-time count, that view included.
 func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.GetHomeResponseObject, error) {
 	why := visitorFrom(ctx).notCounted
 	if why == "" {
-		if err := s.record(ctx, pageview.View{Path: "/"}); err != nil {
+		if err := s.Recorder.Record(ctx, pageview.View{Path: "/"}); err != nil {
 			return nil, err
 		}
 	} else {

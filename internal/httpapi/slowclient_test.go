@@ -23,7 +23,7 @@ func TestSlowClientsAreDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
+	go srv.Serve(httpapi.Listener(ln))
 	t.Cleanup(func() { srv.Close() })
 
 	for _, tt := range []struct {

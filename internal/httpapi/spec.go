@@ -12,15 +12,23 @@ import (
 	openapi "github.com/prawnhq/prawn/api"
 )
 
-// contract is what the edge checks that the generated code does not: which query parameters each
-// operation takes and which fields each request body may hold, read from api/openapi.yaml.
+// kindExtension is the extension of api/openapi.yaml by which every operation declares its kind.
+const kindExtension = "x-prawn-kind"
+
+// contract is what the edge reads from api/openapi.yaml at start: every operation's kind and the
+// inputs it checks that the generated code does not (which query parameters each operation takes
+// and which fields its request body may hold).
 type contract struct {
 	// ops maps a route pattern such as "GET /api/stats" to its operation.
-	ops map[string]operation
+	ops map[string]*operation
 }
 
-// operation is one operation's checked inputs.
+// operation is one operation of the contract, as the edge sees it.
 type operation struct {
+	// id is the operationId, pattern the route ("POST /api/views"), path its path.
+	id, pattern, path string
+	// kind is the operation's x-prawn-kind: it picks what the edge does (see policies).
+	kind Kind
 	// params are the query parameter names, sorted.
 	params []string
 	// fields are the properties of the JSON body when its schema forbids others
@@ -28,19 +36,31 @@ type operation struct {
 	fields []string
 }
 
-var loadContract = sync.OnceValues(func() (*contract, error) {
+// loadContract reads the embedded api/openapi.yaml once.
+var loadContract = sync.OnceValues(func() (*contract, error) { return parseContract(openapi.YAML) })
+
+// parseContract reads a contract, refusing an operation whose kind is missing or unknown.
+func parseContract(yaml []byte) (*contract, error) {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(openapi.YAML)
+	doc, err := loader.LoadFromData(yaml)
 	if err != nil {
 		return nil, fmt.Errorf("load api/openapi.yaml: %w", err)
 	}
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, fmt.Errorf("validate api/openapi.yaml: %w", err)
 	}
-	c := &contract{ops: map[string]operation{}}
+	c := &contract{ops: map[string]*operation{}}
 	for route, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			var o operation
+			o := &operation{id: op.OperationID, pattern: strings.ToUpper(method) + " " + route, path: route}
+			raw, _ := op.Extensions[kindExtension].(string)
+			o.kind = Kind(raw)
+			if _, ok := policies[o.kind]; !ok {
+				if raw == "" {
+					return nil, fmt.Errorf("api/openapi.yaml: operation %s (%s) has no %s: want one of %s", o.id, o.pattern, kindExtension, kindNames())
+				}
+				return nil, fmt.Errorf("api/openapi.yaml: operation %s (%s) has %s %q: want one of %s", o.id, o.pattern, kindExtension, raw, kindNames())
+			}
 			names := []string{}
 			for _, p := range append(item.Parameters, op.Parameters...) {
 				if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
@@ -49,26 +69,31 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 			}
 			slices.Sort(names)
 			o.params = slices.Compact(names)
-			c.ops[strings.ToUpper(method)+" "+route] = o
-			if op.RequestBody == nil || op.RequestBody.Value == nil {
-				continue
-			}
-			mt := op.RequestBody.Value.Content.Get("application/json")
-			if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
-				continue
-			}
-			s := mt.Schema.Value
-			if s.AdditionalProperties.Has == nil || *s.AdditionalProperties.Has {
-				continue
-			}
-			props := make([]string, 0, len(s.Properties))
-			for name := range s.Properties {
-				props = append(props, name)
-			}
-			slices.Sort(props)
-			o.fields = props
-			c.ops[strings.ToUpper(method)+" "+route] = o
+			o.fields = closedFields(op)
+			c.ops[o.pattern] = o
 		}
 	}
 	return c, nil
-})
+}
+
+// closedFields are the properties of op's JSON body when its schema forbids others, sorted; nil
+// when op has no such body.
+func closedFields(op *openapi3.Operation) []string {
+	if op.RequestBody == nil || op.RequestBody.Value == nil {
+		return nil
+	}
+	mt := op.RequestBody.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return nil
+	}
+	s := mt.Schema.Value
+	if s.AdditionalProperties.Has == nil || *s.AdditionalProperties.Has {
+		return nil
+	}
+	props := make([]string, 0, len(s.Properties))
+	for name := range s.Properties {
+		props = append(props, name)
+	}
+	slices.Sort(props)
+	return props
+}

@@ -11,43 +11,36 @@ import (
 	"strings"
 )
 
-// checkInputs rejects what the generated code lets through: query parameters the operation does
-// not declare and, where the body's schema says additionalProperties: false, unknown fields (and
-// anything after the JSON value). It runs after routing, so r.Pattern names the operation.
-func checkInputs(c *contract) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			op, ok := c.ops[r.Pattern]
-			if !ok {
-				next.ServeHTTP(w, r)
-				return
-			}
-			if r.URL.RawQuery != "" {
-				for name := range r.URL.Query() {
-					if !slices.Contains(op.params, name) {
-						writeProblem(w, http.StatusBadRequest, unknownParamDetail(name, op.params))
-						return
-					}
+// checkInputs rejects what the generated code lets through for op: query parameters it does not
+// declare and, where its body's schema says additionalProperties: false, unknown fields (and
+// anything after the JSON value).
+func checkInputs(op *operation, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery != "" {
+			for name := range r.URL.Query() {
+				if !slices.Contains(op.params, name) {
+					writeProblem(w, http.StatusBadRequest, unknownParamDetail(name, op.params))
+					return
 				}
 			}
-			if op.fields == nil || r.Body == nil {
-				next.ServeHTTP(w, r)
-				return
-			}
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				status, detail := describeBodyError(err)
-				writeProblem(w, status, detail)
-				return
-			}
-			if detail := unknownFields(body, op.fields); detail != "" {
-				writeProblem(w, http.StatusBadRequest, detail)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		if op.fields == nil || r.Body == nil {
 			next.ServeHTTP(w, r)
-		})
-	}
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			status, detail := describeBodyError(err)
+			writeProblem(w, status, detail)
+			return
+		}
+		if detail := unknownFields(body, op.fields); detail != "" {
+			writeProblem(w, http.StatusBadRequest, detail)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
 }
 
 func unknownParamDetail(name string, known []string) string {

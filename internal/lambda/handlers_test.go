@@ -276,7 +276,7 @@ func TestRollupFailureIsAnInvocationError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	r := &Rollup{App: app.New(store, quietLog())}
+	r := &Rollup{Store: store, Log: quietLog()}
 	var ev events.EventBridgeEvent
 	fixture(t, "scheduled-event.json", &ev)
 	if _, err := r.Handle(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "rollup failed") {
@@ -359,5 +359,24 @@ func TestMainRefusesMissingDatabaseSettings(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "DB_HOST") || !strings.Contains(err.Error(), "DB_SECRET_ARN") {
 		t.Errorf("err = %v, want one naming the missing settings", err)
+	}
+}
+
+func TestMainReadsTheConfiguration(t *testing.T) {
+	t.Parallel()
+	env := func(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+	err := Main(env(map[string]string{"_HANDLER": "api", "PRAWN_INGEST_FLUSHERS": "2", "PRAWN_RATE_LIMIT": "fast"}))
+	if err == nil || !strings.Contains(err.Error(), "PRAWN_RATE_LIMIT") {
+		t.Errorf("api with a bad PRAWN_RATE_LIMIT: err = %v, want it named", err)
+	}
+	err = Main(env(map[string]string{"_HANDLER": "api", "PRAWN_INGEST_FLUSHERS": "2"}))
+	if err == nil || !strings.Contains(err.Error(), "PRAWN_INGEST_FLUSHERS=2 with the pool of a Lambda instance (2 connections)") {
+		t.Errorf("api with as many flushers as connections: err = %v", err)
+	}
+	// The rollup and migrate handlers record nothing: the ingest settings are not checked
+	// against their pool (init goes on to the database settings).
+	err = Main(env(map[string]string{"_HANDLER": "rollup", "PRAWN_INGEST_FLUSHERS": "2"}))
+	if err == nil || strings.Contains(err.Error(), "PRAWN_INGEST_FLUSHERS") || !strings.Contains(err.Error(), "DB_HOST") {
+		t.Errorf("rollup: err = %v, want only the missing database settings", err)
 	}
 }

@@ -34,53 +34,46 @@ const (
 var Handlers = []string{HandlerAPI, HandlerRollup, HandlerMigrate}
 
 // Main builds the handler that _HANDLER names and serves invocations from the Lambda runtime API
-// until the process ends. It returns only when init fails, with an error that says why.
+// until the process ends. It returns only when init fails, with an error that says why. Every
+// setting but the database's whereabouts comes from internal/config, as for `prawn serve`; the
+// database is internal/dbconn's (DATABASE_URL, or RDS with a secret or IAM), with the pool
+// size of the configuration.
 func Main(getenv func(string) string) error {
 	name := strings.TrimSpace(getenv("_HANDLER"))
 	if !slices.Contains(Handlers, name) {
 		return fmt.Errorf("_HANDLER=%q: want one of %s", name, strings.Join(Handlers, ", "))
 	}
-	log, err := Logger(getenv)
-	if err != nil {
-		return err
+	use := config.LambdaJob
+	if name == HandlerAPI {
+		use = config.LambdaAPI
 	}
+	cfg, err := config.Load(getenv, use)
+	if err != nil {
+		return fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	log := cfg.Logger()
 	settings, err := dbconn.FromEnv(getenv)
 	if err != nil {
 		return fmt.Errorf("database settings:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
+	settings.MaxConns = cfg.DBMaxConns
 	db, err := dbconn.Open(context.Background(), settings, log)
 	if err != nil {
 		return err
 	}
-	h, err := New(name, app.New(db.Store, log), db)
+	a, err := app.Build(db.Store, cfg, log)
 	if err != nil {
 		db.Close()
 		return err
 	}
-	log.Debug("lambda handler ready", "handler", name)
+	h, err := New(name, a, db)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	log.Debug("lambda handler ready", "handler", name, "db_max_conns", cfg.DBMaxConns, "ingest_flushers", cfg.IngestFlushers)
 	awslambda.Start(h)
 	return nil
-}
-
-// Logger is the logger of a Lambda instance: PRAWN_LOG_LEVEL and PRAWN_LOG_FORMAT as for the CLI,
-// but JSON unless PRAWN_LOG_FORMAT says otherwise, for CloudWatch Logs Insights.
-func Logger(getenv func(string) string) (*slog.Logger, error) {
-	cfg, err := config.Load(func(name string) string {
-		switch name {
-		case "PRAWN_LOG_FORMAT":
-			if v := getenv(name); v != "" {
-				return v
-			}
-			return "json"
-		case "PRAWN_LOG_LEVEL":
-			return getenv(name)
-		}
-		return "" // the other settings do not apply in Lambda
-	})
-	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	return cfg.Logger(), nil
 }
 
 // AuthCounter reports how many connection attempts the database refused for a wrong password;
@@ -93,7 +86,7 @@ func New(name string, a *app.App, db AuthCounter) (any, error) {
 	case HandlerAPI:
 		return NewAPI(a.Handler(), db, a.Log).Handle, nil
 	case HandlerRollup:
-		return (&Rollup{App: a, DB: db}).Handle, nil
+		return (&Rollup{Store: a.Store, DB: db, Log: a.Log}).Handle, nil
 	case HandlerMigrate:
 		return (&Migrate{Store: a.Store, DB: db, Log: a.Log}).Handle, nil
 	}
@@ -153,8 +146,9 @@ type RollupSummary struct {
 
 // Rollup folds new views into the hourly rollups on EventBridge scheduled events.
 type Rollup struct {
-	App *app.App
-	DB  AuthCounter
+	Store *storage.Store
+	DB    AuthCounter
+	Log   *slog.Logger
 	// Options are passed to rollup.Run (zero: its defaults, and no waiting for a running rollup).
 	Options rollup.Options
 }
@@ -163,12 +157,12 @@ type Rollup struct {
 func (r *Rollup) Handle(ctx context.Context, ev events.EventBridgeEvent) (RollupSummary, error) {
 	ctx, cancel := beforeDeadline(ctx)
 	defer cancel()
-	log := r.App.Log
+	log := r.Log
 	before := failures(r.DB)
-	res, err := r.App.Rollup(ctx, r.Options)
+	res, err := rollup.Run(ctx, r.Store, r.Options)
 	if err != nil && authFailed(r.DB, before) && ctx.Err() == nil {
 		log.WarnContext(ctx, "retrying the rollup after the database refused the password")
-		res, err = r.App.Rollup(ctx, r.Options)
+		res, err = rollup.Run(ctx, r.Store, r.Options)
 	}
 	sum := RollupSummary{Folded: res.Folded, Batches: res.Batches, Busy: res.Busy, DurationMS: res.Duration.Milliseconds()}
 	if err != nil {

@@ -67,6 +67,73 @@ func TestBootstrapInTheRuntimeInterfaceEmulator(t *testing.T) {
 		fn.stop(t)
 	})
 
+	t.Run("api edge settings", func(t *testing.T) {
+		url := pgtest.URL(t)
+		// Behind CloudFront: the peer API Gateway sees is a CloudFront address, the visitor is in
+		// X-Forwarded-For. The settings are the ones docs/security.md tells AWS users to set.
+		fn := startFunction(t, bin, "api", url,
+			"PRAWN_RATE_LIMIT=1", "PRAWN_RATE_BURST=1", "PRAWN_TRUSTED_PROXIES=130.176.0.0/16",
+			"PRAWN_CORS_ORIGINS=https://blog.example", "PRAWN_DB_MAX_CONNS=3", "PRAWN_INGEST_FLUSHERS=2",
+			"PRAWN_DB_TIMEOUT=5s")
+		type response struct {
+			StatusCode int               `json:"statusCode"`
+			Headers    map[string]string `json:"headers"`
+			Body       string            `json:"body"`
+		}
+		send := func(method, visitor string, headers map[string]string) response {
+			t.Helper()
+			var ev map[string]any
+			if err := json.Unmarshal(readFile(t, "api-post-view.json"), &ev); err != nil {
+				t.Fatal(err)
+			}
+			h := ev["headers"].(map[string]any)
+			h["x-forwarded-for"] = visitor
+			for k, v := range headers {
+				h[k] = v
+			}
+			rc := ev["requestContext"].(map[string]any)["http"].(map[string]any)
+			rc["method"], rc["sourceIp"] = method, "130.176.12.34"
+			if method != http.MethodPost {
+				delete(ev, "body")
+			}
+			payload, _ := json.Marshal(ev)
+			var resp response
+			fn.invoke(t, payload, &resp)
+			return resp
+		}
+		origin := map[string]string{"origin": "https://blog.example"}
+		first := send(http.MethodPost, "198.51.100.23", origin)
+		if first.StatusCode != http.StatusCreated || first.Headers["Access-Control-Allow-Origin"] != "https://blog.example" {
+			t.Errorf("first view: %d %v %s; want 201 readable by https://blog.example", first.StatusCode, first.Headers, first.Body)
+		}
+		second := send(http.MethodPost, "198.51.100.23", origin)
+		if second.StatusCode != http.StatusTooManyRequests || second.Headers["Retry-After"] == "" ||
+			!strings.HasPrefix(second.Headers["Content-Type"], "application/problem+json") || !strings.Contains(second.Body, "at most 1 a second") {
+			t.Errorf("second view from the same visitor: %d %v %s; want a 429 problem with Retry-After", second.StatusCode, second.Headers, second.Body)
+		}
+		if other := send(http.MethodPost, "198.51.100.24", nil); other.StatusCode != http.StatusCreated {
+			t.Errorf("another visitor through the same CloudFront address: %d %s; want 201 (a bucket of its own)", other.StatusCode, other.Body)
+		}
+		pre := send(http.MethodOptions, "198.51.100.25", map[string]string{"origin": "https://blog.example", "access-control-request-method": "POST"})
+		if pre.StatusCode != http.StatusNoContent || pre.Headers["Access-Control-Allow-Origin"] != "https://blog.example" || pre.Headers["Access-Control-Allow-Methods"] != "POST" {
+			t.Errorf("preflight: %d %v", pre.StatusCode, pre.Headers)
+		}
+		if n := queryInt(t, url, "SELECT count(*) FROM views WHERE path = '/docs'"); n != 2 {
+			t.Errorf("views of /docs = %d, want 2 (the 429 recorded nothing)", n)
+		}
+		fn.stop(t)
+	})
+
+	t.Run("api refuses ingest settings its pool cannot serve", func(t *testing.T) {
+		fn := startFunction(t, bin, "api", "postgres://unused@127.0.0.1:1/x", "PRAWN_INGEST_FLUSHERS=2")
+		fn.invokeRaw(t, []byte(`{}`), nil) // the emulator answers an init failure with no body
+		fn.stop(t)
+		out := fn.out.String()
+		if !strings.Contains(out, "PRAWN_INGEST_FLUSHERS=2 with the pool of a Lambda instance (2 connections)") || !strings.Contains(out, "INIT RTDONE(status: error)") {
+			t.Errorf("emulator output does not show an init failure naming PRAWN_INGEST_FLUSHERS:\n%s", out)
+		}
+	})
+
 	t.Run("rollup", func(t *testing.T) {
 		url := pgtest.URL(t)
 		c := connect(t, url)
@@ -167,7 +234,8 @@ type function struct {
 	done chan struct{}
 }
 
-func startFunction(t *testing.T, b binaries, handler, databaseURL string) *function {
+// startFunction runs handler in the emulator on databaseURL, with extra settings (NAME=value).
+func startFunction(t *testing.T, b binaries, handler, databaseURL string, extra ...string) *function {
 	t.Helper()
 	port, apiPort := freePort(t), freePort(t)
 	cmd := exec.Command(b.rie,
@@ -180,7 +248,7 @@ func startFunction(t *testing.T, b binaries, handler, databaseURL string) *funct
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(env, "_HANDLER="+handler, "DATABASE_URL="+databaseURL, "PRAWN_LOG_LEVEL=info")
+	cmd.Env = append(append(env, "_HANDLER="+handler, "DATABASE_URL="+databaseURL, "PRAWN_LOG_LEVEL=info"), extra...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the bootstrap is its child: stop both

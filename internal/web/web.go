@@ -20,11 +20,18 @@ import (
 )
 
 // Cache policies: Vite names files under assets/ by their content hash, so they
-// never change; every other file is revalidated on each use.
+// never change; every other file is revalidated on each use, except the tracker.
+// /count.js keeps its URL across releases, so it cannot be immutable: browsers
+// and proxies keep it a day (and use it up to a week longer while revalidating),
+// then its ETag makes the check a 304.
 const (
 	cacheImmutable  = "public, max-age=31536000, immutable"
 	cacheRevalidate = "no-cache"
+	cacheTracker    = "public, max-age=86400, stale-while-revalidate=604800"
 )
+
+// trackerFile is the tracker's name in the build; it is served at /count.js.
+const trackerFile = "count.js"
 
 // contentSecurityPolicy is sent with the HTML pages: the build has no inline
 // scripts or style attributes, so nothing needs 'unsafe-inline'. Images may be
@@ -35,7 +42,8 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // Handler returns the handler for prawn's page. It serves the embedded build:
 // hashed files under /assets/ with a one-year immutable cache, index.html with
 // no-cache for / and for every unknown path without a file extension (the
-// single-page app's routes), and the API reference page for GET /api/docs.
+// single-page app's routes), the API reference page for GET /api/docs, and the
+// tracker script for GET /count.js (a day's cache, loadable from any origin).
 // Other /api/ paths get a problem+json 404, as the API would answer them. Before
 // the frontend was built, every page route shows the placeholder page instead.
 func Handler() http.Handler {
@@ -74,6 +82,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.servePage(w, r, "docs.html")
 	case p == "/api" || strings.HasPrefix(p, "/api/"):
 		notFoundProblem(w, r)
+	case p == "/"+trackerFile:
+		h.serveTracker(w, r)
 	case p == "/" || p == "/index.html":
 		h.servePage(w, r, "index.html")
 	case strings.HasPrefix(p, "/assets/"):
@@ -105,6 +115,15 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, name string)
 	}
 	w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
 	h.send(w, r, f, cacheRevalidate)
+}
+
+// serveTracker sends count.js. Other sites' pages load it, so it may be read
+// across origins (crossorigin attribute, subresource integrity, and pages that
+// require Cross-Origin-Resource-Policy).
+func (h *handler) serveTracker(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+	h.serveFile(w, r, trackerFile, cacheTracker)
 }
 
 func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, name, cache string) {
@@ -165,7 +184,12 @@ func (h *handler) load(name string) *file {
 	return v.(*file)
 }
 
+// contentType is the file's media type by its extension. JavaScript is always
+// text/javascript (RFC 9239), whatever the system's MIME table says.
 func contentType(name string) string {
+	if path.Ext(name) == ".js" {
+		return "text/javascript; charset=utf-8"
+	}
 	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
 		return t
 	}

@@ -18,6 +18,9 @@ import (
 
 var bigJS = strings.Repeat("console.log('prawn');\n", 200)
 
+// trackerJS stands in for the built count.js: over 1 KB, so it is also sent gzipped.
+var trackerJS = "(function(){" + strings.Repeat("navigator.sendBeacon('/api/views','{}');", 40) + "})();"
+
 // built looks like `vite build` output.
 var built = fstest.MapFS{
 	"index.html":              {Data: []byte(`<!doctype html><html><body><div id="root"></div><script type="module" src="/assets/index-abc123.js"></script></body></html>`)},
@@ -25,6 +28,7 @@ var built = fstest.MapFS{
 	"favicon.svg":             {Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg"></svg>`)},
 	"assets/index-abc123.js":  {Data: []byte(bigJS)},
 	"assets/index-abc123.css": {Data: []byte("body{margin:0}")},
+	"count.js":                {Data: []byte(trackerJS)},
 }
 
 // placeholder looks like frontend/dist/placeholder.
@@ -64,6 +68,8 @@ func TestRoutes(t *testing.T) {
 		{"docs page with slash", "GET", "/api/docs/", 200, "no-cache", "text/html; charset=utf-8", `id="swagger"`, true},
 		{"other api paths are problem+json 404s", "GET", "/api/nope", 404, "no-store", "application/problem+json", `"status":404`, false},
 		{"dot segments cannot escape", "GET", "/assets/../../go.mod", 404, "", "text/plain; charset=utf-8", "not found", false},
+		{"tracker", "GET", "/count.js", 200, "public, max-age=86400, stale-while-revalidate=604800", "text/javascript; charset=utf-8", "sendBeacon", false},
+		{"tracker with a query", "GET", "/count.js?v=2", 200, "public, max-age=86400, stale-while-revalidate=604800", "text/javascript; charset=utf-8", "sendBeacon", false},
 		{"HEAD works", "HEAD", "/", 200, "no-cache", "text/html; charset=utf-8", "", true},
 		{"POST is refused", "POST", "/", 405, "", "text/plain; charset=utf-8", "method not allowed", false},
 	}
@@ -151,6 +157,79 @@ func TestConditionalGet(t *testing.T) {
 	}
 }
 
+func TestTracker(t *testing.T) {
+	h := newHandler(built)
+	rec := serve(t, h, "GET", "/count.js", nil)
+	if rec.Code != 200 || rec.Body.String() != trackerJS {
+		t.Fatalf("GET /count.js = %d, %d bytes", rec.Code, rec.Body.Len())
+	}
+	for key, want := range map[string]string{
+		"Cache-Control":                "public, max-age=86400, stale-while-revalidate=604800",
+		"Content-Type":                 "text/javascript; charset=utf-8",
+		"Access-Control-Allow-Origin":  "*",
+		"Cross-Origin-Resource-Policy": "cross-origin",
+		"X-Content-Type-Options":       "nosniff",
+	} {
+		if got := rec.Header().Get(key); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	if csp := rec.Header().Get("Content-Security-Policy"); csp != "" {
+		t.Errorf("the script carries the page's CSP %q", csp)
+	}
+	etag := rec.Header().Get("ETag")
+	if !regexp.MustCompile(`^"[0-9a-f]{24}"$`).MatchString(etag) {
+		t.Fatalf("ETag = %q, want a strong hash", etag)
+	}
+
+	again := serve(t, h, "GET", "/count.js", http.Header{"If-None-Match": {etag}})
+	if again.Code != http.StatusNotModified || again.Body.Len() != 0 {
+		t.Errorf("If-None-Match %s: status %d, %d bytes; want 304, empty", etag, again.Code, again.Body.Len())
+	}
+	if again.Header().Get("ETag") != etag || again.Header().Get("Cache-Control") != cacheTracker {
+		t.Errorf("304 headers: ETag %q, Cache-Control %q", again.Header().Get("ETag"), again.Header().Get("Cache-Control"))
+	}
+	stale := serve(t, h, "GET", "/count.js", http.Header{"If-None-Match": {`"0123456789abcdef01234567"`}})
+	if stale.Code != 200 || stale.Body.String() != trackerJS {
+		t.Errorf("an old ETag: status %d, want the script", stale.Code)
+	}
+
+	gz := serve(t, h, "GET", "/count.js", http.Header{"Accept-Encoding": {"gzip"}})
+	if gz.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding = %q, want gzip", gz.Header().Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(gz.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(zr); err != nil || string(got) != trackerJS {
+		t.Errorf("gunzipped tracker differs (err %v, %d bytes)", err, len(got))
+	}
+	gzTag := gz.Header().Get("ETag")
+	if gzTag == etag || gzTag == "" {
+		t.Errorf("gzip ETag %q, identity ETag %q: want two different tags", gzTag, etag)
+	}
+	gzAgain := serve(t, h, "GET", "/count.js", http.Header{"Accept-Encoding": {"gzip"}, "If-None-Match": {gzTag}})
+	if gzAgain.Code != http.StatusNotModified {
+		t.Errorf("gzip If-None-Match: status %d, want 304", gzAgain.Code)
+	}
+
+	head := serve(t, h, "HEAD", "/count.js", nil)
+	if head.Code != 200 || head.Body.Len() != 0 || head.Header().Get("ETag") != etag {
+		t.Errorf("HEAD /count.js: status %d, %d bytes, ETag %q", head.Code, head.Body.Len(), head.Header().Get("ETag"))
+	}
+	if post := serve(t, h, "POST", "/count.js", nil); post.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /count.js: status %d, want 405", post.Code)
+	}
+}
+
+func TestTrackerMissing(t *testing.T) {
+	rec := serve(t, newHandler(placeholder), "GET", "/count.js", nil)
+	if rec.Code != 404 || rec.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("placeholder /count.js: status %d, Cache-Control %q; want 404, no-store", rec.Code, rec.Header().Get("Cache-Control"))
+	}
+}
+
 func TestPlaceholderServesEveryPage(t *testing.T) {
 	h := newHandler(placeholder)
 	for _, target := range []string{"/", "/some/route", "/api/docs"} {
@@ -190,8 +269,49 @@ func TestEmbedded(t *testing.T) {
 			t.Errorf("%s has inline script or style:\n%s", name, body)
 		}
 	}
+	checkEmbeddedTracker(t, fsys)
 	docs := serve(t, Handler(), "GET", "/api/docs", nil)
 	if !strings.Contains(docs.Body.String(), `id="swagger"`) {
 		t.Errorf("/api/docs is not the docs page: %q", docs.Body.String())
+	}
+}
+
+// checkEmbeddedTracker checks the built count.js: served, within its 1 KB gzip
+// goal, and not part of the page (no page file loads or contains it).
+func checkEmbeddedTracker(t *testing.T, fsys fs.FS) {
+	t.Helper()
+	rec := serve(t, Handler(), "GET", "/count.js", nil)
+	if rec.Code != 200 || !strings.HasPrefix(rec.Body.String(), "(function(") {
+		t.Fatalf("GET /count.js = %d %.80q, want the tracker's IIFE", rec.Code, rec.Body.String())
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(rec.Body.Bytes())
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("count.js: %d bytes, %d gzipped", rec.Body.Len(), buf.Len())
+	if buf.Len() > 1024 {
+		t.Errorf("count.js is %d bytes gzipped, over its 1024-byte goal", buf.Len())
+	}
+	index, err := fs.ReadFile(fsys, "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(index, []byte("count.js")) {
+		t.Error("index.html loads the tracker")
+	}
+	assets, err := fs.Glob(fsys, "assets/*.js")
+	if err != nil || len(assets) == 0 {
+		t.Fatalf("no page scripts in the build (%v)", err)
+	}
+	for _, name := range assets {
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(body, []byte("prerenderingchange")) {
+			t.Errorf("%s contains the tracker's code", name)
+		}
 	}
 }

@@ -1,10 +1,11 @@
-package httpapi
+// Package bots tells known bots and crawlers from browsers by their User-Agent, with the patterns
+// of monperrus/crawler-user-agents less the generic HTTP clients that sites post views with.
+package bots
 
 import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -40,11 +41,11 @@ var genericClients = map[string]bool{
 	"http_get":           true,
 }
 
-// botMatcher tells bots from browsers by User-Agent. Most patterns are plain text, or expand to a
+// matcher tells bots from browsers by User-Agent. Most patterns are plain text, or expand to a
 // few plain strings, found through an index of their first two bytes; the few real regular
 // expressions (anchors, repetition) run one by one.
 // Answers are cached, as a site sees few distinct User-Agents.
-type botMatcher struct {
+type matcher struct {
 	byPrefix map[[2]byte][]string
 	short    []string // literals shorter than two bytes (none today)
 	regexps  []*regexp.Regexp
@@ -59,25 +60,25 @@ const maxCachedAgents = 4096
 // maxAgentLen is the longest User-Agent matched in full; longer ones are cut (no real one is).
 const maxAgentLen = 512
 
-var bots = sync.OnceValue(func() *botMatcher {
-	m, err := newBotMatcher(crawlerList, genericClients)
+var known = sync.OnceValue(func() *matcher {
+	m, err := newMatcher(crawlerList, genericClients)
 	if err != nil {
 		panic(err) // the list is embedded and tested
 	}
 	return m
 })
 
-// IsBot reports whether userAgent belongs to a known bot or crawler (not a generic HTTP client).
-func IsBot(userAgent string) bool { return bots().match(userAgent) }
+// Match reports whether userAgent belongs to a known bot or crawler (not a generic HTTP client).
+func Match(userAgent string) bool { return known().match(userAgent) }
 
-func newBotMatcher(list []byte, skip map[string]bool) (*botMatcher, error) {
+func newMatcher(list []byte, skip map[string]bool) (*matcher, error) {
 	var crawlers []struct {
 		Pattern string `json:"pattern"`
 	}
 	if err := json.Unmarshal(list, &crawlers); err != nil {
 		return nil, fmt.Errorf("parse crawler list: %w", err)
 	}
-	m := &botMatcher{byPrefix: map[[2]byte][]string{}, cache: map[string]bool{}}
+	m := &matcher{byPrefix: map[[2]byte][]string{}, cache: map[string]bool{}}
 	for _, c := range crawlers {
 		if skip[c.Pattern] || c.Pattern == "" {
 			continue
@@ -176,7 +177,7 @@ func literals(re *syntax.Regexp) (out []string, ok bool) {
 	return nil, false
 }
 
-func (m *botMatcher) match(ua string) bool {
+func (m *matcher) match(ua string) bool {
 	if ua == "" {
 		return false
 	}
@@ -199,7 +200,7 @@ func (m *botMatcher) match(ua string) bool {
 	return bot
 }
 
-func (m *botMatcher) scan(ua string) bool {
+func (m *matcher) scan(ua string) bool {
 	for i := 0; i+1 < len(ua); i++ {
 		for _, lit := range m.byPrefix[[2]byte{ua[i], ua[i+1]}] {
 			if strings.HasPrefix(ua[i:], lit) {
@@ -218,32 +219,4 @@ func (m *botMatcher) scan(ua string) bool {
 		}
 	}
 	return false
-}
-
-// NotCounted says why a valid view is not counted; "" means it counts.
-type NotCounted string
-
-// Reasons for not counting a view.
-const (
-	NotCountedBot      NotCounted = "bot"
-	NotCountedPrefetch NotCounted = "prefetch"
-)
-
-// notCounted classifies a recording request: a prefetch or prerender (Sec-Purpose, Purpose,
-// X-Purpose or X-Moz headers), a known bot, or "" for a view that counts.
-func notCounted(r *http.Request) NotCounted {
-	// HEAD asks about a page without fetching it (link checkers, monitors): a look-ahead, not a view.
-	if r.Method == http.MethodHead {
-		return NotCountedPrefetch
-	}
-	for _, h := range []string{"Sec-Purpose", "Purpose", "X-Purpose", "X-Moz"} {
-		v := strings.ToLower(r.Header.Get(h))
-		if strings.Contains(v, "prefetch") || strings.Contains(v, "prerender") || strings.Contains(v, "preview") {
-			return NotCountedPrefetch
-		}
-	}
-	if IsBot(r.Header.Get("User-Agent")) {
-		return NotCountedBot
-	}
-	return ""
 }

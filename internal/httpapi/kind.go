@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Kind is what an operation does. Every operation of api/openapi.yaml declares its kind as
+// x-prawn-kind, and the kind alone decides what the edge does for it (policies): adding an
+// operation to the contract is the only place its kind is declared.
+type Kind string
+
+// The kinds of operation.
+const (
+	// KindRecord operations record views: rate limited per client, bots and prefetches answered
+	// without counting, refused views tallied in dropped, CORS for PRAWN_CORS_ORIGINS.
+	KindRecord Kind = "record"
+	// KindRead operations read counts from the database.
+	KindRead Kind = "read"
+	// KindMeta operations describe the service (health, readiness, the contract).
+	KindMeta Kind = "meta"
+)
+
+// policy is what the edge does for the operations of one kind.
+type policy struct {
+	// records marks bots and prefetches for the operation (which answers without counting them)
+	// and tallies the views refused (429, 400, 413) in dropped.
+	records bool
+	// rate is the per-client rate limit that applies, if any.
+	rate rateClass
+	// dbDeadline bounds the operation's work by Edge.DBTimeout.
+	dbDeadline bool
+	// cors is which origins' pages may call the operation across origins.
+	cors corsRule
+	// maxBody caps the request body, in bytes.
+	maxBody int64
+}
+
+// rateClass names a per-client rate limit of the edge.
+type rateClass int
+
+const (
+	noRate        rateClass = iota
+	rateRecording           // Edge.RateLimit and Edge.RateBurst
+)
+
+// corsRule says which origins may call an operation from their pages.
+type corsRule int
+
+const (
+	corsNone       corsRule = iota // no CORS headers: browsers keep other origins out
+	corsConfigured                 // Edge.CORSOrigins
+)
+
+// policies is the edge's table: one row per kind. What is planned lands here, not in string
+// matches: a pixel or a badge that records is an operation of kind record in the contract; a
+// per-client limit for reads is a rateClass in the read row; public reads answering CORS with
+// "*" a corsRule; a header every request from the CDN must carry a field of the rows it guards.
+var policies = map[Kind]policy{
+	KindRecord: {records: true, rate: rateRecording, dbDeadline: true, cors: corsConfigured, maxBody: MaxBodyBytes},
+	KindRead:   {dbDeadline: true, maxBody: MaxBodyBytes},
+	KindMeta:   {maxBody: MaxBodyBytes},
+}
+
+// kindNames lists the kinds for error messages.
+func kindNames() string {
+	names := make([]string, 0, len(policies))
+	for k := range maps.Keys(policies) {
+		names = append(names, string(k))
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}

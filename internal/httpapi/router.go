@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// router routes each request once. It is the BaseRouter of the generated code: each route the
+// generated code registers is an operation of the contract, registered with what its kind asks
+// of the edge. When no route matches, the ServeMux's own answers (404, 405 with Allow, 400 for
+// a request target of *) become problems.
+type router struct {
+	mux  *http.ServeMux
+	spec *contract
+	edge *edge
+	seen map[string]bool // the patterns of the operations registered
+}
+
+func newRouter(spec *contract, e *edge) *router {
+	return &router{mux: http.NewServeMux(), spec: spec, edge: e, seen: map[string]bool{}}
+}
+
+// HandleFunc registers the generated handler of the operation at pattern.
+func (rt *router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	op, ok := rt.spec.ops[pattern]
+	if !ok {
+		panic(fmt.Sprintf("route %q is not an operation of api/openapi.yaml: run make generate", pattern))
+	}
+	rt.seen[pattern] = true
+	rt.handle(pattern, rt.edge.operation(op, http.HandlerFunc(h)))
+}
+
+// complete checks that every operation of the contract has its route, and adds the CORS
+// preflights of the paths whose operations other origins may call.
+func (rt *router) complete() error {
+	byPath := map[string][]*operation{}
+	for pattern, op := range rt.spec.ops {
+		if !rt.seen[pattern] {
+			return fmt.Errorf("operation %s (%s) has no generated route: run make generate", op.id, pattern)
+		}
+		byPath[op.path] = append(byPath[op.path], op)
+	}
+	if rt.edge.cors == nil {
+		return nil
+	}
+	for path, ops := range byPath {
+		var cross, all []string
+		for _, op := range ops {
+			method, _, _ := strings.Cut(op.pattern, " ")
+			all = append(all, method)
+			if method == http.MethodGet {
+				all = append(all, http.MethodHead) // as the ServeMux's Allow says
+			}
+			if policies[op.kind].cors == corsConfigured {
+				cross = append(cross, method)
+			}
+		}
+		if len(cross) > 0 {
+			slices.Sort(cross)
+			slices.Sort(all)
+			rt.handle(http.MethodOptions+" "+path, rt.edge.cors.preflight(path, cross, strings.Join(all, ", ")))
+		}
+	}
+	return nil
+}
+
+// handle registers h at pattern as a route, whose answers the router leaves as they are.
+func (rt *router) handle(pattern string, h http.Handler) {
+	rt.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rw, ok := w.(*routingWriter); ok {
+			rw.routed = true
+			w = rw.ResponseWriter
+		}
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// ServeHTTP routes r: one lookup in the ServeMux.
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.mux.ServeHTTP(&routingWriter{ResponseWriter: w, r: r}, r)
+}
+
+// routingWriter turns the ServeMux's own error answers into problems; a route unwraps it.
+type routingWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	routed  bool
+	replied bool // the problem is written: drop the ServeMux's plain text
+}
+
+func (rw *routingWriter) WriteHeader(code int) {
+	if rw.routed || rw.replied || code < 400 {
+		rw.ResponseWriter.WriteHeader(code)
+		return
+	}
+	rw.replied = true
+	r := rw.r
+	switch code {
+	case http.StatusMethodNotAllowed:
+		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rw.Header().Get("Allow")))
+	case http.StatusNotFound:
+		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("nothing at %s", r.URL.Path))
+	default:
+		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("%s %s is not a request this server answers", r.Method, r.RequestURI))
+	}
+}
+
+func (rw *routingWriter) Write(b []byte) (int, error) {
+	if rw.replied {
+		return len(b), nil
+	}
+	return rw.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (rw *routingWriter) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
