@@ -163,3 +163,7 @@ LIMIT 1;
 -- name: DeleteExpiredSalts :execrows
 -- Deletes the salts of days that ended more than an hour ago.
 DELETE FROM visitor_salts WHERE day < ((now() - interval '1 hour') AT TIME ZONE 'UTC')::date;
+
+-- name: CopyVisitorDays :copyfrom
+-- Writes the dedup state of visitor-days new to the rollups.
+INSERT INTO visitor_days (day, visitor, host, hours, paths, path_hours) VALUES ($1, $2, $3, $4, $5, $6);

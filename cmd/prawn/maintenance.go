@@ -10,7 +10,9 @@ import (
 
 	"github.com/prawnhq/prawn/internal/app"
 	"github.com/prawnhq/prawn/internal/config"
+	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/rollup"
+	"github.com/prawnhq/prawn/internal/storage"
 )
 
 // timeFlag is an optional RFC 3339 time on the command line.
@@ -54,8 +56,8 @@ func runRollup(ctx context.Context, cfg config.Config, args []string, out io.Wri
 	wait := fs.Bool("wait", false, "wait for a rollup already running instead of returning at once")
 	rebuild := fs.Bool("rebuild", false, "recompute the rollups of [--from, --to) from the raw views")
 	var from, to timeFlag
-	fs.Var(&from, "from", "with --rebuild: start of the range, RFC 3339 (default: the first view)")
-	fs.Var(&to, "to", "with --rebuild: end of the range, RFC 3339 (default: the last view)")
+	fs.Var(&from, "from", "with --rebuild: start of the range, RFC 3339, rounded down to a UTC day (default: the first view)")
+	fs.Var(&to, "to", "with --rebuild: end of the range, RFC 3339, rounded up to a UTC day (default: the last view)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -107,8 +109,9 @@ func runRollup(ctx context.Context, cfg config.Config, args []string, out io.Wri
 var errMismatch = errors.New("the rollups differ from the raw views; repair with: prawn rollup --rebuild --from T --to T")
 
 func runVerify(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
-	fs := newFlags("verify [--from T] [--to T]", "Compares the hourly rollups with the raw views they were folded from, (path, hour) by\n"+
-		"(path, hour), and the totals with the rollups. Prints every difference; exits 1 if any.", out)
+	fs := newFlags("verify [--from T] [--to T]", "Compares the rollups of whole UTC days (hourly, daily, breakdowns and the visitors'\n"+
+		"dedup state) with the raw views they were folded from, row by row, and every total with\n"+
+		"the daily rollups. Prints every difference; exits 1 if any.", out)
 	var from, to timeFlag
 	fs.Var(&from, "from", "start of the range, RFC 3339 (default: the first view)")
 	fs.Var(&to, "to", "end of the range, RFC 3339 (default: the last view)")
@@ -125,33 +128,35 @@ func runVerify(ctx context.Context, cfg config.Config, args []string, out io.Wri
 		return err
 	}
 	span := fmt.Sprintf("%s .. %s", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
-	for _, d := range rep.Hours {
-		fmt.Fprintf(out, "MISMATCH path=%q hour=%s raw=%d rolled=%d\n", d.Path, d.Hour.Format(time.RFC3339), d.Raw, d.Rolled)
-	}
-	for _, d := range rep.SiteHours {
-		fmt.Fprintf(out, "MISMATCH site hour=%s paths=%d site=%d\n", d.Hour.Format(time.RFC3339), d.PathViews, d.SiteViews)
-	}
-	for _, d := range rep.Totals {
-		fmt.Fprintf(out, "MISMATCH total path=%q hourly=%d total=%d\n", d.Path, d.HourlyViews, d.TotalViews)
-	}
-	if rep.SiteTotal != rep.PathTotals {
-		fmt.Fprintf(out, "MISMATCH site total=%d sum of path totals=%d\n", rep.SiteTotal, rep.PathTotals)
+	count := map[string]int{}
+	for _, d := range rep.Diffs {
+		count[d.Table]++
+		if d.Raw == nil {
+			fmt.Fprintf(out, "MISMATCH %s %s\n", d.Table, d.Key)
+			continue
+		}
+		fmt.Fprintf(out, "MISMATCH %s %s raw=%v rolled=%v\n", d.Table, d.Key, d.Raw, d.Rolled)
 	}
 	if !rep.OK() {
-		fmt.Fprintf(out, "verify %s: %d hourly, %d site-hourly and %d total differences\n",
-			span, len(rep.Hours), len(rep.SiteHours), len(rep.Totals))
+		fmt.Fprintf(out, "verify %s: %d differences (hourly %d, daily %d, breakdown %d, visitor_day %d, total %d)\n",
+			span, len(rep.Diffs), count["hourly"], count["daily"], count["breakdown"], count["visitor_day"], count["total"])
 		return errMismatch
 	}
-	fmt.Fprintf(out, "verify %s: rollups match the raw views (site total %d)\n", span, rep.SiteTotal)
+	fmt.Fprintf(out, "verify %s: rollups match the raw views\n", span)
 	return nil
 }
 
 func runSeed(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
-	fs := newFlags("seed --views N [--days D] [--paths P]", "Generates synthetic views spread over the last D days (not yet rolled up),\n"+
-		"in transactions of --chunk views. For demos and benchmarks: never on a real site.", out)
+	fs := newFlags("seed --views N [--days D] [--paths P]", "Generates synthetic views spread over the last D days (not yet rolled up), in time\n"+
+		"order, with visitors, referrers, campaigns, browsers, systems, devices and countries, in\n"+
+		"transactions of --chunk views; then refreshes the planner's statistics. For demos and\n"+
+		"benchmarks: never on a real site.", out)
 	views := fs.Int64("views", 0, "how many views to generate (required)")
 	days := fs.Int("days", 30, "spread the views over this many days before now")
 	paths := fs.Int("paths", 1000, "how many distinct paths (/page/0 ...)")
+	host := fs.String("host", "", "the host of the views (default: the default site)")
+	referrers := fs.Int("referrers", 200, "how many distinct referrer hosts (about 40 % of views have one)")
+	perVisitor := fs.Int("views-per-visitor", 3, "about how many views each visitor makes a day")
 	chunk := fs.Int("chunk", 500_000, "views per transaction")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -163,8 +168,16 @@ func runSeed(ctx context.Context, cfg config.Config, args []string, out io.Write
 		return usageError{"seed: --days must be from 1 to 3650"}
 	case *paths < 1 || *paths > 1_000_000:
 		return usageError{"seed: --paths must be from 1 to 1000000"}
+	case *referrers < 1 || *referrers > 1_000_000:
+		return usageError{"seed: --referrers must be from 1 to 1000000"}
+	case *perVisitor < 1 || *perVisitor > 1000:
+		return usageError{"seed: --views-per-visitor must be from 1 to 1000"}
 	case *chunk < 1 || *chunk > 10_000_000:
 		return usageError{"seed: --chunk must be from 1 to 10000000"}
+	}
+	h, err := pageview.NormalizeHost(*host)
+	if err != nil {
+		return usageError{"seed: --host: " + err.Error()}
 	}
 	a, _, err := openMigrated(ctx, cfg)
 	if err != nil {
@@ -172,18 +185,32 @@ func runSeed(ctx context.Context, cfg config.Config, args []string, out io.Write
 	}
 	defer a.Close()
 	p := newProgress("seeded", *views, a.Log)
-	end, span := time.Now(), time.Duration(*days)*24*time.Hour
-	var done int64
-	for done < *views {
-		n := min(int64(*chunk), *views-done)
-		if _, err := a.Store.SeedViews(ctx, int(n), *paths, end, span); err != nil {
-			return err
-		}
-		done += n
-		p.update(done, done == *views)
+	if err := seed(ctx, a.Store, *views, *chunk, storage.Seed{Host: h, Paths: *paths, Referrers: *referrers,
+		End: time.Now(), Span: time.Duration(*days) * 24 * time.Hour}, *perVisitor, func(done int64) { p.update(done, done == *views) }); err != nil {
+		return err
 	}
 	el := time.Since(p.start)
 	fmt.Fprintf(out, "seeded %d views over %d days in %s (%.0f views/s); run `prawn rollup` to fold them\n",
-		done, *days, el.Round(time.Millisecond), float64(done)/max(el.Seconds(), 1e-9))
+		*views, *days, el.Round(time.Millisecond), float64(*views)/max(el.Seconds(), 1e-9))
 	return nil
+}
+
+// seed writes n synthetic views in chunks, each a consecutive slice of the span in time order,
+// then refreshes the planner's statistics.
+func seed(ctx context.Context, store *storage.Store, n int64, chunk int, s storage.Seed, perVisitor int, progress func(int64)) error {
+	end, span := s.End, s.Span
+	var done int64
+	for done < n {
+		c := min(int64(chunk), n-done)
+		s.Span = time.Duration(float64(span) * float64(c) / float64(n))
+		s.End = end.Add(-time.Duration(float64(span) * float64(n-done-c) / float64(n)))
+		perDay := float64(c) * float64(24*time.Hour) / float64(max(s.Span, time.Minute))
+		s.VisitorPool = max(int(perDay/float64(perVisitor)), 1)
+		if _, err := store.SeedViews(ctx, int(c), s); err != nil {
+			return err
+		}
+		done += c
+		progress(done)
+	}
+	return store.Analyze(ctx)
 }

@@ -18,6 +18,45 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for Dimension.
+const (
+	Browser      Dimension = "browser"
+	Country      Dimension = "country"
+	Device       Dimension = "device"
+	Os           Dimension = "os"
+	Referrer     Dimension = "referrer"
+	ReferrerHost Dimension = "referrer_host"
+	UtmCampaign  Dimension = "utm_campaign"
+	UtmMedium    Dimension = "utm_medium"
+	UtmSource    Dimension = "utm_source"
+)
+
+// Valid indicates whether the value is a known member of the Dimension enum.
+func (e Dimension) Valid() bool {
+	switch e {
+	case Browser:
+		return true
+	case Country:
+		return true
+	case Device:
+		return true
+	case Os:
+		return true
+	case Referrer:
+		return true
+	case ReferrerHost:
+		return true
+	case UtmCampaign:
+		return true
+	case UtmMedium:
+		return true
+	case UtmSource:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NotCountedReason.
 const (
 	Bot      NotCountedReason = "bot"
@@ -72,11 +111,53 @@ func (e GetStatsParamsBucket) Valid() bool {
 	}
 }
 
+// Breakdown defines model for Breakdown.
+type Breakdown struct {
+	// By What to break views down by. `referrer_host`, `utm_source`, `utm_medium` and
+	// `utm_campaign` are counted per host and per path; `referrer` (the full referrer) per host,
+	// and needs `host`; `browser`, `os`, `device` (desktop, mobile, tablet) and `country`
+	// (ISO 3166-1 alpha-2, from a trusted header) per host.
+	By Dimension `json:"by"`
+
+	// From Start of the first UTC day counted.
+	From time.Time `json:"from"`
+	Host *string   `json:"host,omitempty"`
+
+	// Others What the values beyond `limit` add up to.
+	Others Counts  `json:"others"`
+	Path   *string `json:"path,omitempty"`
+
+	// To End of the last UTC day counted.
+	To time.Time `json:"to"`
+
+	// Unknown Views without a value (no referrer or campaign, or an unknown client or country).
+	Unknown Counts `json:"unknown"`
+
+	// Values The most viewed values, most viewed first.
+	Values []ValueCount `json:"values"`
+}
+
 // Bucket defines model for Bucket.
 type Bucket struct {
 	Start time.Time `json:"start"`
 	Views int64     `json:"views"`
+
+	// Visitors Hour buckets: the distinct visitors of the hour. Day buckets: the visitor-days first
+	// seen that day (for UTC days, the distinct visitors of the day).
+	Visitors int64 `json:"visitors"`
 }
+
+// Counts defines model for Counts.
+type Counts struct {
+	Views    int64 `json:"views"`
+	Visitors int64 `json:"visitors"`
+}
+
+// Dimension What to break views down by. `referrer_host`, `utm_source`, `utm_medium` and
+// `utm_campaign` are counted per host and per path; `referrer` (the full referrer) per host,
+// and needs `host`; `browser`, `os`, `device` (desktop, mobile, tablet) and `country`
+// (ISO 3166-1 alpha-2, from a trusted header) per host.
+type Dimension string
 
 // Dropped Views this server instance did not count since it started, by reason (site-wide). The
 // counters live in the process: they start at zero on every start and each instance (each
@@ -116,18 +197,41 @@ type Home struct {
 	PageViews int64 `json:"pageViews"`
 }
 
+// HostCount defines model for HostCount.
+type HostCount struct {
+	// Host The hostname; `""` is the default site.
+	Host  string `json:"host"`
+	Views int64  `json:"views"`
+
+	// Visitors All-time visitor-days.
+	Visitors int64 `json:"visitors"`
+}
+
+// Hosts defines model for Hosts.
+type Hosts struct {
+	// Hosts Every host with views, most viewed first (all time).
+	Hosts []HostCount `json:"hosts"`
+}
+
 // NotCountedReason Why a valid view was not counted.
 type NotCountedReason string
 
 // PageCount defines model for PageCount.
 type PageCount struct {
+	Host  string `json:"host"`
 	Path  string `json:"path"`
 	Views int64  `json:"views"`
+
+	// Visitors Visitor-days of the path first seen in the range.
+	Visitors int64 `json:"visitors"`
 }
 
 // Pages defines model for Pages.
 type Pages struct {
-	From  time.Time   `json:"from"`
+	From time.Time `json:"from"`
+
+	// Host The host counted; absent for every host.
+	Host  *string     `json:"host,omitempty"`
 	Pages []PageCount `json:"pages"`
 	To    time.Time   `json:"to"`
 }
@@ -145,6 +249,9 @@ type Problem struct {
 type RecordedView struct {
 	// Counted Whether the view was recorded; false for bots and prefetches.
 	Counted bool `json:"counted"`
+
+	// Host The host as recorded (lower case; `""` is the default site).
+	Host string `json:"host"`
 
 	// Path The path as recorded (normalised).
 	Path string `json:"path"`
@@ -168,6 +275,9 @@ type Stats struct {
 	// From Start of the first bucket.
 	From time.Time `json:"from"`
 
+	// Host The host counted; absent for every host.
+	Host *string `json:"host,omitempty"`
+
 	// Path The path counted; absent for the whole site.
 	Path *string `json:"path,omitempty"`
 
@@ -181,28 +291,70 @@ type Stats struct {
 	// Total All-time views of the path (or the site).
 	Total int64 `json:"total"`
 
+	// TotalVisitors All-time visitor-days of the path (or the site).
+	TotalVisitors int64 `json:"totalVisitors"`
+
 	// Tz The time zone of day boundaries.
 	Tz *string `json:"tz,omitempty"`
+
+	// Views Views in [from, to).
+	Views int64 `json:"views"`
+
+	// Visitors Visitor-days first seen in [from, to) (for whole UTC days, the sum of the daily distinct visitors).
+	Visitors int64 `json:"visitors"`
 }
 
 // StatsBucket defines model for Stats.Bucket.
 type StatsBucket string
 
-// ViewInput defines model for ViewInput.
+// ValueCount defines model for ValueCount.
+type ValueCount struct {
+	Value string `json:"value"`
+	Views int64  `json:"views"`
+
+	// Visitors Visitor-days whose first view (in the scope) had this value.
+	Visitors int64 `json:"visitors"`
+}
+
+// ViewInput A view: the page's `url` (its host, path and `utm_*` parameters are taken from it and the
+// rest of the query is dropped), or a `path` (and a `host`). With `url`, `path` overrides
+// the URL's path. A `referrer` from the view's own host is dropped.
 type ViewInput struct {
+	// Host The site's hostname when there is no `url`; absent or empty is the default site.
+	//
+	// Example: blog.example.com
+	Host *string `json:"host,omitempty"`
+
 	// Path The viewed path; starts with `/`.
 	//
 	// Example: /blog/hello
-	Path string `json:"path"`
+	Path *string `json:"path,omitempty"`
 
 	// Referrer Where the visitor came from, if known.
 	//
 	// Example: https://news.example.com/
 	Referrer *string `json:"referrer,omitempty"`
+
+	// Url The page's absolute http or https URL.
+	//
+	// Example: https://blog.example.com/post?utm_source=newsletter
+	Url *string `json:"url,omitempty"`
+
+	// UtmCampaign Campaign name, when not in the URL.
+	UtmCampaign *string `json:"utmCampaign,omitempty"`
+
+	// UtmMedium Campaign medium, when not in the URL.
+	UtmMedium *string `json:"utmMedium,omitempty"`
+
+	// UtmSource Campaign source, when not in the URL.
+	UtmSource *string `json:"utmSource,omitempty"`
 }
 
 // From defines model for From.
 type From = time.Time
+
+// Host Example: blog.example.com
+type Host = string
 
 // Path Example: /blog/hello
 type Path = string
@@ -225,8 +377,31 @@ type TooManyRequests = Problem
 // Unavailable An RFC 9457 problem detail.
 type Unavailable = Problem
 
+// GetBreakdownParams defines parameters for GetBreakdown.
+type GetBreakdownParams struct {
+	By Dimension `form:"by" json:"by"`
+
+	// Host A site's hostname; absent means every host, empty (`host=`) the default site.
+	Host *Host `form:"host,omitempty" json:"host,omitempty"`
+
+	// Path A page path such as `/blog/post`; absent means the whole site.
+	Path *Path `form:"path,omitempty" json:"path,omitempty"`
+
+	// From Start of the range (RFC 3339), inclusive. Default depends on the operation.
+	From *From `form:"from,omitempty" json:"from,omitempty"`
+
+	// To End of the range (RFC 3339), exclusive. Default now.
+	To *To `form:"to,omitempty" json:"to,omitempty"`
+
+	// Limit How many values to return.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // ListPagesParams defines parameters for ListPages.
 type ListPagesParams struct {
+	// Host A site's hostname; absent means every host, empty (`host=`) the default site.
+	Host *Host `form:"host,omitempty" json:"host,omitempty"`
+
 	// From Start of the range (RFC 3339), inclusive. Default depends on the operation.
 	From *From `form:"from,omitempty" json:"from,omitempty"`
 
@@ -239,6 +414,9 @@ type ListPagesParams struct {
 
 // GetStatsParams defines parameters for GetStats.
 type GetStatsParams struct {
+	// Host A site's hostname; absent means every host, empty (`host=`) the default site.
+	Host *Host `form:"host,omitempty" json:"host,omitempty"`
+
 	// Path A page path such as `/blog/post`; absent means the whole site.
 	Path *Path `form:"path,omitempty" json:"path,omitempty"`
 
@@ -263,9 +441,15 @@ type RecordViewJSONRequestBody = ViewInput
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetBreakdown Where readers come from and what they read with
+	// (GET /api/breakdown)
+	GetBreakdown(w http.ResponseWriter, r *http.Request, params GetBreakdownParams)
 	// GetHome Record a view of / and return the site's count
 	// (GET /api/home)
 	GetHome(w http.ResponseWriter, r *http.Request)
+	// ListHosts Every site with views
+	// (GET /api/hosts)
+	ListHosts(w http.ResponseWriter, r *http.Request)
 	// GetOpenAPI This contract
 	// (GET /api/openapi.yaml)
 	GetOpenAPI(w http.ResponseWriter, r *http.Request)
@@ -295,11 +479,123 @@ type ServerInterfaceWrapper struct {
 
 type MiddlewareFunc func(http.Handler) http.Handler
 
+// GetBreakdown operation middleware
+func (siw *ServerInterfaceWrapper) GetBreakdown(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetBreakdownParams
+
+	// ------------- Required query parameter "by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "by", r.URL.Query(), &params.By, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "by"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "by", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "host" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "host", r.URL.Query(), &params.Host, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "host"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "host", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "path" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "path", r.URL.Query(), &params.Path, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "path"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "path", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", r.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "from"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "from", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", r.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "to"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "to", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetBreakdown(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetHome operation middleware
 func (siw *ServerInterfaceWrapper) GetHome(w http.ResponseWriter, r *http.Request) {
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetHome(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListHosts operation middleware
+func (siw *ServerInterfaceWrapper) ListHosts(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListHosts(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -331,6 +627,19 @@ func (siw *ServerInterfaceWrapper) ListPages(w http.ResponseWriter, r *http.Requ
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListPagesParams
+
+	// ------------- Optional query parameter "host" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "host", r.URL.Query(), &params.Host, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "host"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "host", Err: err})
+		}
+		return
+	}
 
 	// ------------- Optional query parameter "from" -------------
 
@@ -390,6 +699,19 @@ func (siw *ServerInterfaceWrapper) GetStats(w http.ResponseWriter, r *http.Reque
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetStatsParams
+
+	// ------------- Optional query parameter "host" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "host", r.URL.Query(), &params.Host, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "host"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "host", Err: err})
+		}
+		return
+	}
 
 	// ------------- Optional query parameter "path" -------------
 
@@ -633,6 +955,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/home", wrapper.GetHome)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/stats", wrapper.GetStats)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/pages", wrapper.ListPages)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/hosts", wrapper.ListHosts)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/breakdown", wrapper.GetBreakdown)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/openapi.yaml", wrapper.GetOpenAPI)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.GetHealth)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.GetReady)
@@ -662,6 +986,78 @@ type UnavailableApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers UnavailableResponseHeaders
+}
+
+type GetBreakdownRequestObject struct {
+	Params GetBreakdownParams
+}
+
+type GetBreakdownResponseObject interface {
+	VisitGetBreakdownResponse(w http.ResponseWriter) error
+}
+
+type GetBreakdown200JSONResponse Breakdown
+
+func (response GetBreakdown200JSONResponse) VisitGetBreakdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBreakdown400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetBreakdown400ApplicationProblemPlusJSONResponse) VisitGetBreakdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBreakdown503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetBreakdown503ApplicationProblemPlusJSONResponse) VisitGetBreakdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBreakdowndefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetBreakdowndefaultApplicationProblemPlusJSONResponse) VisitGetBreakdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type GetHomeRequestObject struct {
@@ -725,6 +1121,77 @@ type GetHomedefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetHomedefaultApplicationProblemPlusJSONResponse) VisitGetHomeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListHostsRequestObject struct {
+}
+
+type ListHostsResponseObject interface {
+	VisitListHostsResponse(w http.ResponseWriter) error
+}
+
+type ListHosts200JSONResponse Hosts
+
+func (response ListHosts200JSONResponse) VisitListHostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListHosts400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListHosts400ApplicationProblemPlusJSONResponse) VisitListHostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListHosts503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListHosts503ApplicationProblemPlusJSONResponse) VisitListHostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListHostsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListHostsdefaultApplicationProblemPlusJSONResponse) VisitListHostsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1135,9 +1602,15 @@ func (response GetReady503ApplicationProblemPlusJSONResponse) VisitGetReadyRespo
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// GetBreakdown Where readers come from and what they read with
+	// (GET /api/breakdown)
+	GetBreakdown(ctx context.Context, request GetBreakdownRequestObject) (GetBreakdownResponseObject, error)
 	// GetHome Record a view of / and return the site's count
 	// (GET /api/home)
 	GetHome(ctx context.Context, request GetHomeRequestObject) (GetHomeResponseObject, error)
+	// ListHosts Every site with views
+	// (GET /api/hosts)
+	ListHosts(ctx context.Context, request ListHostsRequestObject) (ListHostsResponseObject, error)
 	// GetOpenAPI This contract
 	// (GET /api/openapi.yaml)
 	GetOpenAPI(ctx context.Context, request GetOpenAPIRequestObject) (GetOpenAPIResponseObject, error)
@@ -1197,6 +1670,32 @@ type strictHandler struct {
 	options     StrictHTTPServerOptions
 }
 
+// GetBreakdown operation middleware
+func (sh *strictHandler) GetBreakdown(w http.ResponseWriter, r *http.Request, params GetBreakdownParams) {
+	var request GetBreakdownRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetBreakdown(ctx, request.(GetBreakdownRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetBreakdown")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetBreakdownResponseObject); ok {
+		if err := validResponse.VisitGetBreakdownResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetHome operation middleware
 func (sh *strictHandler) GetHome(w http.ResponseWriter, r *http.Request) {
 	var request GetHomeRequestObject
@@ -1214,6 +1713,30 @@ func (sh *strictHandler) GetHome(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetHomeResponseObject); ok {
 		if err := validResponse.VisitGetHomeResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListHosts operation middleware
+func (sh *strictHandler) ListHosts(w http.ResponseWriter, r *http.Request) {
+	var request ListHostsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListHosts(ctx, request.(ListHostsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListHosts")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListHostsResponseObject); ok {
+		if err := validResponse.VisitListHostsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

@@ -191,6 +191,15 @@ func (q *Queries) CloseVisitorDays(ctx context.Context, closeAfterSeconds float6
 	return visitors_open_from, err
 }
 
+type CopyVisitorDaysParams struct {
+	Day       time.Time
+	Visitor   int64
+	Host      string
+	Hours     int32
+	Paths     []string
+	PathHours []int32
+}
+
 const countUnfolded = `-- name: CountUnfolded :one
 SELECT count(*)::bigint AS n
 FROM views v, rollup_state st

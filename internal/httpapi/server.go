@@ -15,7 +15,6 @@ import (
 	"github.com/prawnhq/prawn/gen/api"
 	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/stats"
-	"github.com/prawnhq/prawn/internal/storage"
 )
 
 // Server answers the API's operations.
@@ -45,26 +44,35 @@ func (s *Server) now() time.Time {
 // reports that batch's real outcome within its commit timeout, so a 503 never hides a view that
 // was committed (unless the database's answer to the COMMIT itself is lost).
 func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject) (api.RecordViewResponseObject, error) {
-	var referrer string
-	if req.Body.Referrer != nil {
-		referrer = *req.Body.Referrer
+	b := req.Body
+	if b.Url == nil && b.Path == nil {
+		return nil, &pageview.RuleError{Rule: "give the page's url (or its path)"}
 	}
-	v, err := pageview.New(req.Body.Path, referrer)
+	v, err := pageview.Parse(pageview.Input{URL: deref(b.Url), Host: deref(b.Host), Path: deref(b.Path),
+		Referrer: deref(b.Referrer), UTMSource: deref(b.UtmSource), UTMMedium: deref(b.UtmMedium), UTMCampaign: deref(b.UtmCampaign)})
 	if err != nil {
 		return nil, err
 	}
 	if why := visitorFrom(ctx).notCounted; why != "" {
 		s.Drops.notCounted(why)
 		reason := api.NotCountedReason(why)
-		return api.RecordView200JSONResponse{Path: v.Path, Counted: false, Reason: &reason}, nil
+		return api.RecordView200JSONResponse{Host: v.Host, Path: v.Path, Counted: false, Reason: &reason}, nil
 	}
 	if err := s.Recorder.Record(ctx, v); err != nil {
 		return nil, err
 	}
-	return api.RecordView201JSONResponse{Path: v.Path, Counted: true}, nil
+	return api.RecordView201JSONResponse{Host: v.Host, Path: v.Path, Counted: true}, nil
 }
 
-// GetHome records a view of "/" and answers the site's all-time count, that view included.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// GetHome records a view of "/" of the default site and answers the site's all-time count (of
+// every host), that view included.
 func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.GetHomeResponseObject, error) {
 	why := visitorFrom(ctx).notCounted
 	if why == "" {
@@ -74,7 +82,7 @@ func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.G
 	} else {
 		s.Drops.notCounted(why)
 	}
-	n, err := s.Stats.SiteTotal(ctx)
+	n, err := s.Stats.Total(ctx, stats.Scope{})
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +90,7 @@ func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.G
 	return api.GetHome200JSONResponse{PageViews: n, Counted: &counted}, nil
 }
 
-// GetStats answers the total and a series of one path or the site.
+// GetStats answers the totals and a series of a path or a whole site, of one host or all.
 func (s *Server) GetStats(ctx context.Context, req api.GetStatsRequestObject) (api.GetStatsResponseObject, error) {
 	p := req.Params
 	var bucket, tz string
@@ -92,7 +100,11 @@ func (s *Server) GetStats(ctx context.Context, req api.GetStatsRequestObject) (a
 	if p.Tz != nil {
 		tz = *p.Tz
 	}
-	q, err := stats.NewQuery(p.Path, p.From, p.To, bucket, tz, s.now())
+	sc, err := stats.NewScope(p.Host, p.Path)
+	if err != nil {
+		return nil, err
+	}
+	q, err := stats.NewQuery(sc, p.From, p.To, bucket, tz, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -102,21 +114,25 @@ func (s *Server) GetStats(ctx context.Context, req api.GetStatsRequestObject) (a
 	}
 	series := make([]api.Bucket, len(res.Series))
 	for i, pt := range res.Series {
-		series[i] = api.Bucket{Start: pt.Start, Views: pt.Views}
+		series[i] = api.Bucket{Start: pt.Start, Views: pt.Views, Visitors: pt.Visitors}
 	}
 	tzName := q.Loc.String()
 	dropped := s.Drops.Snapshot()
 	return api.GetStats200JSONResponse{
-		Dropped: &dropped,
-		Path:    q.Path,
-		Total:   res.Total,
-		AsOf:    res.AsOf,
-		Pending: &res.Pending,
-		Bucket:  api.StatsBucket(q.Bucket),
-		Tz:      &tzName,
-		From:    q.From,
-		To:      q.To,
-		Series:  series,
+		Dropped:       &dropped,
+		Host:          q.Host,
+		Path:          q.Path,
+		Total:         res.Total.Views,
+		TotalVisitors: res.Total.Visitors,
+		Views:         res.Range.Views,
+		Visitors:      res.Range.Visitors,
+		AsOf:          res.AsOf,
+		Pending:       &res.Pending,
+		Bucket:        api.StatsBucket(q.Bucket),
+		Tz:            &tzName,
+		From:          q.From,
+		To:            q.To,
+		Series:        series,
 	}, nil
 }
 
@@ -127,7 +143,11 @@ func (s *Server) ListPages(ctx context.Context, req api.ListPagesRequestObject) 
 		l := int(*req.Params.Limit)
 		limit = &l
 	}
-	q, err := stats.NewPagesQuery(req.Params.From, req.Params.To, limit, s.now())
+	sc, err := stats.NewScope(req.Params.Host, nil)
+	if err != nil {
+		return nil, err
+	}
+	q, err := stats.NewPagesQuery(sc, req.Params.From, req.Params.To, limit, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +157,53 @@ func (s *Server) ListPages(ctx context.Context, req api.ListPagesRequestObject) 
 	}
 	out := make([]api.PageCount, len(pages))
 	for i, p := range pages {
-		out[i] = api.PageCount{Path: p.Path, Views: p.Views}
+		out[i] = api.PageCount{Host: p.Host, Path: p.Path, Views: p.Views, Visitors: p.Visitors}
 	}
-	return api.ListPages200JSONResponse{From: q.From, To: q.To, Pages: out}, nil
+	return api.ListPages200JSONResponse{Host: q.Host, From: q.From, To: q.To, Pages: out}, nil
+}
+
+// ListHosts answers every host with views.
+func (s *Server) ListHosts(ctx context.Context, _ api.ListHostsRequestObject) (api.ListHostsResponseObject, error) {
+	hosts, err := s.Stats.Hosts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.HostCount, len(hosts))
+	for i, h := range hosts {
+		out[i] = api.HostCount{Host: h.Host, Views: h.Views, Visitors: h.Visitors}
+	}
+	return api.ListHosts200JSONResponse{Hosts: out}, nil
+}
+
+// GetBreakdown answers the most viewed values of one dimension.
+func (s *Server) GetBreakdown(ctx context.Context, req api.GetBreakdownRequestObject) (api.GetBreakdownResponseObject, error) {
+	p := req.Params
+	var limit *int
+	if p.Limit != nil {
+		l := int(*p.Limit)
+		limit = &l
+	}
+	sc, err := stats.NewScope(p.Host, p.Path)
+	if err != nil {
+		return nil, err
+	}
+	q, err := stats.NewBreakdownQuery(sc, string(p.By), p.From, p.To, limit, s.now())
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Stats.Breakdown(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	values := make([]api.ValueCount, len(res.Values))
+	for i, v := range res.Values {
+		values[i] = api.ValueCount{Value: v.Value, Views: v.Views, Visitors: v.Visitors}
+	}
+	return api.GetBreakdown200JSONResponse{
+		By: p.By, Host: q.Host, Path: q.Path, From: q.From, To: q.To, Values: values,
+		Others:  api.Counts{Views: res.Others.Views, Visitors: res.Others.Visitors},
+		Unknown: api.Counts{Views: res.Unknown.Views, Visitors: res.Unknown.Visitors},
+	}, nil
 }
 
 // GetOpenAPI serves the contract itself.
@@ -174,7 +238,7 @@ func errorStatus(err error) (int, string) {
 	switch {
 	case errors.Is(err, pageview.ErrInvalid), errors.Is(err, stats.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, pageview.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "the database is unavailable; try again shortly"
 	case errors.Is(err, pageview.ErrOverloaded):
 		return http.StatusServiceUnavailable, "too many views in flight; try again shortly"

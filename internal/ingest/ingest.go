@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/prawnhq/prawn/internal/pageview"
+	"github.com/prawnhq/prawn/internal/storage"
 )
 
 // Defaults, chosen by measurement on a 2-core machine (see docs/benchmarks.md).
@@ -137,9 +138,6 @@ func New(store pageview.Store, opt Options) *Batcher {
 	return b
 }
 
-// Options reports the settings in use, defaults filled in.
-func (b *Batcher) Options() Options { return b.opt }
-
 // Record queues v and returns once its batch has committed; see the package documentation for
 // what happens on a full queue, a failed batch and a cancelled context.
 func (b *Batcher) Record(ctx context.Context, v pageview.View) error {
@@ -188,8 +186,7 @@ func (b *Batcher) Close() error {
 func (b *Batcher) flush() {
 	defer b.wg.Done()
 	batch := make([]*pending, 0, b.opt.MaxBatch)
-	paths := make([]string, 0, b.opt.MaxBatch)
-	referrers := make([]string, 0, b.opt.MaxBatch)
+	rows := make([]storage.View, 0, b.opt.MaxBatch)
 	var timer *time.Timer
 	for {
 		b.gather.Lock()
@@ -202,7 +199,7 @@ func (b *Batcher) flush() {
 		batch, ok = b.fill(batch, &timer)
 		b.gather.Unlock()
 		if len(batch) > 0 {
-			b.commit(batch, paths[:0], referrers[:0])
+			b.commit(batch, rows[:0])
 			clear(batch) // let the answered views be collected
 		}
 		if !ok {
@@ -265,20 +262,19 @@ func claim(batch []*pending, p *pending) []*pending {
 }
 
 // commit inserts the batch in one statement and answers every view in it with the outcome.
-func (b *Batcher) commit(batch []*pending, paths, referrers []string) {
+func (b *Batcher) commit(batch []*pending, rows []storage.View) {
 	for _, p := range batch {
-		paths = append(paths, p.view.Path)
-		referrers = append(referrers, p.view.Referrer)
+		rows = append(rows, p.view.Row())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.opt.CommitTimeout)
 	b.inflight.Add(1)
-	err := b.store.InsertViews(ctx, paths, referrers)
+	err := pageview.Unavailable(b.store.InsertViews(ctx, rows))
 	b.inflight.Add(-1)
 	cancel()
 	if err != nil {
 		err = fmt.Errorf("commit a batch of %d views: %w", len(batch), err)
 		level := slog.LevelError
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, pageview.ErrOverloaded) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, pageview.ErrOverloaded) || errors.Is(err, pageview.ErrUnavailable) {
 			level = slog.LevelWarn
 		}
 		b.opt.Log.Log(context.Background(), level, "ingest batch failed", "views", len(batch), "err", err)

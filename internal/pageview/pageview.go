@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -70,17 +71,153 @@ func (v View) Row() storage.View {
 		Browser: v.Browser, OS: v.OS, Device: v.Device, Country: v.Country, Visitor: v.Visitor}
 }
 
-// New validates and normalises a view: see NormalizePath and NormalizeReferrer.
+// New validates and normalises a view of a path of the default site: see NormalizePath and
+// NormalizeReferrer.
 func New(rawPath, referrer string) (View, error) {
-	p, err := NormalizePath(rawPath)
-	if err != nil {
+	return Parse(Input{Path: rawPath, Referrer: referrer})
+}
+
+// Input is a view as a client describes it: the page's URL, or a path (and a host), and where
+// the reader came from.
+type Input struct {
+	// URL is the page's absolute http(s) URL: the view's host, path and utm_* parameters come
+	// from it, and the rest of its query is dropped.
+	URL string
+	// Host is the site's hostname when there is no URL; "" is the default site.
+	Host string
+	// Path overrides the URL's path, or is the path when there is no URL.
+	Path string
+	// Referrer is where the reader came from.
+	Referrer string
+	// UTMSource, UTMMedium and UTMCampaign are campaign parameters given on their own (they
+	// override the URL's).
+	UTMSource, UTMMedium, UTMCampaign string
+}
+
+// Limits on what an Input may carry, in bytes.
+const (
+	MaxURLLen      = 2048
+	MaxHostLen     = 253
+	MaxCampaignLen = 128
+)
+
+// Parse validates and normalises a view. A referrer from the view's own host is dropped (moving
+// within a site is not arriving from somewhere).
+func Parse(in Input) (View, error) {
+	var v View
+	rawPath := in.Path
+	if in.URL != "" {
+		if in.Host != "" {
+			return View{}, broken("give a url or a host, not both")
+		}
+		u, err := pageURL(in.URL)
+		if err != nil {
+			return View{}, err
+		}
+		if v.Host, err = NormalizeHost(u.Hostname()); err != nil {
+			return View{}, err
+		}
+		if rawPath == "" {
+			rawPath = u.EscapedPath()
+			if rawPath == "" {
+				rawPath = "/"
+			}
+		}
+		query := u.Query()
+		v.UTMSource, v.UTMMedium, v.UTMCampaign = query.Get("utm_source"), query.Get("utm_medium"), query.Get("utm_campaign")
+	} else {
+		h, err := NormalizeHost(in.Host)
+		if err != nil {
+			return View{}, err
+		}
+		v.Host = h
+	}
+	var err error
+	if v.Path, err = NormalizePath(rawPath); err != nil {
 		return View{}, err
 	}
-	ref, err := NormalizeReferrer(referrer)
-	if err != nil {
+	for _, c := range []struct {
+		name       string
+		given, dst *string
+	}{{"utm_source", &in.UTMSource, &v.UTMSource}, {"utm_medium", &in.UTMMedium, &v.UTMMedium}, {"utm_campaign", &in.UTMCampaign, &v.UTMCampaign}} {
+		if *c.given != "" {
+			*c.dst = *c.given
+		}
+		if *c.dst, err = normalizeCampaign(c.name, *c.dst); err != nil {
+			return View{}, err
+		}
+	}
+	if v.Referrer, err = NormalizeReferrer(in.Referrer); err != nil {
 		return View{}, err
 	}
-	return View{Path: p, Referrer: ref, RefHost: RefHost(ref)}, nil
+	v.RefHost = RefHost(v.Referrer)
+	if v.RefHost != "" && v.RefHost == v.Host {
+		v.Referrer, v.RefHost = "", ""
+	}
+	return v, nil
+}
+
+// pageURL parses a page's URL: absolute, http or https, with a host.
+func pageURL(raw string) (*url.URL, error) {
+	if err := checkText("url", raw, MaxURLLen); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return nil, broken("url must be an absolute http or https URL such as https://example.com/post")
+	}
+	return u, nil
+}
+
+// NormalizeHost checks a site's hostname and puts it in the form views are counted under: lower
+// case, without a trailing dot. It is a DNS name (letters, digits, "-" and "_" in dot-separated
+// labels of at most 63 bytes; internationalised names in their xn-- form, as browsers report
+// them) or an IP address (IPv6 without brackets). "" is the default site.
+func NormalizeHost(raw string) (string, error) {
+	h := strings.TrimSuffix(strings.ToLower(raw), ".")
+	if h == "" {
+		return "", nil
+	}
+	if len(h) > MaxHostLen {
+		return "", broken("host is %d bytes long, at most %d are allowed", len(h), MaxHostLen)
+	}
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		return a.WithZone("").String(), nil
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return "", broken("host %q is not a hostname such as blog.example.com", raw)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return "", broken("host %q is not a hostname such as blog.example.com", raw)
+			}
+		}
+	}
+	return h, nil
+}
+
+// normalizeCampaign checks a campaign parameter: at most MaxCampaignLen bytes of UTF-8 without
+// control characters, surrounding space trimmed.
+func normalizeCampaign(name, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if err := checkText(name, s, MaxCampaignLen); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// RefHost is the host of a normalised referrer, without its port; "" when there is none.
+func RefHost(referrer string) string {
+	if referrer == "" {
+		return ""
+	}
+	u, err := url.Parse(referrer)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // NormalizePath turns a raw path into the form views are counted under. The raw path must start

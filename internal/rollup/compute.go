@@ -16,7 +16,7 @@ import (
 // UTC day) of a scope counts once, in the quarter hour of its first view and under the dimension
 // values of that view; it counts once in every hour in which it has a view. Views of days before
 // in.OpenFrom (closed days) count as views only. Compute updates the visitor-days in in.Known and
-// returns the ones it changed.
+// returns the ones it created and the ones it changed.
 func Compute(in storage.FoldInput) storage.FoldOutput {
 	out := storage.FoldOutput{
 		Hours:      map[storage.HourKey]*storage.HourCounts{},
@@ -64,6 +64,7 @@ func Compute(in storage.FoldInput) storage.FoldOutput {
 	if known == nil {
 		known = map[storage.VisitorDayKey]*storage.VisitorDay{}
 	}
+	created := map[storage.VisitorDayKey]bool{}
 	changed := map[storage.VisitorDayKey]*storage.VisitorDay{}
 	for i := range in.Views {
 		v := &in.Views[i]
@@ -91,6 +92,7 @@ func Compute(in storage.FoldInput) storage.FoldOutput {
 		if vd == nil {
 			vd = &storage.VisitorDay{Day: d, Visitor: v.Visitor, Host: v.Host}
 			known[k] = vd
+			created[k] = true
 			newVisitorDay(v, "", h, d, q)
 		}
 		bit := uint32(1) << at.Hour()
@@ -111,9 +113,13 @@ func Compute(in storage.FoldInput) storage.FoldOutput {
 		}
 		changed[k] = vd
 	}
-	for _, vd := range changed {
+	for k, vd := range changed {
 		sortPaths(vd)
-		out.VisitorDays = append(out.VisitorDays, vd)
+		if created[k] {
+			out.NewVisitorDays = append(out.NewVisitorDays, vd)
+		} else {
+			out.ChangedVisitorDays = append(out.ChangedVisitorDays, vd)
+		}
 	}
 	return out
 }

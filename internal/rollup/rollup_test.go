@@ -2,10 +2,10 @@ package rollup_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/prawnhq/prawn/internal/pgtest"
 	"github.com/prawnhq/prawn/internal/rollup"
@@ -13,97 +13,44 @@ import (
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// env is one test's database, as a store and a raw connection for looking behind it.
-type env struct {
-	store *storage.Store
-	url   string
-}
-
-func newEnv(t *testing.T) env {
+// rolled is what the rollups alone say: views per path of the default site, and its total.
+func rolled(t *testing.T, db *pgtest.DB) (map[string]int64, int64) {
 	t.Helper()
-	url := pgtest.URL(t)
-	s, err := storage.Open(context.Background(), url, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return env{store: s, url: url}
-}
-
-func (e env) conn(t *testing.T) *pgx.Conn {
-	t.Helper()
-	c, err := pgx.Connect(context.Background(), e.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return c
-}
-
-// rolled is what the rollups alone say: views per path, and the site total.
-func (e env) rolled(t *testing.T) (map[string]int64, int64) {
-	t.Helper()
-	per := pgtest.Counts(t, e.url, "SELECT path, sum(views)::bigint FROM hourly_views GROUP BY path")
-	c := e.conn(t)
-	var total int64
-	if err := c.QueryRow(context.Background(), "SELECT total_views FROM rollup_state").Scan(&total); err != nil {
-		t.Fatal(err)
-	}
+	per := db.Counts(t, "SELECT path, sum(views)::bigint FROM hourly_stats WHERE host = '' AND path <> '' GROUP BY path")
+	total := db.Counts(t, "SELECT host, views FROM totals WHERE host = '' AND path = ''")[""]
 	return per, total
 }
 
-// foldAll runs rollups until no view is left unfolded. Transaction ids are cluster-wide, so a
-// transaction open in another test's database may hold a run back for a moment.
-func foldAll(t *testing.T, store *storage.Store, opt rollup.Options) rollup.Result {
+func siteTotal(t *testing.T, db *pgtest.DB) int64 {
 	t.Helper()
-	ctx := context.Background()
-	var sum rollup.Result
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := rollup.Run(ctx, store, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum.Folded += res.Folded
-		sum.Batches += res.Batches
-		left, err := store.Unfolded(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if left == 0 {
-			return sum
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d views still unfolded after 30 s", left)
-		}
-		time.Sleep(20 * time.Millisecond)
+	n, err := (&stats.Service{Store: db.Store}).Total(context.Background(), stats.Scope{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return n
 }
 
 func TestRunFoldsEveryViewOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	db := pgtest.New(t)
 	ctx := context.Background()
-	paths := []string{"/a", "/b", "/a", "/c", "/a"}
-	if err := e.store.InsertViews(ctx, paths, make([]string, len(paths))); err != nil {
-		t.Fatal(err)
-	}
-	var biggest int64
-	var prev int64
-	res := foldAll(t, e.store, rollup.Options{BatchSize: 2, Progress: func(p rollup.Progress) {
+	db.Paths(t, "/a", "/b", "/a", "/c", "/a")
+	var biggest, prev int64
+	res, err := rollup.Run(ctx, db.Store, rollup.Options{BatchSize: 2, Wait: true, Progress: func(p rollup.Progress) {
 		biggest = max(biggest, p.Folded-prev)
 		prev = p.Folded
 	}})
-	if res.Folded != 5 || biggest > 2 || res.Batches < 3 {
-		t.Errorf("runs = %+v, biggest batch %d; want 5 views in batches of at most 2", res, biggest)
+	if err != nil {
+		t.Fatal(err)
 	}
-	again, err := rollup.Run(ctx, e.store, rollup.Options{})
+	if res.Folded != 5 || biggest > 2 || res.Batches < 3 {
+		t.Errorf("run = %+v, biggest batch %d; want 5 views in batches of at most 2", res, biggest)
+	}
+	again, err := rollup.Run(ctx, db.Store, rollup.Options{})
 	if err != nil || again.Folded != 0 {
 		t.Errorf("second run = %+v, %v; want nothing folded", again, err)
 	}
-	per, total := e.rolled(t)
+	per, total := rolled(t, db)
 	if per["/a"] != 3 || per["/b"] != 1 || per["/c"] != 1 || total != 5 {
 		t.Errorf("rollups = %v total %d", per, total)
 	}
@@ -111,59 +58,61 @@ func TestRunFoldsEveryViewOnce(t *testing.T) {
 
 func TestOutOfOrderCommitIsFoldedOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	db := pgtest.New(t)
 	ctx := context.Background()
-	a, b := e.conn(t), e.conn(t)
-
+	a, b := db.Conn(t), db.Conn(t)
 	txA, err := a.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := txA.Exec(ctx, "INSERT INTO views (path) VALUES ('/a')"); err != nil {
+	if _, err := txA.Exec(ctx, "INSERT INTO views (path, visitor) VALUES ('/a', 1)"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Exec(ctx, "INSERT INTO views (path) VALUES ('/b')"); err != nil { // B commits first
+	if _, err := b.Exec(ctx, "INSERT INTO views (path, visitor) VALUES ('/b', 1)"); err != nil { // B commits first
 		t.Fatal(err)
 	}
-	if _, err := rollup.Run(ctx, e.store, rollup.Options{}); err != nil {
+	if _, err := rollup.Run(ctx, db.Store, rollup.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	svc := stats.Service{Store: e.store}
-	if n, err := svc.SiteTotal(ctx); err != nil || n != 1 {
-		t.Errorf("while A is open: total = %d, %v; want 1 (B only)", n, err)
+	if n := siteTotal(t, db); n != 1 {
+		t.Errorf("while A is open: total = %d; want 1 (B only)", n)
 	}
 	if err := txA.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := svc.SiteTotal(ctx); err != nil || n != 2 {
-		t.Errorf("after A commits, before the rollup: total = %d, %v; want 2", n, err)
+	if n := siteTotal(t, db); n != 2 {
+		t.Errorf("after A commits, before the rollup: total = %d; want 2", n)
 	}
-	foldAll(t, e.store, rollup.Options{})
-	per, total := e.rolled(t)
+	db.FoldAll(t)
+	per, total := rolled(t, db)
 	if per["/a"] != 1 || per["/b"] != 1 || total != 2 {
 		t.Errorf("rollups = %v total %d; want /a and /b once each", per, total)
 	}
-	if n, err := svc.SiteTotal(ctx); err != nil || n != 2 {
-		t.Errorf("after the rollup: total = %d, %v; want 2", n, err)
+	// One visitor, on two paths: one visitor-day of the site, one of each path; B was folded
+	// first, so the site's visitor-day belongs to B's quarter hour.
+	if v := db.Counts(t, "SELECT path, visitors FROM totals"); v[""] != 1 || v["/a"] != 1 || v["/b"] != 1 {
+		t.Errorf("visitors = %v; want 1 each", v)
 	}
+	if n := siteTotal(t, db); n != 2 {
+		t.Errorf("after the rollup: total = %d; want 2", n)
+	}
+	checkVerify(t, db)
 }
 
 func TestConcurrentRunsDoNotDoubleCount(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	db := pgtest.New(t)
 	ctx := context.Background()
 	const n = 2000
-	paths := make([]string, n)
-	for i := range paths {
-		paths[i] = []string{"/x", "/y", "/z"}[i%3]
+	views := make([]storage.View, n)
+	for i := range views {
+		views[i] = storage.View{Path: []string{"/x", "/y", "/z"}[i%3], Visitor: int64(1 + i%50), Browser: "Firefox"}
 	}
-	if err := e.store.InsertViews(ctx, paths, make([]string, n)); err != nil {
-		t.Fatal(err)
-	}
+	db.Insert(t, views...)
 	errs := make(chan error, 4)
 	for range 4 {
 		go func() {
-			_, err := rollup.Run(ctx, e.store, rollup.Options{BatchSize: 100, Wait: true})
+			_, err := rollup.Run(ctx, db.Store, rollup.Options{BatchSize: 100, Wait: true})
 			errs <- err
 		}()
 	}
@@ -172,36 +121,37 @@ func TestConcurrentRunsDoNotDoubleCount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	foldAll(t, e.store, rollup.Options{})
-	per, total := e.rolled(t)
+	db.FoldAll(t)
+	per, total := rolled(t, db)
 	if total != n || per["/x"]+per["/y"]+per["/z"] != n || per["/x"] != 667 {
 		t.Errorf("rollups = %v total %d; want %d", per, total, n)
 	}
+	if v := db.Counts(t, "SELECT path, visitors FROM totals"); v[""] != 50 || v["/x"] != 50 {
+		t.Errorf("visitors = %v; want 50 on the site and on /x", v)
+	}
+	if b := db.Counts(t, "SELECT value, views FROM daily_breakdowns WHERE path = '' AND dim = 6"); b["Firefox"] != n {
+		t.Errorf("browser breakdown = %v; want %d Firefox", b, n)
+	}
+	checkVerify(t, db)
 }
 
 func TestStatsCombineRollupsAndTail(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	db := pgtest.New(t)
 	ctx := context.Background()
-	c := e.conn(t)
 	// Two views an hour apart, folded; one more not yet folded.
 	now := time.Now().UTC()
 	for _, ago := range []time.Duration{2 * time.Hour, time.Hour} {
-		if _, err := c.Exec(ctx, "INSERT INTO views (path, viewed_at) VALUES ('/p', $1)", now.Add(-ago)); err != nil {
-			t.Fatal(err)
-		}
+		db.InsertAt(t, now.Add(-ago), storage.View{Path: "/p"})
 	}
-	foldAll(t, e.store, rollup.Options{})
-	if err := e.store.InsertViews(ctx, []string{"/p"}, []string{""}); err != nil {
-		t.Fatal(err)
-	}
+	db.FoldAll(t)
+	db.Paths(t, "/p")
 	path := "/p"
-	q, err := stats.NewQuery(&path, nil, nil, "hour", "", time.Now())
+	q, err := stats.NewQuery(stats.Scope{Path: &path}, nil, nil, "hour", "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := stats.Service{Store: e.store}
-	res, err := svc.Stats(ctx, q)
+	res, err := (&stats.Service{Store: db.Store}).Stats(ctx, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +162,110 @@ func TestStatsCombineRollupsAndTail(t *testing.T) {
 			nonZero++
 		}
 	}
-	if res.Total != 3 || sum != 3 || nonZero != 3 || res.Pending != 1 {
-		t.Errorf("total %d, series sum %d in %d buckets, pending %d; want 3, 3, 3, 1", res.Total, sum, nonZero, res.Pending)
+	if res.Total.Views != 3 || sum != 3 || nonZero != 3 || res.Pending != 1 || res.Range.Views != 3 {
+		t.Errorf("total %d, series sum %d in %d buckets, pending %d, range %d; want 3, 3, 3, 1, 3",
+			res.Total.Views, sum, nonZero, res.Pending, res.Range.Views)
+	}
+}
+
+// TestVisitorDaysClose: a day is closed once it has ended long enough ago: its dedup state is
+// deleted, its counts stay, a view of it folded later counts as a view but not as a visitor, and
+// verify still agrees.
+func TestVisitorDaysClose(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	yesterday := storage.UTCDay(time.Now()).AddDate(0, 0, -1)
+	db.InsertAt(t, yesterday.Add(10*time.Hour), storage.View{Path: "/a", Visitor: 1}, storage.View{Path: "/a", Visitor: 2})
+	keepOpen := rollup.Options{CloseAfter: 48 * time.Hour}
+	pgtest.Eventually(t, 30*time.Second, func() error {
+		if _, err := rollup.Run(ctx, db.Store, keepOpen); err != nil {
+			return err
+		}
+		if n := db.Unfolded(t); n > 0 {
+			return fmt.Errorf("%d views unfolded", n)
+		}
+		return nil
+	})
+	if n := db.Counts(t, "SELECT day::text, count(*) FROM visitor_days GROUP BY 1")[yesterday.Format(time.DateOnly)]; n != 2 {
+		t.Fatalf("dedup state of yesterday = %d rows, want 2", n)
+	}
+	// Close every day that ended at least a minute ago: yesterday.
+	if _, err := rollup.Run(ctx, db.Store, rollup.Options{CloseAfter: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Counts(t, "SELECT 'rows', count(*) FROM visitor_days WHERE day < current_date")["rows"]; n != 0 {
+		t.Errorf("closed days keep %d dedup rows", n)
+	}
+	// Visitor 1 again and a new visitor 3, late: views, not visitors.
+	db.InsertAt(t, yesterday.Add(11*time.Hour), storage.View{Path: "/a", Visitor: 1}, storage.View{Path: "/a", Visitor: 3})
+	if _, err := rollup.Run(ctx, db.Store, rollup.Options{CloseAfter: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	got := db.Counts(t, "SELECT 'x', views FROM totals WHERE path = ''")["x"]
+	vis := db.Counts(t, "SELECT 'x', visitors FROM totals WHERE path = ''")["x"]
+	if got != 4 || vis != 2 {
+		t.Errorf("site: %d views, %d visitors; want 4 views, 2 visitors", got, vis)
+	}
+	checkVerify(t, db)
+}
+
+func TestVerifyFindsCorruptionAndRebuildRepairs(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	base := time.Now().UTC().Truncate(time.Hour).Add(-5 * time.Hour)
+	if base.Hour() > 18 { // keep the five hours in one UTC day
+		base = base.Add(-6 * time.Hour)
+	}
+	for i, p := range []string{"/a", "/a", "/b", "/c", "/a"} {
+		db.InsertAt(t, base.Add(time.Duration(i)*50*time.Minute), storage.View{Path: p, Visitor: int64(i % 2), Country: "FR"})
+	}
+	db.FoldAll(t)
+	checkVerify(t, db)
+
+	// Corrupt one hourly row, drop another, skew a breakdown and a visitor-day.
+	db.Exec(t, "UPDATE hourly_stats SET q1 = q1 + 7 WHERE path = '/a' AND hour = $1", base)
+	db.Exec(t, "DELETE FROM hourly_stats WHERE path = '/c'")
+	db.Exec(t, "UPDATE daily_breakdowns SET views = views + 1 WHERE dim = 9 AND path = ''")
+	db.Exec(t, "UPDATE visitor_days SET hours = 0")
+	rep, err := rollup.Verify(ctx, db.Store, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := map[string]int{}
+	for _, d := range rep.Diffs {
+		tables[d.Table]++
+		if d.Table == "hourly" && d.Key == fmt.Sprintf("host=%q path=%q hour=%s", "", "/a", base.Format(time.RFC3339)) &&
+			(d.Raw[0] != 1 || d.Raw[1] != 0 || d.Rolled[1] != 7) {
+			t.Errorf("/a diff = %+v", d)
+		}
+	}
+	if tables["hourly"] != 2 || tables["breakdown"] != 1 || tables["visitor_day"] != 1 || tables["total"] != 0 {
+		t.Fatalf("verify after corruption found %v: %+v", tables, rep.Diffs)
+	}
+	// Rebuilding repairs it; a reversed range is refused.
+	if _, err := rollup.Rebuild(ctx, db.Store, base, base.Add(5*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	checkVerify(t, db)
+	per, total := rolled(t, db)
+	if per["/a"] != 3 || per["/b"] != 1 || per["/c"] != 1 || total != 5 {
+		t.Errorf("after rebuild: rollups = %v total %d", per, total)
+	}
+	if _, err := rollup.Verify(ctx, db.Store, base.Add(48*time.Hour), base); !errors.Is(err, rollup.ErrInvalidRange) {
+		t.Errorf("reversed range: err = %v", err)
+	}
+}
+
+// checkVerify fails t when the rollups differ anywhere from the raw views.
+func checkVerify(t *testing.T, db *pgtest.DB) {
+	t.Helper()
+	rep, err := rollup.Verify(context.Background(), db.Store, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range rep.Diffs {
+		t.Errorf("verify: %s %s raw=%v rolled=%v", d.Table, d.Key, d.Raw, d.Rolled)
 	}
 }

@@ -3,6 +3,7 @@ package rollup_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -11,20 +12,23 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/prawnhq/prawn/internal/pgtest"
 	"github.com/prawnhq/prawn/internal/rollup"
 	"github.com/prawnhq/prawn/internal/stats"
+	"github.com/prawnhq/prawn/internal/storage"
 )
 
 // TestStressExactlyOnce runs 8 writers (some holding their transactions open, some rolling
 // back), 3 rollup loops that are cancelled or have their database session killed at random
 // points, and a sampler that checks, while all this goes on, that rollups + tail never count
 // fewer views than were committed before the read nor more than after it. At the end the rollups
-// alone must equal the committed views per (path, hour).
+// alone must equal the committed views per (host, path, hour), the visitors per (host, day) the
+// distinct visitor ids committed, and every rollup what the raw views define (verify).
 func TestStressExactlyOnce(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	db := pgtest.New(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, e.url)
+	pool, err := pgxpool.New(ctx, db.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,13 +40,20 @@ func TestStressExactlyOnce(t *testing.T) {
 		duration = 3 * time.Second
 	)
 	paths := []string{"/", "/a", "/b", "/c", "/d"}
+	hosts := []string{"", "blog.example.com"}
 	type key struct {
-		path string
-		hour time.Time
+		host, path string
+		hour       time.Time
+	}
+	type visitorDay struct {
+		host    string
+		day     time.Time
+		visitor int64
 	}
 	var (
 		mu        sync.Mutex
 		committed = map[key]int64{}
+		seen      = map[visitorDay]bool{}
 		nCommit   atomic.Int64
 		stop      = make(chan struct{})
 		wg        sync.WaitGroup
@@ -58,14 +69,17 @@ func TestStressExactlyOnce(t *testing.T) {
 			}
 			n := 1 + rng.IntN(4)
 			path := paths[rng.IntN(len(paths))]
-			// Spread views over the last two days so many (path, hour) rollups are touched.
-			at := time.Now().Add(-time.Duration(rng.Int64N(int64(48 * time.Hour)))).UTC()
+			host := hosts[rng.IntN(len(hosts))]
+			visitor := 1 + rng.Int64N(30)
+			// Spread views over the last day so many rollups are touched (and all days stay open).
+			at := time.Now().Add(-time.Duration(rng.Int64N(int64(time.Since(storage.UTCDay(time.Now()).AddDate(0, 0, -1)))))).UTC()
 			tx, err := pool.Begin(ctx)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			_, err = tx.Exec(ctx, "INSERT INTO views (path, viewed_at) SELECT $1, $2 FROM generate_series(1, $3)", path, at, n)
+			_, err = tx.Exec(ctx, `INSERT INTO views (host, path, viewed_at, visitor, browser)
+				SELECT $1, $2, $3, $4, 'Firefox' FROM generate_series(1, $5)`, host, path, at, visitor, n)
 			if err != nil {
 				t.Error(err)
 				tx.Rollback(ctx)
@@ -83,7 +97,8 @@ func TestStressExactlyOnce(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			committed[key{path, at.Truncate(time.Hour)}] += int64(n)
+			committed[key{host, path, at.Truncate(time.Hour)}] += int64(n)
+			seen[visitorDay{host, storage.UTCDay(at), visitor}] = true
 			mu.Unlock()
 			nCommit.Add(int64(n))
 		}
@@ -99,7 +114,7 @@ func TestStressExactlyOnce(t *testing.T) {
 			default:
 			}
 			rctx, cancel := context.WithTimeout(ctx, time.Duration(1+rng.IntN(200))*time.Millisecond)
-			_, err := rollup.Run(rctx, e.store, rollup.Options{BatchSize: 1 + rng.IntN(200), Wait: rng.IntN(2) == 0})
+			_, err := rollup.Run(rctx, db.Store, rollup.Options{BatchSize: 1 + rng.IntN(200), Wait: rng.IntN(2) == 0, CloseAfter: 72 * time.Hour})
 			cancel()
 			runs.Add(1)
 			if err != nil {
@@ -118,7 +133,8 @@ func TestStressExactlyOnce(t *testing.T) {
 			}
 			var n int64
 			err := pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-				WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%name: FoldViews%' AND state = 'active'`).Scan(&n)
+				WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
+				  AND query ~ 'name: (ListFoldBatch|ListVisitorDays|AddHourly|AddDaily|AddBreakdowns|UpsertVisitorDays|AdvanceFoldPoint)'`).Scan(&n)
 			if err != nil {
 				t.Error(err)
 				return
@@ -127,7 +143,7 @@ func TestStressExactlyOnce(t *testing.T) {
 		}
 	}
 	var samples atomic.Int64
-	svc := stats.Service{Store: e.store}
+	svc := stats.Service{Store: db.Store}
 	sampler := func() {
 		defer wg.Done()
 		for {
@@ -141,7 +157,7 @@ func TestStressExactlyOnce(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			total, err := svc.SiteTotal(ctx)
+			total, err := svc.Total(ctx, stats.Scope{})
 			if err != nil {
 				if errors.Is(err, context.Canceled) {
 					return
@@ -174,17 +190,16 @@ func TestStressExactlyOnce(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	foldAll(t, e.store, rollup.Options{})
-	c := e.conn(t)
-	rows, err := c.Query(ctx, "SELECT path, hour, views FROM hourly_views")
+	db.FoldAll(t)
+	got := map[key]int64{}
+	rows, err := pool.Query(ctx, "SELECT host, path, hour, views FROM hourly_stats WHERE path <> ''")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[key]int64{}
 	for rows.Next() {
 		var k key
 		var n int64
-		if err := rows.Scan(&k.path, &k.hour, &n); err != nil {
+		if err := rows.Scan(&k.host, &k.path, &k.hour, &n); err != nil {
 			t.Fatal(err)
 		}
 		k.hour = k.hour.UTC()
@@ -195,21 +210,29 @@ func TestStressExactlyOnce(t *testing.T) {
 	}
 	for k, want := range committed {
 		if got[k] != want {
-			t.Errorf("rollup %s %s = %d, want %d", k.path, k.hour.Format(time.RFC3339), got[k], want)
+			t.Errorf("rollup %q %s %s = %d, want %d", k.host, k.path, k.hour.Format(time.RFC3339), got[k], want)
 		}
 	}
 	for k, n := range got {
 		if _, ok := committed[k]; !ok {
-			t.Errorf("rollup %s %s = %d, but no view was committed there", k.path, k.hour.Format(time.RFC3339), n)
+			t.Errorf("rollup %q %s %s = %d, but no view was committed there", k.host, k.path, k.hour.Format(time.RFC3339), n)
 		}
 	}
-	_, total := e.rolled(t)
-	if total != nCommit.Load() {
+	wantVisitors := map[string]int64{}
+	for vd := range seen {
+		wantVisitors[vd.host+" "+vd.day.Format(time.DateOnly)]++
+	}
+	gotVisitors := db.Counts(t, "SELECT host || ' ' || day::text, visitors FROM daily_stats WHERE path = ''")
+	if fmt.Sprint(gotVisitors) != fmt.Sprint(wantVisitors) {
+		t.Errorf("visitors per (host, day) = %v, want %v", gotVisitors, wantVisitors)
+	}
+	if total := siteTotal(t, db); total != nCommit.Load() {
 		t.Errorf("site total = %d, want %d", total, nCommit.Load())
 	}
+	checkVerify(t, db)
 	if samples.Load() == 0 || runs.Load() == 0 || nCommit.Load() == 0 {
 		t.Errorf("the stress did not stress: %d samples, %d runs, %d views", samples.Load(), runs.Load(), nCommit.Load())
 	}
-	t.Logf("%d views committed in %d (path, hour) rollups; %d rollup runs (%d cancelled or killed, %d sessions killed); %d samples",
+	t.Logf("%d views committed in %d (host, path, hour) rollups; %d rollup runs (%d cancelled or killed, %d sessions killed); %d samples",
 		nCommit.Load(), len(committed), runs.Load(), cancelled.Load(), kills.Load(), samples.Load())
 }

@@ -119,12 +119,12 @@ type FoldInput struct {
 	Known    map[VisitorDayKey]*VisitorDay
 }
 
-// FoldOutput is what a batch adds to the rollups, and the dedup state it changed.
+// FoldOutput is what a batch adds to the rollups, and the dedup state it created and changed.
 type FoldOutput struct {
-	Hours       map[HourKey]*HourCounts
-	Days        map[DayKey]*DayCounts
-	Breakdowns  map[BreakdownKey]*DayCounts
-	VisitorDays []*VisitorDay
+	Hours                              map[HourKey]*HourCounts
+	Days                               map[DayKey]*DayCounts
+	Breakdowns                         map[BreakdownKey]*DayCounts
+	NewVisitorDays, ChangedVisitorDays []*VisitorDay
 }
 
 // FoldFunc computes what a batch adds to the rollups (see rollup.Compute).
@@ -211,7 +211,7 @@ func lockRollup(ctx context.Context, q *db.Queries, wait bool) error {
 }
 
 func foldView(r db.ListTailViewsRow) FoldView {
-	return FoldView{XID: r.Xid, ID: r.ID, Host: r.Host, Path: r.Path, At: r.ViewedAt, Visitor: r.Visitor,
+	return FoldView{XID: r.Xid, ID: r.ID, Host: r.Host, Path: r.Path, At: r.ViewedAt.UTC(), Visitor: r.Visitor,
 		Dims: [NumDims]string{r.RefHost, r.Referrer, r.UtmSource, r.UtmMedium, r.UtmCampaign, r.Browser, r.Os, r.Device, r.Country}}
 }
 
@@ -297,10 +297,23 @@ func writeFold(ctx context.Context, q *db.Queries, out FoldOutput) error {
 			return fmt.Errorf("add to breakdowns: %w", err)
 		}
 	}
-	if len(out.VisitorDays) > 0 {
+	if len(out.NewVisitorDays) > 0 {
+		rows := make([]db.CopyVisitorDaysParams, len(out.NewVisitorDays))
+		for i, vd := range out.NewVisitorDays {
+			rows[i] = db.CopyVisitorDaysParams{Day: vd.Day, Visitor: vd.Visitor, Host: vd.Host, Hours: int32(vd.Hours),
+				Paths: vd.Paths, PathHours: make([]int32, len(vd.PathHours))}
+			for j, h := range vd.PathHours {
+				rows[i].PathHours[j] = int32(h)
+			}
+		}
+		if _, err := q.CopyVisitorDays(ctx, rows); err != nil {
+			return fmt.Errorf("write new visitor days: %w", err)
+		}
+	}
+	if len(out.ChangedVisitorDays) > 0 {
 		var p db.UpsertVisitorDaysParams
 		var hours []string
-		for _, vd := range out.VisitorDays {
+		for _, vd := range out.ChangedVisitorDays {
 			p.Days, p.Visitors, p.Hosts = append(p.Days, vd.Day), append(p.Visitors, vd.Visitor), append(p.Hosts, vd.Host)
 			p.Hours = append(p.Hours, int32(vd.Hours))
 			p.Paths = append(p.Paths, strings.Join(vd.Paths, pathSep))

@@ -146,7 +146,7 @@ func (r *Reader) Hours(ctx context.Context, hosts []string, scope string, from, 
 	}
 	out := make([]HourRow, len(rows))
 	for i, h := range rows {
-		out[i] = HourRow{Hour: h.Hour, HourCounts: HourCounts{
+		out[i] = HourRow{Hour: h.Hour.UTC(), HourCounts: HourCounts{
 			Views: [4]int64{h.Q0, h.Q1, h.Q2, h.Q3}, NewVisitors: [4]int64{h.N0, h.N1, h.N2, h.N3}, Visitors: h.Visitors}}
 	}
 	return out, nil

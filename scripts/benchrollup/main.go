@@ -125,12 +125,12 @@ func run(w io.Writer, history, newViews, reps, reads, rawReads int) (string, err
 		return "", err
 	}
 	exec := func(sql string) error { _, err := conn.Exec(ctx, sql); return err }
-	if err := exec("TRUNCATE views, hourly_views, site_hourly_views, path_totals; UPDATE rollup_state SET folded_xid = '0', folded_id = 0, total_views = 0"); err != nil {
+	if err := exec("TRUNCATE views, hourly_stats, daily_stats, totals, daily_breakdowns, visitor_days; UPDATE rollup_state SET folded_xid = '0', folded_id = 0"); err != nil {
 		return "", err
 	}
 
 	foldNew := func() (time.Duration, error) {
-		if _, err := store.SeedViews(ctx, newViews, 1000, time.Now(), time.Hour); err != nil {
+		if _, err := store.SeedViews(ctx, newViews, seedOf(time.Now(), time.Hour, newViews)); err != nil {
 			return 0, err
 		}
 		// Same starting line for every timed fold: statistics fresh, no checkpoint pending from
@@ -162,7 +162,10 @@ func run(w io.Writer, history, newViews, reps, reads, rawReads int) (string, err
 	fmt.Fprintf(os.Stderr, "seeding %d views of history...\n", history)
 	t0 := time.Now()
 	for done := 0; done < history; done += 1_000_000 {
-		if _, err := store.SeedViews(ctx, min(1_000_000, history-done), 1000, time.Now().Add(-time.Hour), 30*24*time.Hour); err != nil {
+		n := min(1_000_000, history-done)
+		span := time.Duration(float64(30*24*time.Hour) * float64(n) / float64(history))
+		end := time.Now().Add(-time.Hour).Add(-time.Duration(float64(30*24*time.Hour) * float64(history-done-n) / float64(history)))
+		if _, err := store.SeedViews(ctx, n, seedOf(end, span, n)); err != nil {
 			return "", err
 		}
 	}
@@ -190,7 +193,7 @@ func run(w io.Writer, history, newViews, reps, reads, rawReads int) (string, err
 	// answer aggregated from the raw rows on each request.
 	svc := stats.Service{Store: store}
 	from := time.Now().Add(-30 * 24 * time.Hour)
-	q, err := stats.NewQuery(nil, &from, nil, "hour", "", time.Now())
+	q, err := stats.NewQuery(stats.Scope{}, &from, nil, "hour", "", time.Now())
 	if err != nil {
 		return "", err
 	}
@@ -203,7 +206,7 @@ func run(w io.Writer, history, newViews, reps, reads, rawReads int) (string, err
 			return "", err
 		}
 		rolled = append(rolled, time.Since(t))
-		rolledTotal = res.Total
+		rolledTotal = res.Total.Views
 	}
 	var raw []time.Duration
 	var rawTotal int64
@@ -250,4 +253,11 @@ func run(w io.Writer, history, newViews, reps, reads, rawReads int) (string, err
 	fmt.Fprintf(w, "| read speed-up, rollups vs raw (p50) | **%.0f×** |\n", pct(raw, 0.5).Seconds()/pct(rolled, 0.5).Seconds())
 	fmt.Fprintf(w, "\nEvery fold run: empty history %v; full history %v.\n", empty, full)
 	return fmt.Sprintf("PostgreSQL %s, fsync=%s, default settings; %s.", version, fsync, where), nil
+}
+
+// seedOf is the synthetic traffic of the benchmark: 1 000 paths, 200 referrer hosts, about three
+// views per visitor and day, n views over span before end, in time order.
+func seedOf(end time.Time, span time.Duration, n int) storage.Seed {
+	perDay := float64(n) * float64(24*time.Hour) / float64(max(span, time.Minute))
+	return storage.Seed{Paths: 1000, Referrers: 200, VisitorPool: max(int(perDay/3), 1), End: end, Span: span}
 }

@@ -1,0 +1,388 @@
+package storage_test
+
+// One test per query of queries/ (as sqlc's ondeck example does), through the store's methods,
+// against a real Postgres: each checks what the query wrote or read, not only that it ran.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prawnhq/prawn/internal/pgtest"
+	"github.com/prawnhq/prawn/internal/rollup"
+	"github.com/prawnhq/prawn/internal/storage"
+)
+
+var ctx = context.Background()
+
+func TestMigrateIsIdempotentAndPingAnswers(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	applied, err := db.Migrate(ctx)
+	if err != nil || len(applied) != 0 {
+		t.Errorf("second migrate applied %v, %v; want nothing", applied, err)
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Errorf("ping: %v", err)
+	}
+}
+
+func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
+	t.Parallel()
+	s, err := storage.Open(ctx, "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1", storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(ctx); !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("ping of a closed port = %v; want ErrUnavailable", err)
+	}
+}
+
+// InsertViews
+func TestInsertViewsStoresEveryField(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.Insert(t, storage.View{Host: "blog.example.com", Path: "/a", Referrer: "https://x.example/", RefHost: "x.example",
+		UTMSource: "news", UTMMedium: "email", UTMCampaign: "launch", Browser: "Firefox", OS: "Linux",
+		Device: "desktop", Country: "DE", Visitor: 42}, storage.View{Path: "/b"})
+	row := db.Counts(t, `SELECT concat_ws('|', host, path, referrer, ref_host, utm_source, utm_medium, utm_campaign,
+		browser, os, device, country, visitor), count(*) FROM views GROUP BY 1`)
+	if row["blog.example.com|/a|https://x.example/|x.example|news|email|launch|Firefox|Linux|desktop|DE|42"] != 1 {
+		t.Errorf("stored = %v", row)
+	}
+	nulls := db.Counts(t, `SELECT path, num_nulls(referrer, ref_host, utm_source, utm_medium, utm_campaign, browser, os, device, country, visitor) FROM views`)
+	if nulls["/b"] != 10 || nulls["/a"] != 0 {
+		t.Errorf("unknown fields must be NULL: %v", nulls)
+	}
+	if n := db.Counts(t, "SELECT host, count(*) FROM views GROUP BY 1")[""]; n != 1 {
+		t.Errorf("a view without a host belongs to the default site: %d", n)
+	}
+}
+
+// SeedViews, AnalyzeViews, AnalyzeRollups
+func TestSeedViewsInTimeOrder(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	end := time.Now().Truncate(time.Second)
+	n, err := db.SeedViews(ctx, 2000, storage.Seed{Host: "s.example", Paths: 10, Referrers: 5, VisitorPool: 100, End: end, Span: time.Hour})
+	if err != nil || n != 2000 {
+		t.Fatalf("seeded %d, %v", n, err)
+	}
+	c := db.Counts(t, `SELECT 'out of order', count(*) FROM (
+		SELECT viewed_at < lag(viewed_at) OVER (ORDER BY id) AS back FROM views) x WHERE back`)
+	if c["out of order"] != 0 {
+		t.Errorf("%d views out of time order", c["out of order"])
+	}
+	k := db.Counts(t, `SELECT 'k', count(DISTINCT path) + 1000 * count(DISTINCT ref_host) + 1000000 * count(*) FILTER (WHERE viewed_at > $1 OR viewed_at < $2) FROM views WHERE host = 's.example'`, end, end.Add(-time.Hour))["k"]
+	if k != 10+1000*5 {
+		t.Errorf("distinct paths + 1000 x referrers + 1e6 x out of span = %d", k)
+	}
+	if err := db.Analyze(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := db.Counts(t, "SELECT relname::text, n_live_tup FROM pg_stat_user_tables WHERE relname = 'views'"); len(st) != 1 {
+		t.Errorf("no statistics after analyze: %v", st)
+	}
+	if a := db.Counts(t, "SELECT 'analyzed', count(*) FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL"); a["analyzed"] < 6 {
+		t.Errorf("analyzed %d tables, want views and every rollup", a["analyzed"])
+	}
+}
+
+// TryRollupLock, RollupLock, PreferIndexOrder, GetFoldState, ListFoldBatch, ListVisitorDays,
+// UpsertVisitorDays, AddHourly, AddDaily, AddBreakdowns, AdvanceFoldPoint, MarkRolled
+func TestFoldBatch(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	at := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour + 20*time.Minute)
+	db.InsertAt(t, at, storage.View{Host: "h.example", Path: "/a", Visitor: 7, Browser: "Chrome", RefHost: "r.example", Referrer: "https://r.example/"},
+		storage.View{Host: "h.example", Path: "/a", Visitor: 7})
+	// A transaction still open holds its view (and everything after it) back.
+	open := db.Conn(t)
+	tx, err := open.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO views (path) VALUES ('/late')"); err != nil {
+		t.Fatal(err)
+	}
+	var got storage.FoldInput
+	var known int
+	// Transaction ids are cluster-wide: another test's open transaction may hold the fold back
+	// for a moment, so fold until the two committed views are in.
+	var folded int64
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		res, err := db.FoldBatch(ctx, 100, false, func(in storage.FoldInput) storage.FoldOutput {
+			got, known = in, len(in.Known)
+			return rollup.Compute(in)
+		})
+		if err != nil {
+			return err
+		}
+		if folded += res.Folded; folded < 2 {
+			return fmt.Errorf("folded %d views", folded)
+		}
+		return nil
+	})
+	if folded != 2 {
+		t.Fatalf("folded %d views; want the 2 committed views, not the open one", folded)
+	}
+	if len(got.Views) != 2 || got.Views[0].ID > got.Views[1].ID || got.Views[0].Dims[storage.DimBrowser-1] != "Chrome" ||
+		got.Views[0].Dims[storage.DimRefHost-1] != "r.example" || !got.Views[0].At.Equal(at) || known != 0 {
+		t.Errorf("fold input = %+v", got)
+	}
+	hourly := db.Counts(t, "SELECT path || ' ' || hour::text, q1 * 100 + n1 * 10 + visitors FROM hourly_stats WHERE host = 'h.example'")
+	key := at.Truncate(time.Hour).Format("2006-01-02 15:04:05+00")
+	if hourly["/a "+key] != 211 || hourly[" "+key] != 211 {
+		t.Errorf("hourly = %v; want 2 views in q1, 1 new visitor-day, 1 visitor for /a and the host", hourly)
+	}
+	if d := db.Counts(t, "SELECT path, views * 10 + visitors FROM daily_stats WHERE host = 'h.example'"); d["/a"] != 21 || d[""] != 21 {
+		t.Errorf("daily = %v", d)
+	}
+	if tt := db.Counts(t, "SELECT path, views * 10 + visitors FROM totals WHERE host = 'h.example'"); tt["/a"] != 21 || tt[""] != 21 {
+		t.Errorf("totals = %v", tt)
+	}
+	if b := db.Counts(t, "SELECT path || ' ' || dim || ' ' || value, views * 10 + visitors FROM daily_breakdowns"); b["/a 1 r.example"] != 11 ||
+		b[" 6 Chrome"] != 11 || b[" 2 https://r.example/"] != 11 || len(b) != 4 {
+		t.Errorf("breakdowns = %v; browser and full referrer per host only", b)
+	}
+	if v := db.Counts(t, "SELECT host || ' ' || array_to_string(paths, ','), hours FROM visitor_days"); v["h.example /a"] != 1<<at.Hour() {
+		t.Errorf("visitor days = %v", v)
+	}
+
+	// Another fold while this one holds the lock is busy; with the lock free and nothing below the
+	// horizon it rolls back and only marks the rollups up to date.
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := db.Counts(t, "SELECT 'at', extract(epoch FROM rolled_at)::bigint FROM rollup_state")["at"]
+	lock := db.Conn(t)
+	ltx, err := lock.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ltx.Exec(ctx, "SELECT pg_advisory_xact_lock(1886544247)"); err != nil { // rollupLockKey
+		t.Fatal(err)
+	}
+	if _, err := db.FoldBatch(ctx, 100, false, rollup.Compute); !errors.Is(err, storage.ErrRollupBusy) {
+		t.Errorf("fold while another holds the lock = %v; want ErrRollupBusy", err)
+	}
+	if err := ltx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The second fold sees visitor 7's state: known, so no new visitor-day.
+	db.Exec(t, "DELETE FROM views WHERE path = '/late'")
+	db.InsertAt(t, at, storage.View{Host: "h.example", Path: "/a", Visitor: 7})
+	if n := foldEverything(t, db); n != 1 {
+		t.Errorf("second fold knew %d visitor-days, want 1", n)
+	}
+	if tt := db.Counts(t, "SELECT path, views * 10 + visitors FROM totals WHERE host = 'h.example'"); tt["/a"] != 31 {
+		t.Errorf("totals after the second fold = %v", tt)
+	}
+	time.Sleep(1100 * time.Millisecond) // rolled_at has a resolution of what now() returns
+	if _, err := db.FoldBatch(ctx, 100, true, rollup.Compute); err != nil {
+		t.Fatal(err)
+	}
+	if after := db.Counts(t, "SELECT 'at', extract(epoch FROM rolled_at)::bigint FROM rollup_state")["at"]; after <= before {
+		t.Errorf("an empty fold did not move rolled_at (%d -> %d)", before, after)
+	}
+}
+
+// CountUnfolded, CloseVisitorDays
+func TestCloseVisitorDays(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	today := storage.UTCDay(time.Now())
+	db.InsertAt(t, today.Add(-20*time.Hour), storage.View{Path: "/a", Visitor: 1})
+	db.InsertAt(t, today.Add(time.Minute), storage.View{Path: "/a", Visitor: 1})
+	// Yesterday has a view in the tail: it stays open.
+	open, err := db.CloseVisitorDays(ctx, time.Minute)
+	if err != nil || !open.Equal(today.AddDate(0, 0, -1)) {
+		t.Errorf("with yesterday's view unfolded: open from %s, %v; want yesterday", open, err)
+	}
+	foldEverything(t, db)
+	open, err = db.CloseVisitorDays(ctx, time.Minute)
+	if err != nil || !open.Equal(today) {
+		t.Errorf("open from %s, %v; want today", open, err)
+	}
+	if c := db.Counts(t, "SELECT day::text, count(*) FROM visitor_days GROUP BY 1"); len(c) != 1 || c[today.Format(time.DateOnly)] != 1 {
+		t.Errorf("dedup state left = %v; want today's only", c)
+	}
+	if c := db.Counts(t, "SELECT day::text, folded_id FROM visitor_day_closes"); c[today.AddDate(0, 0, -1).Format(time.DateOnly)] == 0 {
+		t.Errorf("no close record for yesterday: %v", c)
+	}
+	// A later close with a longer delay never reopens a day.
+	if open, err = db.CloseVisitorDays(ctx, 72*time.Hour); err != nil || !open.Equal(today) {
+		t.Errorf("open from %s, %v; want today still", open, err)
+	}
+}
+
+// GetSalt, DeleteExpiredSalts
+func TestSalts(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	today := storage.UTCDay(time.Now())
+	a, err := db.Salt(ctx, today)
+	if err != nil || len(a) != 16 {
+		t.Fatalf("salt = %x, %v", a, err)
+	}
+	b, err := db.Salt(ctx, today.Add(5*time.Hour)) // any time of the day: the same salt
+	if err != nil || string(a) != string(b) {
+		t.Errorf("second salt of the day = %x, %v; want %x", b, err, a)
+	}
+	if _, err := db.Salt(ctx, today.AddDate(0, 0, -2)); !errors.Is(err, storage.ErrSaltGone) {
+		t.Errorf("salt of a past day = %v; want ErrSaltGone (never created afterwards)", err)
+	}
+	db.Exec(t, "INSERT INTO visitor_salts (day, salt) VALUES ($1, $2)", today.AddDate(0, 0, -2), a)
+	if n, err := db.DeleteExpiredSalts(ctx); err != nil || n != 1 {
+		t.Errorf("deleted %d expired salts, %v; want 1", n, err)
+	}
+	if c := db.Counts(t, "SELECT 'n', count(*) FROM visitor_salts")["n"]; c != 1 {
+		t.Errorf("%d salts left; want today's", c)
+	}
+}
+
+// GetRollupState, ListHosts, GetTotals, ListHostTotals, CountTail, ListTailViews, ListHours,
+// ListDays, ListDayTops, SumPages, ListBreakdown
+func TestReader(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	day := storage.UTCDay(time.Now()).AddDate(0, 0, -1)
+	h9 := day.Add(9 * time.Hour)
+	for i, p := range []string{"/a", "/a", "/a", "/b", "/b", "/c"} {
+		db.InsertAt(t, h9.Add(time.Duration(i)*10*time.Minute), storage.View{Host: "x.example", Path: p, Visitor: int64(1 + i%2), Country: "NL"})
+	}
+	db.FoldAll(t)
+	db.Insert(t, storage.View{Host: "y.example", Path: "/a"}) // in the tail only
+	err := db.Read(ctx, func(r *storage.Reader) error {
+		hosts, err := r.Hosts(ctx)
+		if err != nil || fmt.Sprint(hosts) != "[x.example y.example]" {
+			t.Errorf("hosts = %v, %v", hosts, err)
+		}
+		ht, err := r.HostTotals(ctx)
+		if err != nil || len(ht) != 1 || ht[0].Views != 6 || ht[0].Visitors != 2 {
+			t.Errorf("host totals = %+v, %v", ht, err)
+		}
+		tot, err := r.Totals(ctx, hosts, "/a")
+		if err != nil || tot.Views != 3 || tot.Visitors != 2 {
+			t.Errorf("totals of /a = %+v, %v", tot, err)
+		}
+		if n, err := r.TailCount(ctx, nil, ""); err != nil || n != 1 {
+			t.Errorf("tail count = %d, %v", n, err)
+		}
+		if n, err := r.TailCount(ctx, []string{"x.example"}, ""); err != nil || n != 0 {
+			t.Errorf("tail count of x.example = %d, %v", n, err)
+		}
+		tail, err := r.Tail(ctx, []string{"y.example"}, "/a")
+		if err != nil || len(tail.Views) != 1 || tail.Views[0].Host != "y.example" || !r.OpenFrom().Equal(tail.OpenFrom) {
+			t.Errorf("tail = %+v, %v", tail, err)
+		}
+		hours, err := r.Hours(ctx, []string{"x.example"}, "", day, day.AddDate(0, 0, 1))
+		if err != nil || len(hours) != 1 || !hours[0].Hour.Equal(h9) || hours[0].Views != [4]int64{2, 1, 2, 1} || hours[0].NewVisitors != [4]int64{2, 0, 0, 0} || hours[0].Visitors != 2 {
+			t.Errorf("hours = %+v, %v", hours, err)
+		}
+		days, err := r.Days(ctx, []string{"x.example"}, "/b", day, day.AddDate(0, 0, 1))
+		if err != nil || len(days) != 1 || !days[0].Day.Equal(day) || days[0].Views != 2 || days[0].Visitors != 2 {
+			t.Errorf("days = %+v, %v", days, err)
+		}
+		tops, err := r.DayTops(ctx, []string{"x.example"}, day, day.AddDate(0, 0, 2), 2)
+		if err != nil || len(tops) != 2 || tops[0].Path != "/a" || tops[1].Path != "/b" || tops[0].Views != 3 {
+			t.Errorf("day tops = %+v, %v", tops, err)
+		}
+		span := storage.SplitDays(h9.Add(20*time.Minute).Truncate(time.Hour).Add(-48*time.Hour), day.AddDate(0, 0, 1).Add(2*time.Hour))
+		sums, err := r.SumPages(ctx, []storage.PageRow{{Host: "x.example", Path: "/a"}, {Host: "x.example", Path: "/none"}}, span)
+		if err != nil || len(sums) != 2 || sums[0].Views != 3 || sums[0].Visitors != 2 || sums[1].Views != 0 {
+			t.Errorf("sum pages = %+v, %v", sums, err)
+		}
+		b, err := r.Breakdown(ctx, []string{"x.example"}, "", storage.DimCountry, day, day.AddDate(0, 0, 1), 5)
+		if err != nil || len(b.Values) != 1 || b.Values[0].Value != "NL" || b.All.Views != 6 || b.AllValues != 1 {
+			t.Errorf("breakdown = %+v, %v", b, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SplitDays cuts a range of hours into whole days and the hours around them.
+func TestSplitDays(t *testing.T) {
+	d := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		from, to, fullFrom, fullTo time.Time
+	}{
+		{d.Add(5 * time.Hour), d.Add(72 * time.Hour), d.AddDate(0, 0, 1), d.AddDate(0, 0, 3)},
+		{d, d.AddDate(0, 0, 2), d, d.AddDate(0, 0, 2)},
+		{d.Add(5 * time.Hour), d.Add(30 * time.Hour), d.Add(30 * time.Hour), d.Add(30 * time.Hour)}, // no whole day
+	} {
+		s := storage.SplitDays(c.from, c.to)
+		if !s.FullFrom.Equal(c.fullFrom) || !s.FullTo.Equal(c.fullTo) {
+			t.Errorf("SplitDays(%s, %s) = %s .. %s; want %s .. %s", c.from, c.to, s.FullFrom, s.FullTo, c.fullFrom, c.fullTo)
+		}
+	}
+}
+
+// GetViewRange, DiffHourly, DiffDaily, DiffBreakdowns, DiffVisitorDays, DiffTotals,
+// DeleteRollupDays, InsertHourlyFromRaw, InsertDailyFromHourly, InsertBreakdownsFromRaw,
+// InsertVisitorDaysFromRaw, RecomputeTotals
+func TestCheckAndRebuild(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	day := storage.UTCDay(time.Now())
+	db.InsertAt(t, day.Add(time.Hour), storage.View{Path: "/a", Visitor: 5, OS: "Linux"}, storage.View{Path: "/b", Visitor: 5})
+	db.FoldAll(t)
+	first, last, err := db.ViewRange(ctx)
+	if err != nil || !first.Equal(day.Add(time.Hour)) || !last.Equal(first) {
+		t.Errorf("view range = %s .. %s, %v", first, last, err)
+	}
+	c, err := db.CheckRollups(ctx, day, day.AddDate(0, 0, 1))
+	if err != nil || len(c.Diffs) != 0 {
+		t.Fatalf("clean check = %+v, %v", c, err)
+	}
+	db.Exec(t, "UPDATE hourly_stats SET visitors = 9 WHERE path = '/a'")
+	db.Exec(t, "UPDATE daily_stats SET views = 9 WHERE path = '/b'")
+	db.Exec(t, "DELETE FROM daily_breakdowns")
+	db.Exec(t, "UPDATE visitor_days SET paths = '{/z}', path_hours = '{1}'")
+	db.Exec(t, "UPDATE totals SET visitors = 0 WHERE path = ''")
+	c, err = db.CheckRollups(ctx, day, day.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := map[string]int{}
+	for _, d := range c.Diffs {
+		tables[d.Table]++
+	}
+	if fmt.Sprint(tables) != "map[breakdown:1 daily:1 hourly:1 total:2 visitor_day:1]" {
+		t.Errorf("diffs by table = %v: %+v", tables, c.Diffs)
+	}
+	removed, written, err := db.RebuildRollups(ctx, day, day.AddDate(0, 0, 1))
+	if err != nil || removed != 3 || written != 3 {
+		t.Errorf("rebuild removed %d and wrote %d hourly rows, %v; want 3 and 3", removed, written, err)
+	}
+	if c, err := db.CheckRollups(ctx, day, day.AddDate(0, 0, 1)); err != nil || len(c.Diffs) != 0 {
+		t.Errorf("after rebuild: %+v, %v", c.Diffs, err)
+	}
+}
+
+// foldEverything folds until no view is left, and returns how many visitor-days the last fold
+// found in the dedup state.
+func foldEverything(t *testing.T, db *pgtest.DB) int {
+	t.Helper()
+	var known int
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		_, err := db.FoldBatch(ctx, 100, true, func(in storage.FoldInput) storage.FoldOutput {
+			known = len(in.Known)
+			return rollup.Compute(in)
+		})
+		if err != nil {
+			return err
+		}
+		if n := db.Unfolded(t); n != 0 {
+			return fmt.Errorf("%d views unfolded", n)
+		}
+		return nil
+	})
+	return known
+}
