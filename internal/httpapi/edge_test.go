@@ -88,12 +88,12 @@ func TestUnknownInputsAreRejected(t *testing.T) {
 	for _, tt := range []struct {
 		method, target, body, detail string
 	}{
-		{"GET", "/api/stats?path=/a&bucket=hour&foo=1", "", `unknown query parameter "foo"; this operation takes: bucket, from, path, to, tz`},
-		{"GET", "/api/pages?path=/a", "", `unknown query parameter "path"; this operation takes: from, limit, to`},
+		{"GET", "/api/stats?path=/a&bucket=hour&foo=1", "", `unknown query parameter "foo"; this operation takes: bucket, from, host, path, to, tz`},
+		{"GET", "/api/pages?path=/a", "", `unknown query parameter "path"; this operation takes: from, host, limit, to`},
 		{"GET", "/healthz?verbose=1", "", `unknown query parameter "verbose": this operation takes none`},
 		{"GET", "/api/home?x", "", `unknown query parameter "x"`},
 		{"POST", "/api/views?path=/a", `{"path":"/a"}`, `unknown query parameter "path"`},
-		{"POST", "/api/views", `{"path":"/a","count":1000}`, `unknown field "count"; allowed fields: path, referrer`},
+		{"POST", "/api/views", `{"path":"/a","count":1000}`, `unknown field "count"; allowed fields: host, path, referrer, url, utmCampaign, utmMedium, utmSource`},
 		{"POST", "/api/views", `{"Path":"/a"}`, `unknown field "Path"`},
 		{"POST", "/api/views", `{"path":"/a"} {"path":"/b"}`, "more than one JSON value"},
 		{"POST", "/api/views", `{"path":"/a"}x`, "more than one JSON value"},

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"io"
@@ -11,12 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
+	"time"
 
 	"github.com/prawnhq/prawn/internal/app"
 	"github.com/prawnhq/prawn/internal/pgtest"
-	"github.com/prawnhq/prawn/internal/rollup"
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
@@ -26,41 +23,31 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // with views at fixed times, some folded and some in the tail.
 func TestStatsGolden(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	url := pgtest.URL(t)
-	store, err := storage.Open(ctx, url, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	insert := func(path, at string) {
+	db := pgtest.New(t)
+	at := func(s string) time.Time {
 		t.Helper()
-		if _, err := conn.Exec(ctx, "INSERT INTO views (path, viewed_at) VALUES ($1, $2)", path, at); err != nil {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
 			t.Fatal(err)
 		}
+		return v
 	}
+	g := storage.View{Path: "/g", Visitor: 1, Browser: "Firefox", Country: "DE", RefHost: "news.example", Referrer: "https://news.example/item"}
+	h := storage.View{Path: "/h", Visitor: 2, Browser: "Safari", Device: "mobile"}
+	blog := storage.View{Host: "blog.example.com", Path: "/post", Visitor: 1, UTMSource: "newsletter"}
+	// Those days are long over: open them for visitors for the first fold (which then closes
+	// them), so the views folded later count as views only.
+	db.Exec(t, "UPDATE rollup_state SET visitors_open_from = '2026-01-01'")
 	// 18:20 and 18:40 UTC fall on either side of midnight in Asia/Kolkata (UTC+5:30).
-	for _, v := range [][2]string{
-		{"/g", "2026-01-01T18:20:00Z"}, {"/g", "2026-01-01T18:40:00Z"}, {"/g", "2026-01-01T20:05:00Z"},
-		{"/h", "2026-01-01T19:59:59Z"}, {"/g", "2026-01-02T03:00:00Z"},
-	} {
-		insert(v[0], v[1])
-	}
-	for left := int64(1); left > 0; {
-		if _, err := rollup.Run(ctx, store, rollup.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		if left, err = store.Unfolded(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	insert("/g", "2026-01-01T21:10:00Z") // stays in the tail
-	insert("/h", "2026-01-01T18:31:00Z")
+	db.InsertAt(t, at("2026-01-01T18:20:00Z"), g)
+	db.InsertAt(t, at("2026-01-01T18:40:00Z"), g)
+	db.InsertAt(t, at("2026-01-01T20:05:00Z"), g, blog)
+	db.InsertAt(t, at("2026-01-01T19:59:59Z"), h)
+	db.InsertAt(t, at("2026-01-02T03:00:00Z"), g)
+	db.FoldAll(t)
+	db.InsertAt(t, at("2026-01-01T21:10:00Z"), g) // stays in the tail
+	db.InsertAt(t, at("2026-01-01T18:31:00Z"), h, blog)
+	store := db.Store
 
 	srv := httptest.NewServer(app.New(store, slog.New(slog.DiscardHandler)).Handler())
 	defer srv.Close()
@@ -69,6 +56,12 @@ func TestStatsGolden(t *testing.T) {
 		"stats_site_day_ist": "/api/stats?bucket=day&tz=Asia/Kolkata&from=2026-01-01T00:00:00Z&to=2026-01-03T00:00:00Z",
 		"pages_range":        "/api/pages?from=2026-01-01T18:00:00Z&to=2026-01-02T00:00:00Z",
 		"stats_unknown_path": "/api/stats?path=/nobody&from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z",
+		"stats_default_site": "/api/stats?host=&from=2026-01-01T18:00:00Z&to=2026-01-01T22:00:00Z",
+		"pages_blog":         "/api/pages?host=blog.example.com&from=2026-01-01T00:00:00Z&to=2026-01-03T00:00:00Z",
+		"hosts":              "/api/hosts",
+		"breakdown_browser":  "/api/breakdown?by=browser&host=&from=2026-01-01T00:00:00Z&to=2026-01-03T00:00:00Z",
+		"breakdown_referrer": "/api/breakdown?by=referrer_host&path=/g&from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z",
+		"breakdown_campaign": "/api/breakdown?by=utm_source&from=2026-01-01T00:00:00Z&to=2026-01-03T00:00:00Z",
 	} {
 		resp, err := srv.Client().Get(srv.URL + target)
 		if err != nil {

@@ -122,7 +122,7 @@ func TestErrorsAreProblems(t *testing.T) {
 		detail             string
 	}{
 		{"POST", "/api/views", `{"path":"nope"}`, 400, `path must start with "/"`},
-		{"POST", "/api/views", `{}`, 400, "path is required"},
+		{"POST", "/api/views", `{}`, 400, "give the page's url (or its path)"},
 		{"POST", "/api/views", `{"path":5}`, 400, `field "path" must be a string`},
 		{"POST", "/api/views", `{"path":`, 400, "ends in the middle"},
 		{"POST", "/api/views", `not json`, 400, "not valid JSON"},

@@ -17,7 +17,7 @@ func TestEveryOperationHasAKind(t *testing.T) {
 	}
 	want := map[string]Kind{
 		"recordView": KindRecord, "getHome": KindRecord,
-		"getStats": KindRead, "listPages": KindRead,
+		"getStats": KindRead, "listPages": KindRead, "listHosts": KindRead, "getBreakdown": KindRead,
 		"getOpenAPI": KindMeta, "getHealth": KindMeta, "getReady": KindMeta,
 	}
 	if len(c.ops) != len(want) {

@@ -170,6 +170,9 @@ func (b *Batcher) Record(ctx context.Context, v pageview.View) error {
 	}
 }
 
+// Waiting is how many views wait in the queue for a flusher (for monitoring and tests).
+func (b *Batcher) Waiting() int { return len(b.queue) }
+
 // Close stops taking views and returns once every queued view has been committed or failed.
 func (b *Batcher) Close() error {
 	b.mu.Lock()

@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/prawnhq/prawn/internal/httpapi"
 	"github.com/prawnhq/prawn/internal/ingest"
@@ -20,31 +23,36 @@ import (
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain runs the tests, then checks that no goroutine of a Batcher outlived its Close.
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 var quiet = slog.New(slog.DiscardHandler)
 
 // db is a fresh database: a store to record into and a way to count what was committed.
 type db struct {
-	url   string
+	*pgtest.DB
 	store *storage.Store
 }
 
 func newDB(t *testing.T) db {
 	t.Helper()
-	url := pgtest.URL(t)
-	s, err := storage.Open(context.Background(), url, storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return db{url: url, store: s}
+	d := pgtest.New(t)
+	return db{DB: d, store: d.Store}
 }
 
 // counts returns how many times each path was committed.
 func (d db) counts(t *testing.T) map[string]int64 {
 	t.Helper()
-	return pgtest.Counts(t, d.url, "SELECT path, count(*) FROM views GROUP BY path")
+	return d.Counts(t, "SELECT path, count(*) FROM views GROUP BY path")
 }
 
 // hookStore passes batches to inner after calling before, which may fail the batch (nothing is
@@ -56,15 +64,19 @@ type hookStore struct {
 	views   atomic.Int64
 }
 
-func (h *hookStore) InsertViews(ctx context.Context, paths, referrers []string) error {
+func (h *hookStore) InsertViews(ctx context.Context, views []storage.View) error {
 	h.batches.Add(1)
-	h.views.Add(int64(len(paths)))
+	h.views.Add(int64(len(views)))
 	if h.before != nil {
+		paths := make([]string, len(views))
+		for i, v := range views {
+			paths[i] = v.Path
+		}
 		if err := h.before(paths); err != nil {
 			return err
 		}
 	}
-	return h.inner.InsertViews(ctx, paths, referrers)
+	return h.inner.InsertViews(ctx, views)
 }
 
 // gate blocks the batches that reach it until it is opened.
@@ -139,11 +151,22 @@ func TestConcurrentViewsAreCommittedOnceAndBatched(t *testing.T) {
 	}
 }
 
-func TestMaxWaitAndSmallBatches(t *testing.T) {
+// TestMaxBatchAndMaxWaitBoundABatch: no batch carries more than MaxBatch views, and a flusher
+// gathering under load (another batch committing) stops after MaxWait even while views keep
+// arriving, so their latency stays bounded.
+func TestMaxBatchAndMaxWaitBoundABatch(t *testing.T) {
 	t.Parallel()
 	d := newDB(t)
-	hs := &hookStore{inner: d.store}
-	b := ingest.New(hs, ingest.Options{MaxBatch: 7, MaxWait: 20 * time.Millisecond, Flushers: 3, Log: quiet})
+	var biggest atomic.Int64
+	sizes := func(paths []string) {
+		for n := int64(len(paths)); ; {
+			if b := biggest.Load(); n <= b || biggest.CompareAndSwap(b, n) {
+				return
+			}
+		}
+	}
+	b := ingest.New(&hookStore{inner: d.store, before: func(p []string) error { sizes(p); return nil }},
+		ingest.Options{MaxBatch: 7, MaxWait: 20 * time.Millisecond, Flushers: 3, Log: quiet})
 	defer b.Close()
 	const n = 300
 	for i, err := range recordAll(t.Context(), b, "/w", n) {
@@ -154,9 +177,48 @@ func TestMaxWaitAndSmallBatches(t *testing.T) {
 	if got := d.counts(t); len(got) != n {
 		t.Fatalf("%d distinct paths committed, want %d", len(got), n)
 	}
-	if min := int64(n / 7); hs.batches.Load() < min {
-		t.Errorf("%d batches, want at least %d with MaxBatch 7", hs.batches.Load(), min)
+	if biggest.Load() > 7 || biggest.Load() < 2 {
+		t.Errorf("the biggest batch had %d views; want at most MaxBatch 7 (and some batching)", biggest.Load())
 	}
+
+	// MaxWait: the first batch's commit is held, so the next flusher gathers under load. Views
+	// trickle in for 2 s; with MaxWait 100 ms its batch must reach the store long before the
+	// trickle ends, and hold only a part of it (MaxBatch is far away).
+	g := newGate()
+	var first atomic.Bool
+	var gathered atomic.Int64
+	w := ingest.New(&hookStore{inner: d.store, before: func(p []string) error {
+		if first.CompareAndSwap(false, true) {
+			return g.before(p)
+		}
+		gathered.CompareAndSwap(0, int64(len(p)))
+		return nil
+	}}, ingest.Options{MaxBatch: 10_000, MaxWait: 100 * time.Millisecond, Flushers: 2, Log: quiet})
+	defer w.Close()
+	defer g.release()
+	go func() { _ = w.Record(context.Background(), pageview.View{Path: "/held"}) }()
+	g.waitArrived(t)
+	stop := time.After(2 * time.Second)
+	var sent int64
+	var wg sync.WaitGroup
+trickle:
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			break trickle
+		case <-time.After(5 * time.Millisecond):
+		}
+		sent++
+		wg.Go(func() { _ = w.Record(context.Background(), pageview.View{Path: fmt.Sprintf("/trickle/%d", i)}) })
+		if gathered.Load() > 0 {
+			break // the gathering flusher gave up waiting while views were still coming
+		}
+	}
+	if g := gathered.Load(); g == 0 || g >= sent {
+		t.Errorf("under load, the gathering flusher committed %d of %d views that arrived over 2 s; MaxWait 100 ms must end its batch early", g, sent)
+	}
+	g.release()
+	wg.Wait()
 }
 
 // TestLoneViewDoesNotWait: with nothing else waiting and nothing committing, a view is committed
@@ -272,7 +334,7 @@ func TestFailedBatchesFailExactlyTheirViews(t *testing.T) {
 func TestDatabaseGoneFailsEveryView(t *testing.T) {
 	t.Parallel()
 	d := newDB(t)
-	s, err := storage.Open(context.Background(), d.url, storage.Options{})
+	s, err := storage.Open(context.Background(), d.URL, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,8 +379,8 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	b := ingest.New(s, ingest.Options{Log: quiet})
 	defer b.Close()
 	for i, err := range recordAll(t.Context(), b, "/u", 20) {
-		if !errors.Is(err, storage.ErrUnavailable) {
-			t.Errorf("view %d: err = %v, want storage.ErrUnavailable", i, err)
+		if !errors.Is(err, pageview.ErrUnavailable) {
+			t.Errorf("view %d: err = %v, want pageview.ErrUnavailable", i, err)
 		}
 	}
 }
@@ -334,10 +396,12 @@ func TestCloseDrainsTheQueue(t *testing.T) {
 	done := make(chan struct{})
 	go func() { errs = recordAll(context.Background(), b, "/d", n); close(done) }()
 	g.waitArrived(t) // the first batch is in flight, the rest queue behind it
-	for deadline := time.Now().Add(5 * time.Second); hs.views.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // let the other goroutines queue
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		if q, in := b.Waiting(), hs.views.Load(); int64(q)+in != n {
+			return fmt.Errorf("%d views queued and %d in flight, want %d in all", q, in, n)
+		}
+		return nil
+	})
 	closed := make(chan struct{})
 	go func() { _ = b.Close(); close(closed) }()
 	select {
@@ -400,12 +464,12 @@ func TestFullQueueFailsFastWithoutLosingAcknowledgedViews(t *testing.T) {
 		})
 	}
 	// The views beyond the queue's room are refused while the gate is still shut.
-	for deadline := time.Now().Add(10 * time.Second); refused.Load() < n-queue && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	if refused.Load() != n-queue {
-		t.Fatalf("%d views refused while the queue was full, want %d", refused.Load(), n-queue)
-	}
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		if r := refused.Load(); r != n-queue {
+			return fmt.Errorf("%d views refused while the queue was full, want %d", r, n-queue)
+		}
+		return nil
+	})
 	t.Logf("%d refusals in %v", refused.Load(), time.Since(start))
 	g.release()
 	wg.Wait()
@@ -457,7 +521,12 @@ func TestCancelledContexts(t *testing.T) {
 	for i := range 10 {
 		go func() { others <- b.Record(context.Background(), pageview.View{Path: fmt.Sprintf("/x/other/%d", i)}) }()
 	}
-	time.Sleep(50 * time.Millisecond)
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		if q := b.Waiting(); q != 11 {
+			return fmt.Errorf("%d views queued, want 11", q)
+		}
+		return nil
+	})
 	cancelB()
 	if err := <-resB; !errors.Is(err, context.Canceled) {
 		t.Errorf("withdrawn view: Record = %v, want context.Canceled", err)
@@ -512,7 +581,12 @@ func TestHTTPFullQueueIs503(t *testing.T) {
 	go post() // in flight at the gate
 	g.waitArrived(t)
 	go post() // fills the queue
-	time.Sleep(50 * time.Millisecond)
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		if q := b.Waiting(); q != 1 {
+			return fmt.Errorf("%d views queued, want 1", q)
+		}
+		return nil
+	})
 	resp := post()
 	if resp == nil {
 		return

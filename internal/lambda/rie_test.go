@@ -152,8 +152,8 @@ func TestBootstrapInTheRuntimeInterfaceEmulator(t *testing.T) {
 		if folded != 3 {
 			t.Fatalf("folded %d views, want 3", folded)
 		}
-		if n := queryInt(t, url, "SELECT views FROM path_totals WHERE path = '/a'"); n != 2 {
-			t.Errorf("path_totals /a = %d, want 2", n)
+		if n := queryInt(t, url, "SELECT views FROM totals WHERE path = '/a'"); n != 2 {
+			t.Errorf("totals /a = %d, want 2", n)
 		}
 		fn.stop(t)
 	})

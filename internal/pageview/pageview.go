@@ -236,7 +236,7 @@ func NormalizePath(raw string) (string, error) {
 		return "", err
 	}
 	if raw[0] != '/' {
-		return "", fmt.Errorf("%w: path must start with \"/\"", ErrInvalid)
+		return "", broken("path must start with \"/\"")
 	}
 	if i := strings.IndexAny(raw, "?#"); i >= 0 {
 		raw = raw[:i]
