@@ -61,6 +61,8 @@ type Config struct {
 	LogRetentionDays       int
 	Bastion                bool // Opt-in t4g.nano bastion for SSM port forwarding to the database.
 
+	OriginSecretGeneration int // Bumping it replaces the X-Origin-Verify secret (a new value) in one deploy.
+
 	Ingest                    Ingest // How the api function records views: directly or through SQS.
 	ConsumeConcurrency        int    // Most consume instances at once (reserved concurrency and the ESM's maximum).
 	ConsumeBatchSize          int    // Most views one consume invocation receives.
@@ -146,6 +148,8 @@ func LoadConfig(ctx ContextFunc) (*Config, error) {
 		RollupRateMinutes:      r.int("rollupRateMinutes", 5),
 		LogRetentionDays:       r.int("logRetentionDays", 30),
 		Bastion:                r.bool("bastion", false),
+
+		OriginSecretGeneration: r.int("originSecretGeneration", 1),
 
 		Ingest:                    Ingest(r.str("ingest", string(IngestDirect))),
 		ConsumeConcurrency:        r.int("consumeConcurrency", 2),
@@ -239,6 +243,7 @@ func LoadConfig(ctx ContextFunc) (*Config, error) {
 	checkRange("apiThrottleBurst", c.APIThrottleBurst, 1, 5000)
 	// The missed-run alarm looks at 3 periods of this length; CloudWatch caps that at one day.
 	checkRange("rollupRateMinutes", c.RollupRateMinutes, 1, 480)
+	checkRange("originSecretGeneration", c.OriginSecretGeneration, 1, 1000000)
 	// An SQS event source mapping's maximum concurrency is 2 to 1000; batches above 10 need a window.
 	checkRange("consumeConcurrency", c.ConsumeConcurrency, 2, 1000)
 	checkRange("consumeBatchSize", c.ConsumeBatchSize, 1, 10000)

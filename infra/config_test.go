@@ -27,7 +27,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if c.DBInstanceClass != "t4g.micro" || c.DBStorageGB != 20 || c.PostgresMajor != 17 || !c.DeletionProtection ||
 		c.RemovalPolicy != "snapshot" || c.BudgetUSD != 1 || c.RollupRateMinutes != 5 || c.DBAuth != DBAuthSecret || c.Bastion ||
-		c.DBAppUser != "prawn_app" || c.Ingest != IngestDirect || c.ConsumeConcurrency != 2 || c.ConsumeBatchSize != 1000 || c.ConsumeBatchWindowSeconds != 2 {
+		c.DBAppUser != "prawn_app" || c.OriginSecretGeneration != 1 || c.Ingest != IngestDirect || c.ConsumeConcurrency != 2 || c.ConsumeBatchSize != 1000 || c.ConsumeBatchWindowSeconds != 2 {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 	if got := strings.Join(c.AvailabilityZones, ","); got != "us-east-1a,us-east-1b" {
@@ -78,6 +78,7 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]any{"availabilityZones": "us-east-1a,eu-west-1b"}, "availability zone \"eu-west-1b\" is not in region \"us-east-1\""},
 		{map[string]any{"logRetentionDays": 10}, "logRetentionDays 10 is not a CloudWatch Logs retention"},
 		{map[string]any{"rollupRateMinutes": 0}, "rollupRateMinutes 0 must be between 1 and 480"},
+		{map[string]any{"originSecretGeneration": 0}, "originSecretGeneration 0 must be between 1 and 1000000"},
 		{map[string]any{"apiReservedConcurrency": 60}, "apiReservedConcurrency 60 x dbPoolSize 2 + rollup 2 + migrate 2 = 124 connections exceeds the 102 that db.t4g.micro allows"},
 		// 48 x 2 + 2 + 2 = 100 fits the budget directly; the consumer's 2 x 2 does not.
 		{map[string]any{"apiReservedConcurrency": 48, "ingest": "queue"}, "apiReservedConcurrency 48 x dbPoolSize 2 + rollup 2 + migrate 2 + consumeConcurrency 2 x 2 = 104 connections exceeds the 102 that db.t4g.micro allows: lower apiReservedConcurrency, dbPoolSize or consumeConcurrency"},

@@ -74,6 +74,9 @@ func (s *prawnStack) consumer() awslambda.Function {
 		props.MaxBatchingWindow = awscdk.Duration_Seconds(jsii.Number(float64(cfg.ConsumeBatchWindowSeconds)))
 	}
 	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(s.queue.queue, props))
+	s.output("ConsumeFunctionName", fn.FunctionName(), "consume Lambda (its SQS event source mapping pauses ingest when disabled)")
+	s.output("ViewQueueUrl", s.queue.queue.QueueUrl(), "queue of accepted views")
+	s.output("ViewDeadLetterQueueArn", s.queue.deadLetters.QueueArn(), "dead-letter queue of refused views (redrive with aws sqs start-message-move-task)")
 	return fn
 }
 

@@ -39,7 +39,7 @@ func addNagSuppressions(stack awscdk.Stack, cfg *Config) {
 	if cfg.DBAuth == DBAuthSecret {
 		suppress(stack, "DatabaseAppSecret", suppression{id: "AwsSolutions-SMG4", reason: "The app role's password is set by migrate from this secret on every deploy; scheduled rotation would need a rotation Lambda with its own network path and would invalidate the credentials warm Lambdas hold. dbAuth=iam needs no password at all."})
 	}
-	suppress(stack, "OriginVerifySecret", suppression{id: "AwsSolutions-SMG4", reason: "CloudFormation resolves the origin secret into the CloudFront origin header and the api function at deploy only, so a scheduled rotation would make the api refuse CloudFront until the next deploy; it is replaced by hand as docs/aws.md describes."})
+	suppress(stack, cfg.originSecretID(), suppression{id: "AwsSolutions-SMG4", reason: "CloudFormation resolves the origin secret into the CloudFront origin header, the api function and the canary event at deploy only, so a scheduled rotation would make the api refuse CloudFront until the next deploy; it is replaced in one deploy by raising originSecretGeneration (docs/aws.md)."})
 	if !cfg.DeletionProtection {
 		suppress(stack, "Database", suppression{id: "AwsSolutions-RDS10",
 			reason: "The operator turned deletion protection off on purpose (deletionProtection=false), e.g. for a test stack."})

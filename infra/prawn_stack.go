@@ -144,7 +144,7 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 
 	// The origin secret never reaches a function at run time: CloudFormation resolves it into the
 	// CloudFront origin header, the api function's environment and the canary event at deploy.
-	s.originSecret = awssecretsmanager.NewSecret(s.stack, jsii.String("OriginVerifySecret"), &awssecretsmanager.SecretProps{
+	s.originSecret = awssecretsmanager.NewSecret(s.stack, jsii.String(cfg.originSecretID()), &awssecretsmanager.SecretProps{
 		Description: jsii.String("prawn: value of the X-Origin-Verify header CloudFront adds to API requests"),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			PasswordLength:     jsii.Number(48),
@@ -568,6 +568,16 @@ func postgresVersion(major int) awsrds.PostgresEngineVersion {
 		return awsrds.PostgresEngineVersion_VER_16()
 	}
 	return awsrds.PostgresEngineVersion_VER_17()
+}
+
+// originSecretID is the construct id of the origin secret's generation: a new generation is a new
+// secret (a new ARN), so the origin header, the api's environment and the canary event all change
+// in the same deploy.
+func (c *Config) originSecretID() string {
+	if c.OriginSecretGeneration > 1 {
+		return fmt.Sprint("OriginVerifySecret", c.OriginSecretGeneration)
+	}
+	return "OriginVerifySecret"
 }
 
 func titleCase(s string) string {

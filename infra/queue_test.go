@@ -194,3 +194,14 @@ func TestQueueIngestSettings(t *testing.T) {
 	assertConnectionBudget(t, tpl, cfg, 4)
 	assertNoNagErrors(t, stacks.Prawn)
 }
+
+func TestOriginSecretGeneration(t *testing.T) {
+	stacks, _ := synthApp(t, map[string]any{"originSecretGeneration": "3"})
+	raw := rawTemplate(t, template(t, stacks.Prawn))
+	id, _ := raw.one(t, "AWS::SecretsManager::Secret", "OriginVerifySecret")
+	if !strings.HasPrefix(id, "OriginVerifySecret3") {
+		t.Errorf("origin secret %s, want the third generation's", id)
+	}
+	assertOriginSecret(t, raw) // the header, the api and the canary all use the new secret
+	assertNoNagErrors(t, stacks.Prawn)
+}
