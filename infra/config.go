@@ -49,7 +49,8 @@ type Config struct {
 	DeletionProtection  bool
 	RemovalPolicy       string // "snapshot", "retain" or "destroy" for the database and its logs.
 	DBAuth              DBAuth
-	DBIAMUser           string // PostgreSQL role used with DBAuthIAM.
+	DBIAMUser           string // PostgreSQL master role used with DBAuthIAM (migrate logs in as it).
+	DBAppUser           string // Least-privilege PostgreSQL role migrate creates for api, rollup and consume.
 
 	APIReservedConcurrency int
 	DBPoolSize             int // PRAWN_DB_MAX_CONNS of each api instance.
@@ -59,7 +60,24 @@ type Config struct {
 	RollupRateMinutes      int
 	LogRetentionDays       int
 	Bastion                bool // Opt-in t4g.nano bastion for SSM port forwarding to the database.
+
+	OriginSecretGeneration int // Bumping it replaces the X-Origin-Verify secret (a new value) in one deploy.
+
+	Ingest                    Ingest // How the api function records views: directly or through SQS.
+	ConsumeConcurrency        int    // Most consume instances at once (reserved concurrency and the ESM's maximum).
+	ConsumeBatchSize          int    // Most views one consume invocation receives.
+	ConsumeBatchWindowSeconds int    // How long the event source mapping gathers a batch.
 }
+
+// Ingest selects how the api function records views.
+type Ingest string
+
+const (
+	// IngestDirect writes every view to PostgreSQL inside the request (the smallest install).
+	IngestDirect Ingest = "direct"
+	// IngestQueue sends validated views to SQS (202) and the consume function writes them in batches.
+	IngestQueue Ingest = "queue"
+)
 
 // Connections opened by the two single-instance functions (reserved concurrency 1 each).
 const (
@@ -67,6 +85,8 @@ const (
 	rollupPoolSize     = 2
 	migrateConcurrency = 1
 	migratePoolSize    = 2
+	// consumePoolSize is the pool of each consume instance: it writes a batch with one INSERT.
+	consumePoolSize = 2
 )
 
 // dbInstanceMemoryBytes is the nominal memory of the supported RDS instance classes.
@@ -119,6 +139,7 @@ func LoadConfig(ctx ContextFunc) (*Config, error) {
 		RemovalPolicy:          r.str("removalPolicy", "snapshot"),
 		DBAuth:                 DBAuth(r.str("dbAuth", string(DBAuthSecret))),
 		DBIAMUser:              r.str("dbIamUser", "prawn"),
+		DBAppUser:              r.str("dbAppUser", "prawn_app"),
 		APIReservedConcurrency: r.int("apiReservedConcurrency", 20),
 		DBPoolSize:             r.int("dbPoolSize", 2),
 		APIMemoryMB:            r.int("apiMemoryMb", 256),
@@ -127,6 +148,13 @@ func LoadConfig(ctx ContextFunc) (*Config, error) {
 		RollupRateMinutes:      r.int("rollupRateMinutes", 5),
 		LogRetentionDays:       r.int("logRetentionDays", 30),
 		Bastion:                r.bool("bastion", false),
+
+		OriginSecretGeneration: r.int("originSecretGeneration", 1),
+
+		Ingest:                    Ingest(r.str("ingest", string(IngestDirect))),
+		ConsumeConcurrency:        r.int("consumeConcurrency", 2),
+		ConsumeBatchSize:          r.int("consumeBatchSize", 1000),
+		ConsumeBatchWindowSeconds: r.int("consumeBatchWindowSeconds", 2),
 	}
 	if c.Account == "" {
 		c.Account = os.Getenv("CDK_DEFAULT_ACCOUNT")
@@ -195,6 +223,14 @@ func LoadConfig(ctx ContextFunc) (*Config, error) {
 	if !pgUserRe.MatchString(c.DBIAMUser) {
 		add("dbIamUser %q is not a valid PostgreSQL role name", c.DBIAMUser)
 	}
+	if !pgUserRe.MatchString(c.DBAppUser) {
+		add("dbAppUser %q is not a valid PostgreSQL role name", c.DBAppUser)
+	} else if c.DBAppUser == c.DBIAMUser || c.DBAppUser == dbMasterUser {
+		add("dbAppUser %q must differ from the master user %q and dbIamUser %q: it is the least-privilege role of api, rollup and consume", c.DBAppUser, dbMasterUser, c.DBIAMUser)
+	}
+	if c.Ingest != IngestDirect && c.Ingest != IngestQueue {
+		add("ingest %q must be direct or queue", c.Ingest)
+	}
 	checkRange := func(name string, v, lo, hi int) {
 		if v < lo || v > hi {
 			add("%s %d must be between %d and %d", name, v, lo, hi)
@@ -207,14 +243,27 @@ func LoadConfig(ctx ContextFunc) (*Config, error) {
 	checkRange("apiThrottleBurst", c.APIThrottleBurst, 1, 5000)
 	// The missed-run alarm looks at 3 periods of this length; CloudWatch caps that at one day.
 	checkRange("rollupRateMinutes", c.RollupRateMinutes, 1, 480)
+	checkRange("originSecretGeneration", c.OriginSecretGeneration, 1, 1000000)
+	// An SQS event source mapping's maximum concurrency is 2 to 1000; batches above 10 need a window.
+	checkRange("consumeConcurrency", c.ConsumeConcurrency, 2, 1000)
+	checkRange("consumeBatchSize", c.ConsumeBatchSize, 1, 10000)
+	checkRange("consumeBatchWindowSeconds", c.ConsumeBatchWindowSeconds, 0, 300)
+	if c.ConsumeBatchSize > 10 && c.ConsumeBatchWindowSeconds < 1 {
+		add("consumeBatchSize %d needs consumeBatchWindowSeconds of at least 1 (SQS batches above 10 need a batching window)", c.ConsumeBatchSize)
+	}
 	if _, ok := logRetentions[c.LogRetentionDays]; !ok {
 		days := slices.Sorted(maps.Keys(logRetentions))
 		add("logRetentionDays %d is not a CloudWatch Logs retention: use one of %v", c.LogRetentionDays, days)
 	}
 	if mem, ok := dbInstanceMemoryBytes[c.DBInstanceClass]; ok && c.APIReservedConcurrency > 0 && c.DBPoolSize > 0 {
 		if need, budget := c.PeakConnections(), ConnectionBudget(mem); need > budget {
-			add("apiReservedConcurrency %d x dbPoolSize %d + rollup %d + migrate %d = %d connections exceeds the %d that db.%s allows: lower apiReservedConcurrency or dbPoolSize",
-				c.APIReservedConcurrency, c.DBPoolSize, rollupConcurrency*rollupPoolSize, migrateConcurrency*migratePoolSize, need, budget, c.DBInstanceClass)
+			consume, lower := "", "apiReservedConcurrency or dbPoolSize"
+			if c.Ingest == IngestQueue {
+				consume = fmt.Sprintf(" + consumeConcurrency %d x %d", c.ConsumeConcurrency, consumePoolSize)
+				lower = "apiReservedConcurrency, dbPoolSize or consumeConcurrency"
+			}
+			add("apiReservedConcurrency %d x dbPoolSize %d + rollup %d + migrate %d%s = %d connections exceeds the %d that db.%s allows: lower %s",
+				c.APIReservedConcurrency, c.DBPoolSize, rollupConcurrency*rollupPoolSize, migrateConcurrency*migratePoolSize, consume, need, budget, c.DBInstanceClass, lower)
 		}
 	}
 	if fi, err := os.Stat(filepath.Join(c.LambdaAssetDir, "bootstrap")); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
@@ -231,7 +280,11 @@ func LoadConfig(ctx ContextFunc) (*Config, error) {
 
 // PeakConnections is the most database connections all Lambda instances can hold at once.
 func (c *Config) PeakConnections() int {
-	return c.APIReservedConcurrency*c.DBPoolSize + rollupConcurrency*rollupPoolSize + migrateConcurrency*migratePoolSize
+	n := c.APIReservedConcurrency*c.DBPoolSize + rollupConcurrency*rollupPoolSize + migrateConcurrency*migratePoolSize
+	if c.Ingest == IngestQueue {
+		n += c.ConsumeConcurrency * consumePoolSize
+	}
+	return n
 }
 
 // Connection slots kept out of the Lambdas' budget: superuser_reserved_connections (3),

@@ -26,7 +26,8 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DBInstanceClass != "t4g.micro" || c.DBStorageGB != 20 || c.PostgresMajor != 17 || !c.DeletionProtection ||
-		c.RemovalPolicy != "snapshot" || c.BudgetUSD != 1 || c.RollupRateMinutes != 5 || c.DBAuth != DBAuthSecret || c.Bastion {
+		c.RemovalPolicy != "snapshot" || c.BudgetUSD != 1 || c.RollupRateMinutes != 5 || c.DBAuth != DBAuthSecret || c.Bastion ||
+		c.DBAppUser != "prawn_app" || c.OriginSecretGeneration != 1 || c.Ingest != IngestDirect || c.ConsumeConcurrency != 2 || c.ConsumeBatchSize != 1000 || c.ConsumeBatchWindowSeconds != 2 {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 	if got := strings.Join(c.AvailabilityZones, ","); got != "us-east-1a,us-east-1b" {
@@ -77,7 +78,18 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]any{"availabilityZones": "us-east-1a,eu-west-1b"}, "availability zone \"eu-west-1b\" is not in region \"us-east-1\""},
 		{map[string]any{"logRetentionDays": 10}, "logRetentionDays 10 is not a CloudWatch Logs retention"},
 		{map[string]any{"rollupRateMinutes": 0}, "rollupRateMinutes 0 must be between 1 and 480"},
+		{map[string]any{"originSecretGeneration": 0}, "originSecretGeneration 0 must be between 1 and 1000000"},
 		{map[string]any{"apiReservedConcurrency": 60}, "apiReservedConcurrency 60 x dbPoolSize 2 + rollup 2 + migrate 2 = 124 connections exceeds the 102 that db.t4g.micro allows"},
+		// 48 x 2 + 2 + 2 = 100 fits the budget directly; the consumer's 2 x 2 does not.
+		{map[string]any{"apiReservedConcurrency": 48, "ingest": "queue"}, "apiReservedConcurrency 48 x dbPoolSize 2 + rollup 2 + migrate 2 + consumeConcurrency 2 x 2 = 104 connections exceeds the 102 that db.t4g.micro allows: lower apiReservedConcurrency, dbPoolSize or consumeConcurrency"},
+		{map[string]any{"ingest": "queue", "consumeConcurrency": 60}, "consumeConcurrency 60 x 2 = 164 connections exceeds"},
+		{map[string]any{"ingest": "fifo"}, "ingest \"fifo\" must be direct or queue"},
+		{map[string]any{"consumeConcurrency": 1}, "consumeConcurrency 1 must be between 2 and 1000"},
+		{map[string]any{"consumeBatchSize": 20000}, "consumeBatchSize 20000 must be between 1 and 10000"},
+		{map[string]any{"consumeBatchWindowSeconds": 0}, "consumeBatchSize 1000 needs consumeBatchWindowSeconds of at least 1"},
+		{map[string]any{"consumeBatchWindowSeconds": 301}, "consumeBatchWindowSeconds 301 must be between 0 and 300"},
+		{map[string]any{"dbAppUser": "prawn"}, "dbAppUser \"prawn\" must differ from the master user"},
+		{map[string]any{"dbAppUser": "App-User"}, "dbAppUser \"App-User\" is not a valid PostgreSQL role name"},
 		{map[string]any{"lambdaAssetDir": "/nonexistent"}, "run `make lambda` first"},
 		{map[string]any{"frontendDir": "/nonexistent"}, "run `make frontend` first"},
 	} {
@@ -85,6 +97,18 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("settings %v: error %v, want it to contain %q", tc.settings, err, tc.want)
 		}
+	}
+}
+
+func TestConfigQueueBudget(t *testing.T) {
+	// The same api settings that the queue mode refuses above fit without the consumer.
+	c, err := loadWith(t, map[string]any{"apiReservedConcurrency": 48})
+	if err != nil || c.PeakConnections() != 100 {
+		t.Fatalf("direct: %v, %v; want 100 connections", c, err)
+	}
+	c, err = loadWith(t, map[string]any{"ingest": "queue", "consumeBatchSize": 10, "consumeBatchWindowSeconds": 0})
+	if err != nil || c.PeakConnections() != 20*2+2+2+2*2 {
+		t.Fatalf("queue: %v, %v; want 48 connections (batches of 10 need no window)", c, err)
 	}
 }
 

@@ -36,13 +36,21 @@ func addNagSuppressions(stack awscdk.Stack, cfg *Config) {
 		suppression{id: "AwsSolutions-RDS3", reason: "Multi-AZ doubles the instance cost ($11.68 to $23.36/month); a page view counter tolerates a restore from the automated backups."},
 		suppression{id: "AwsSolutions-RDS11", reason: "The database lives in isolated subnets and admits only two security groups; a non-default port adds no protection."})
 	suppress(stack, "DatabaseSecret", suppression{id: "AwsSolutions-SMG4", reason: "Rotating the master password would invalidate the credentials warm Lambdas hold and needs a rotation Lambda with its own network path; the secret never leaves AWS, and dbAuth=iam removes the password from the functions entirely."})
+	if cfg.DBAuth == DBAuthSecret {
+		suppress(stack, "DatabaseAppSecret", suppression{id: "AwsSolutions-SMG4", reason: "The app role's password is set by migrate from this secret on every deploy; scheduled rotation would need a rotation Lambda with its own network path and would invalidate the credentials warm Lambdas hold. dbAuth=iam needs no password at all."})
+	}
+	suppress(stack, cfg.originSecretID(), suppression{id: "AwsSolutions-SMG4", reason: "CloudFormation resolves the origin secret into the CloudFront origin header, the api function and the canary event at deploy only, so a scheduled rotation would make the api refuse CloudFront until the next deploy; it is replaced in one deploy by raising originSecretGeneration (docs/aws.md)."})
 	if !cfg.DeletionProtection {
 		suppress(stack, "Database", suppression{id: "AwsSolutions-RDS10",
 			reason: "The operator turned deletion protection off on purpose (deletionProtection=false), e.g. for a test stack."})
 	}
 	suppress(stack, "FrontendBucket", suppression{id: "AwsSolutions-S1",
 		reason: "The bucket is private, read only by CloudFront through origin access control and written only by deployments; server access logs would need a second bucket and would record visitor IPs."})
-	for _, fn := range []string{"ApiFunction", "RollupFunction", "MigrateFunction"} {
+	fns := []string{"ApiFunction", "RollupFunction", "MigrateFunction"}
+	if cfg.Ingest == IngestQueue {
+		fns = append(fns, "ConsumeFunction")
+	}
+	for _, fn := range fns {
 		suppress(stack, fn, suppression{id: "AwsSolutions-IAM4", appliesTo: lambdaManagedPolicies,
 			reason: "AWS-managed minimal policies for writing the function's logs and attaching it to the VPC."})
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3deployment"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/triggers"
@@ -41,6 +42,15 @@ type PrawnStackProps struct {
 	Certificate awscertificatemanager.ICertificate
 }
 
+// The synthetic view: an hourly event from inside AWS that the rollup checks for in the counts.
+const (
+	canaryPath       = "/_prawn/canary"
+	canaryUserAgent  = "prawn-canary/1"
+	canaryOKMessage  = "canary_ok"
+	canaryMetricNS   = "prawn"
+	canaryMetricName = "CanaryOk"
+)
+
 // prawnStack holds the constructs that the alarms, outputs and cdk-nag suppressions refer to.
 type prawnStack struct {
 	stack     awscdk.Stack
@@ -49,13 +59,22 @@ type prawnStack struct {
 	db        awsrds.DatabaseInstance
 	lambdaSG  awsec2.SecurityGroup
 	logPolicy awscdk.RemovalPolicy
+	// masterSecret holds the RDS master credentials, read only by migrate; appSecret those of the
+	// least-privilege role of the other functions (nil with dbAuth=iam, which needs no password).
+	masterSecret awsrds.DatabaseSecret
+	appSecret    awsrds.DatabaseSecret
+	// originSecret is the value CloudFront sends in X-Origin-Verify, generated at deploy.
+	originSecret awssecretsmanager.Secret
+	queue        *viewQueue // nil with ingest=direct
+	code         awslambda.Code
+	logs         map[string]awslogs.LogGroup // by handler
 }
 
 // NewPrawnStack defines the whole prawn deployment: network, database, functions, API, CDN,
 // schedule, alarms and budget.
 func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps) awscdk.Stack {
 	cfg := props.Config
-	s := &prawnStack{stack: awscdk.NewStack(scope, jsii.String(id), &props.StackProps), cfg: cfg}
+	s := &prawnStack{stack: awscdk.NewStack(scope, jsii.String(id), &props.StackProps), cfg: cfg, logs: map[string]awslogs.LogGroup{}}
 	// Log groups and the secret cannot be snapshotted: they are kept unless the database is destroyed too.
 	s.logPolicy = awscdk.RemovalPolicy_RETAIN
 	if cfg.RemovalPolicy == "destroy" {
@@ -82,12 +101,17 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 		Vpc: s.vpc, Description: jsii.String("prawn PostgreSQL: only the Lambdas (and the opt-in bastion) may connect"), AllowAllOutbound: jsii.Bool(false),
 	})
 	s.lambdaSG = awsec2.NewSecurityGroup(s.stack, jsii.String("LambdaSecurityGroup"), &awsec2.SecurityGroupProps{
-		Vpc: s.vpc, Description: jsii.String("prawn Lambdas: out to PostgreSQL (and the Secrets Manager endpoint) only"), AllowAllOutbound: jsii.Bool(false),
+		Vpc: s.vpc, Description: jsii.String("prawn Lambdas: out to PostgreSQL and the VPC endpoints only"), AllowAllOutbound: jsii.Bool(false),
 	})
 
 	// A restored snapshot keeps the master password, so the secret outlives the instance like the logs.
-	secret := awsrds.NewDatabaseSecret(s.stack, jsii.String("DatabaseSecret"), &awsrds.DatabaseSecretProps{Username: jsii.String(dbMasterUser)})
-	secret.ApplyRemovalPolicy(s.logPolicy)
+	s.masterSecret = awsrds.NewDatabaseSecret(s.stack, jsii.String("DatabaseSecret"), &awsrds.DatabaseSecretProps{Username: jsii.String(dbMasterUser)})
+	s.masterSecret.ApplyRemovalPolicy(s.logPolicy)
+	if cfg.DBAuth == DBAuthSecret {
+		// migrate sets the app role's password from this secret on every run, so it may be replaced.
+		s.appSecret = awsrds.NewDatabaseSecret(s.stack, jsii.String("DatabaseAppSecret"), &awsrds.DatabaseSecretProps{Username: jsii.String(cfg.DBAppUser)})
+		s.appSecret.ApplyRemovalPolicy(s.logPolicy)
+	}
 	s.db = awsrds.NewDatabaseInstance(s.stack, jsii.String("Database"), &awsrds.DatabaseInstanceProps{
 		Engine:                  awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: postgresVersion(cfg.PostgresMajor)}),
 		EngineLifecycleSupport:  awsrds.EngineLifecycleSupport_OPEN_SOURCE_RDS_EXTENDED_SUPPORT_DISABLED,
@@ -101,7 +125,7 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 		StorageType:             awsrds.StorageType_GP3,
 		StorageEncrypted:        jsii.Bool(true),
 		DatabaseName:            jsii.String(dbName),
-		Credentials:             awsrds.Credentials_FromSecret(secret, nil),
+		Credentials:             awsrds.Credentials_FromSecret(s.masterSecret, nil),
 		IamAuthentication:       jsii.Bool(true),
 		Parameters:              &map[string]*string{"rds.force_ssl": jsii.String("1")},
 		BackupRetention:         awscdk.Duration_Days(jsii.Number(float64(cfg.BackupRetentionDays))),
@@ -114,23 +138,49 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 	// instead of $14.60 for two): the private DNS name resolves to it from both AZs.
 	var secretsEndpoint awsec2.InterfaceVpcEndpoint
 	if cfg.DBAuth == DBAuthSecret {
-		secretsEndpoint = s.vpc.AddInterfaceEndpoint(jsii.String("SecretsManager"), &awsec2.InterfaceVpcEndpointOptions{
-			Service:           awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(),
-			Subnets:           &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, AvailabilityZones: jsii.Strings(cfg.AvailabilityZones[0])},
-			PrivateDnsEnabled: jsii.Bool(true),
-			Open:              jsii.Bool(false),
-		})
-		secretsEndpoint.Connections().AllowDefaultPortFrom(s.lambdaSG, jsii.String("prawn Lambdas fetch the database secret"))
+		secretsEndpoint = s.interfaceEndpoint("SecretsManager", awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(), "prawn Lambdas fetch their database secret")
 	}
 	s.db.Connections().AllowDefaultPortFrom(s.lambdaSG, jsii.String("prawn Lambdas"))
 
-	code := awslambda.Code_FromAsset(jsii.String(cfg.LambdaAssetDir), nil)
-	apiFn := s.function("api", code, cfg.APIMemoryMB, 10, cfg.APIReservedConcurrency, cfg.DBPoolSize)
-	rollupFn := s.function("rollup", code, 256, 120, rollupConcurrency, rollupPoolSize)
-	migrateFn := s.function("migrate", code, 256, 300, migrateConcurrency, migratePoolSize)
+	// The origin secret never reaches a function at run time: CloudFormation resolves it into the
+	// CloudFront origin header, the api function's environment and the canary event at deploy.
+	s.originSecret = awssecretsmanager.NewSecret(s.stack, jsii.String(cfg.originSecretID()), &awssecretsmanager.SecretProps{
+		Description: jsii.String("prawn: value of the X-Origin-Verify header CloudFront adds to API requests"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(48),
+			ExcludePunctuation: jsii.Bool(true),
+			IncludeSpace:       jsii.Bool(false),
+		},
+	})
+
+	if cfg.Ingest == IngestQueue {
+		s.queue = s.newViewQueue()
+	}
+
+	// Every function runs the same artifact.
+	s.code = awslambda.Code_FromAsset(jsii.String(cfg.LambdaAssetDir), nil)
+	originSecret := s.originSecret.SecretValue().UnsafeUnwrap()
+	apiEnv := map[string]*string{
+		"PRAWN_ORIGIN_SECRET":  originSecret,
+		"PRAWN_COUNTRY_HEADER": jsii.String(viewerCountryHeader),
+	}
+	if s.queue != nil {
+		apiEnv["PRAWN_INGEST_MODE"] = jsii.String(string(IngestQueue))
+		apiEnv["PRAWN_QUEUE_URL"] = s.queue.queue.QueueUrl()
+	}
+	apiFn := s.function(fnSpec{handler: "api", memoryMB: cfg.APIMemoryMB, timeoutSec: 10, concurrency: cfg.APIReservedConcurrency, poolSize: cfg.DBPoolSize, env: apiEnv})
+	rollupFn := s.function(fnSpec{handler: "rollup", memoryMB: 256, timeoutSec: 120, concurrency: rollupConcurrency, poolSize: rollupPoolSize,
+		env: map[string]*string{"PRAWN_CANARY_PATH": jsii.String(canaryPath)}})
+	migrateFn := s.function(fnSpec{handler: "migrate", memoryMB: 256, timeoutSec: 300, concurrency: migrateConcurrency, poolSize: migratePoolSize, master: true})
+	appFns := []constructs.Construct{apiFn, rollupFn}
+	if s.queue != nil {
+		s.queue.queue.GrantSendMessages(apiFn)
+		appFns = append(appFns, s.consumer())
+	}
 
 	// migrate runs inside every deployment that changes the function (a new bootstrap carries new
-	// migrations), after the database and its network paths exist; a failure fails the deploy.
+	// migrations), after the database and its network paths exist and before the other functions
+	// change, so that the role they log in as exists; a failure fails the deploy.
 	after := []constructs.Construct{s.db, dbSG, s.lambdaSG}
 	if secretsEndpoint != nil {
 		after = append(after, secretsEndpoint)
@@ -138,6 +188,7 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 	triggers.NewTrigger(s.stack, jsii.String("MigrateOnDeploy"), &triggers.TriggerProps{
 		Handler:                migrateFn,
 		ExecuteAfter:           &after,
+		ExecuteBefore:          &appFns,
 		ExecuteOnHandlerChange: jsii.Bool(true),
 		Timeout:                awscdk.Duration_Minutes(jsii.Number(5)),
 	})
@@ -148,6 +199,18 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(rollupFn, &awseventstargets.LambdaFunctionProps{
 			RetryAttempts: jsii.Number(1),
 			MaxEventAge:   awscdk.Duration_Minutes(jsii.Number(float64(cfg.RollupRateMinutes))),
+		})},
+	})
+	// The synthetic view takes the whole recording path inside AWS (the api handler with the
+	// origin secret, in queue mode SQS and consume); CanaryMissing alarms when the rollup stops
+	// finding it in the counts.
+	awsevents.NewRule(s.stack, jsii.String("CanarySchedule"), &awsevents.RuleProps{
+		Description: jsii.String("Records the synthetic view " + canaryPath + " every hour"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(apiFn, &awseventstargets.LambdaFunctionProps{
+			Event:         awsevents.RuleTargetInput_FromObject(canaryEvent(originSecret)),
+			RetryAttempts: jsii.Number(2),
+			MaxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
 		})},
 	})
 
@@ -161,50 +224,97 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 
 	s.output("SiteUrl", awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("https://"), dist.DistributionDomainName()}), "CloudFront URL of the site and API")
 	s.output("DatabaseEndpoint", s.db.DbInstanceEndpointAddress(), "PostgreSQL host (private)")
-	s.output("DatabaseSecretArn", s.db.Secret().SecretArn(), "Secrets Manager secret with the master credentials")
+	s.output("DatabaseInstanceId", s.db.InstanceIdentifier(), "RDS instance identifier (snapshots, restores)")
+	s.output("DatabaseSecretArn", s.masterSecret.SecretArn(), "Secrets Manager secret with the master credentials (read only by migrate)")
+	if s.appSecret != nil {
+		s.output("DatabaseAppSecretArn", s.appSecret.SecretArn(), "Secrets Manager secret of "+cfg.DBAppUser+", the role of api, rollup and consume")
+	}
+	s.output("ApiFunctionName", apiFn.FunctionName(), "api Lambda")
 	s.output("RollupFunctionName", rollupFn.FunctionName(), "rollup Lambda (invoke by hand to catch up)")
 	addNagSuppressions(s.stack, cfg)
 	return s.stack
 }
 
-// function defines one of the three handlers of the shared bootstrap binary.
-func (s *prawnStack) function(handler string, code awslambda.Code, memoryMB, timeoutSec, concurrency, poolSize int) awslambda.Function {
+// fnSpec describes one handler of the shared bootstrap binary.
+type fnSpec struct {
+	handler                                     string
+	memoryMB, timeoutSec, concurrency, poolSize int
+	// master logs in as the RDS master user and may provision the app role (migrate); every other
+	// function logs in as the least-privilege role cfg.DBAppUser.
+	master bool
+	env    map[string]*string
+}
+
+// function defines one of the handlers of the shared bootstrap binary, with its database login.
+func (s *prawnStack) function(spec fnSpec) awslambda.Function {
 	cfg := s.cfg
 	env := map[string]*string{
 		"DB_HOST":            s.db.DbInstanceEndpointAddress(),
 		"DB_PORT":            s.db.DbInstanceEndpointPort(),
 		"DB_NAME":            jsii.String(dbName),
-		"PRAWN_DB_MAX_CONNS": jsii.String(fmt.Sprint(poolSize)),
+		"PRAWN_DB_MAX_CONNS": jsii.String(fmt.Sprint(spec.poolSize)),
 	}
-	if cfg.DBAuth == DBAuthIAM {
+	for k, v := range spec.env {
+		env[k] = v
+	}
+	if spec.master {
+		env["DB_APP_USER"] = jsii.String(cfg.DBAppUser)
+	}
+	switch {
+	case cfg.DBAuth == DBAuthIAM && spec.master:
 		env["DB_IAM_USER"] = jsii.String(cfg.DBIAMUser)
-	} else {
-		env["DB_SECRET_ARN"] = s.db.Secret().SecretArn()
+	case cfg.DBAuth == DBAuthIAM:
+		env["DB_IAM_USER"] = jsii.String(cfg.DBAppUser)
+	case spec.master:
+		env["DB_SECRET_ARN"] = s.masterSecret.SecretArn()
+		env["DB_APP_SECRET_ARN"] = s.appSecret.SecretArn()
+	default:
+		env["DB_SECRET_ARN"] = s.appSecret.SecretArn()
 	}
-	id := titleCase(handler)
+	id := titleCase(spec.handler)
 	logs := s.logGroup(id + "Logs")
-	s.output(id+"LogGroup", logs.LogGroupName(), handler+" function logs")
+	s.logs[spec.handler] = logs
+	s.output(id+"LogGroup", logs.LogGroupName(), spec.handler+" function logs")
 	fn := awslambda.NewFunction(s.stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
-		Description:                  jsii.String("prawn " + handler),
+		Description:                  jsii.String("prawn " + spec.handler),
 		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:                 awslambda.Architecture_ARM_64(),
-		Code:                         code,
-		Handler:                      jsii.String(handler),
-		MemorySize:                   jsii.Number(float64(memoryMB)),
-		Timeout:                      awscdk.Duration_Seconds(jsii.Number(float64(timeoutSec))),
-		ReservedConcurrentExecutions: jsii.Number(float64(concurrency)),
+		Code:                         s.code,
+		Handler:                      jsii.String(spec.handler),
+		MemorySize:                   jsii.Number(float64(spec.memoryMB)),
+		Timeout:                      awscdk.Duration_Seconds(jsii.Number(float64(spec.timeoutSec))),
+		ReservedConcurrentExecutions: jsii.Number(float64(spec.concurrency)),
 		Environment:                  &env,
 		LogGroup:                     logs,
 		Vpc:                          s.vpc,
 		VpcSubnets:                   &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED},
 		SecurityGroups:               &[]awsec2.ISecurityGroup{s.lambdaSG},
 	})
-	if cfg.DBAuth == DBAuthIAM {
+	switch {
+	case cfg.DBAuth == DBAuthIAM && spec.master:
 		s.db.GrantConnect(fn, jsii.String(cfg.DBIAMUser))
-	} else {
-		s.db.Secret().GrantRead(fn, nil)
+	case cfg.DBAuth == DBAuthIAM:
+		s.db.GrantConnect(fn, jsii.String(cfg.DBAppUser))
+	case spec.master:
+		s.masterSecret.GrantRead(fn, nil)
+		s.appSecret.GrantRead(fn, nil)
+	default:
+		s.appSecret.GrantRead(fn, nil)
 	}
 	return fn
+}
+
+// interfaceEndpoint adds an interface endpoint in the first AZ only (one ENI, $7.30/month; its
+// private DNS name resolves to it from both AZs) that the Lambdas may reach on HTTPS.
+func (s *prawnStack) interfaceEndpoint(id string, service awsec2.IInterfaceVpcEndpointService, why string) awsec2.InterfaceVpcEndpoint {
+	ep := s.vpc.AddInterfaceEndpoint(jsii.String(id), &awsec2.InterfaceVpcEndpointOptions{
+		Service:           service,
+		Subnets:           &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_ISOLATED, AvailabilityZones: jsii.Strings(s.cfg.AvailabilityZones[0])},
+		PrivateDnsEnabled: jsii.Bool(true),
+		Open:              jsii.Bool(false),
+	})
+	ep.Connections().AllowDefaultPortFrom(s.lambdaSG, jsii.String(why))
+	return ep
 }
 
 // logGroup creates a log group with the configured retention.
@@ -243,6 +353,8 @@ func (s *prawnStack) httpAPI(apiFn awslambda.Function) awsapigatewayv2.HttpApi {
 }
 
 // cdn serves the frontend from a private bucket and routes /api/* to the HTTP API, HTTPS only.
+// Requests to the API carry the viewer's address and country and the secret X-Origin-Verify
+// header; answers carry the same security headers as prawn sends locally.
 func (s *prawnStack) cdn(api awsapigatewayv2.HttpApi, cert awscertificatemanager.ICertificate) awscloudfront.Distribution {
 	bucket := awss3.NewBucket(s.stack, jsii.String("FrontendBucket"), &awss3.BucketProps{
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
@@ -252,31 +364,32 @@ func (s *prawnStack) cdn(api awsapigatewayv2.HttpApi, cert awscertificatemanager
 		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
 		AutoDeleteObjects: jsii.Bool(true),
 	})
+	pageHeaders, apiHeaders, trackerHeaders := s.responseHeadersPolicies()
+	frontend := awscloudfrontorigins.S3BucketOrigin_WithOriginAccessControl(bucket, nil)
 	apiDomain := awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), api.ApiEndpoint(), nil))
+	apiOrigin := awscloudfrontorigins.NewHttpOrigin(apiDomain, &awscloudfrontorigins.HttpOriginProps{
+		ProtocolPolicy:     awscloudfront.OriginProtocolPolicy_HTTPS_ONLY,
+		OriginSslProtocols: &[]awscloudfront.OriginSslPolicy{awscloudfront.OriginSslPolicy_TLS_V1_2},
+		// A dynamic reference, resolved by CloudFormation at deploy: the template holds no secret.
+		CustomHeaders: &map[string]*string{originVerifyHeader: s.originSecret.SecretValue().UnsafeUnwrap()},
+	})
+	apiRequests := awscloudfront.NewOriginRequestPolicy(s.stack, jsii.String("ApiOriginRequest"), &awscloudfront.OriginRequestPolicyProps{
+		Comment:             jsii.String("prawn API: the viewer's address and country, and the headers the API reads; never Host"),
+		HeaderBehavior:      awscloudfront.OriginRequestHeaderBehavior_AllowList(*jsii.Strings(apiForwardedHeaders...)...),
+		QueryStringBehavior: awscloudfront.OriginRequestQueryStringBehavior_All(),
+		CookieBehavior:      awscloudfront.OriginRequestCookieBehavior_None(),
+	})
 	props := &awscloudfront.DistributionProps{
 		Comment:           jsii.String("prawn"),
 		DefaultRootObject: jsii.String("index.html"),
 		HttpVersion:       awscloudfront.HttpVersion_HTTP2_AND_3,
 		PriceClass:        awscloudfront.PriceClass_PRICE_CLASS_100,
 		DefaultBehavior: &awscloudfront.BehaviorOptions{
-			Origin:                awscloudfrontorigins.S3BucketOrigin_WithOriginAccessControl(bucket, nil),
+			Origin:                frontend,
 			ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
 			CachePolicy:           awscloudfront.CachePolicy_CACHING_OPTIMIZED(),
-			ResponseHeadersPolicy: awscloudfront.ResponseHeadersPolicy_SECURITY_HEADERS(),
+			ResponseHeadersPolicy: pageHeaders,
 			Compress:              jsii.Bool(true),
-		},
-		AdditionalBehaviors: &map[string]*awscloudfront.BehaviorOptions{
-			"/api/*": {
-				Origin: awscloudfrontorigins.NewHttpOrigin(apiDomain, &awscloudfrontorigins.HttpOriginProps{
-					ProtocolPolicy:     awscloudfront.OriginProtocolPolicy_HTTPS_ONLY,
-					OriginSslProtocols: &[]awscloudfront.OriginSslPolicy{awscloudfront.OriginSslPolicy_TLS_V1_2},
-				}),
-				ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_HTTPS_ONLY,
-				AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_ALL(),
-				CachePolicy:           awscloudfront.CachePolicy_CACHING_DISABLED(),
-				OriginRequestPolicy:   awscloudfront.OriginRequestPolicy_ALL_VIEWER_EXCEPT_HOST_HEADER(),
-				ResponseHeadersPolicy: awscloudfront.ResponseHeadersPolicy_SECURITY_HEADERS(),
-			},
 		},
 	}
 	if cert == nil && s.cfg.CertificateARN != "" {
@@ -288,6 +401,41 @@ func (s *prawnStack) cdn(api awsapigatewayv2.HttpApi, cert awscertificatemanager
 		props.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021
 	}
 	dist := awscloudfront.NewDistribution(s.stack, jsii.String("Distribution"), props)
+	// CloudFront tries behaviours in the order added: the badge before the rest of /api/*.
+	// The badge is not cached by CloudFront; the Cache-Control the API sends reaches the viewer.
+	dist.AddBehavior(jsii.String(badgePath), apiOrigin, &awscloudfront.AddBehaviorOptions{
+		ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
+		AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_GET_HEAD(),
+		CachePolicy:           awscloudfront.CachePolicy_CACHING_DISABLED(),
+		OriginRequestPolicy:   apiRequests,
+		ResponseHeadersPolicy: apiHeaders,
+	})
+	dist.AddBehavior(jsii.String(apiPathPattern), apiOrigin, &awscloudfront.AddBehaviorOptions{
+		ViewerProtocolPolicy:  awscloudfront.ViewerProtocolPolicy_HTTPS_ONLY,
+		AllowedMethods:        awscloudfront.AllowedMethods_ALLOW_ALL(),
+		CachePolicy:           awscloudfront.CachePolicy_CACHING_DISABLED(),
+		OriginRequestPolicy:   apiRequests,
+		ResponseHeadersPolicy: apiHeaders,
+	})
+	// The tracker script that other sites embed: cached at the edge until the next deploy
+	// invalidates it, a day in browsers, compressed.
+	dist.AddBehavior(jsii.String(trackerScriptPath), frontend, &awscloudfront.AddBehaviorOptions{
+		ViewerProtocolPolicy: awscloudfront.ViewerProtocolPolicy_REDIRECT_TO_HTTPS,
+		AllowedMethods:       awscloudfront.AllowedMethods_ALLOW_GET_HEAD(),
+		CachePolicy: awscloudfront.NewCachePolicy(s.stack, jsii.String("TrackerScriptCache"), &awscloudfront.CachePolicyProps{
+			Comment:                    jsii.String("prawn tracker script: a year at the edge (deploys invalidate it), gzip and brotli"),
+			DefaultTtl:                 awscdk.Duration_Days(jsii.Number(365)),
+			MaxTtl:                     awscdk.Duration_Days(jsii.Number(365)),
+			MinTtl:                     awscdk.Duration_Seconds(jsii.Number(0)),
+			HeaderBehavior:             awscloudfront.CacheHeaderBehavior_None(),
+			QueryStringBehavior:        awscloudfront.CacheQueryStringBehavior_None(),
+			CookieBehavior:             awscloudfront.CacheCookieBehavior_None(),
+			EnableAcceptEncodingGzip:   jsii.Bool(true),
+			EnableAcceptEncodingBrotli: jsii.Bool(true),
+		}),
+		ResponseHeadersPolicy: trackerHeaders,
+		Compress:              jsii.Bool(true),
+	})
 	awss3deployment.NewBucketDeployment(s.stack, jsii.String("FrontendDeployment"), &awss3deployment.BucketDeploymentProps{
 		Sources:           &[]awss3deployment.ISource{awss3deployment.Source_Asset(jsii.String(s.cfg.FrontendDir), nil)},
 		DestinationBucket: bucket,
@@ -299,7 +447,8 @@ func (s *prawnStack) cdn(api awsapigatewayv2.HttpApi, cert awscertificatemanager
 	return dist
 }
 
-// alarms mails the operator when the rollup fails or stops running, or the API fails or throttles.
+// alarms mails the operator when the rollup fails or stops running, the API fails or throttles,
+// the hourly synthetic view stops arriving in the counts, or (ingest=queue) views pile up or die.
 func (s *prawnStack) alarms(apiFn, rollupFn awslambda.Function, api awsapigatewayv2.HttpApi) {
 	topic := awssns.NewTopic(s.stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		DisplayName: jsii.String("prawn alarms"),
@@ -332,6 +481,28 @@ func (s *prawnStack) alarms(apiFn, rollupFn awslambda.Function, api awsapigatewa
 	add("ApiThrottles", "The api function hit its reserved concurrency (raise apiReservedConcurrency if the database allows).",
 		apiFn.MetricThrottles(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}),
 		awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 1, awscloudwatch.TreatMissingData_NOT_BREACHING)
+
+	// The rollup logs msg=canary_ok on each run that finds the synthetic view of the current or
+	// the previous hour in the counts; two hours without that line (or without any log) alarm.
+	canary := awslogs.NewMetricFilter(s.stack, jsii.String("CanaryOkFilter"), &awslogs.MetricFilterProps{
+		LogGroup:        s.logs["rollup"],
+		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.msg"), jsii.String("="), jsii.String(canaryOKMessage)),
+		MetricNamespace: jsii.String(canaryMetricNS),
+		MetricName:      jsii.String(canaryMetricName),
+		MetricValue:     jsii.String("1"),
+	})
+	add("CanaryMissing", "The hourly synthetic view ("+canaryPath+") has not been found in the counts for 2 hours: recording, ingest or the rollup is broken.",
+		canary.Metric(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Hours(jsii.Number(1)), Statistic: jsii.String("Sum")}),
+		awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, 1, 2, awscloudwatch.TreatMissingData_BREACHING)
+
+	if q := s.queue; q != nil {
+		add("ViewDeadLetters", "Views reached the dead-letter queue: the consume function refused them 10 times (see its log group; redrive after the fix).",
+			q.deadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}),
+			awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 1, awscloudwatch.TreatMissingData_NOT_BREACHING)
+		add("ViewQueueAge", "Accepted views have waited 15 minutes or more in the queue: consume is failing, throttled or the database is away.",
+			q.queue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Maximum")}),
+			awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 900, 1, awscloudwatch.TreatMissingData_NOT_BREACHING)
+	}
 }
 
 // budget mails the operator when the month's actual or forecast cost passes the budget.
@@ -397,6 +568,16 @@ func postgresVersion(major int) awsrds.PostgresEngineVersion {
 		return awsrds.PostgresEngineVersion_VER_16()
 	}
 	return awsrds.PostgresEngineVersion_VER_17()
+}
+
+// originSecretID is the construct id of the origin secret's generation: a new generation is a new
+// secret (a new ARN), so the origin header, the api's environment and the canary event all change
+// in the same deploy.
+func (c *Config) originSecretID() string {
+	if c.OriginSecretGeneration > 1 {
+		return fmt.Sprint("OriginVerifySecret", c.OriginSecretGeneration)
+	}
+	return "OriginVerifySecret"
 }
 
 func titleCase(s string) string {
