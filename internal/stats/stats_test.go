@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 func mustTime(t *testing.T, s string) time.Time {
