@@ -123,6 +123,11 @@ func (h *Hasher) key(ctx context.Context) (*dayKey, error) {
 	}
 
 	ch := h.group.DoChan(fmt.Sprint(day), func() (any, error) {
+		// A caller that missed the key just before another flight stored it starts a flight of
+		// its own: look again before fetching.
+		if k := h.cur.Load(); k != nil && k.day == day {
+			return k, nil
+		}
 		return h.fetch(ctx, day)
 	})
 	select {
