@@ -79,8 +79,53 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The most viewed paths in a range */
+        /**
+         * The most viewed paths in a range
+         * @description Paths by views over [from, to) (rounded out to whole UTC hours; default the last 24
+         *     hours), of one host or, with `host` absent, of every host (a path of each host is listed
+         *     on its own).
+         */
         get: operations["listPages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/hosts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every site with views */
+        get: operations["listHosts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/breakdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where readers come from and what they read with
+         * @description The most viewed values of one dimension over whole UTC days (`from` rounds down and `to`
+         *     up to UTC midnights; default the last 30 days; at most 400 days), each with views and
+         *     visitors, of one host or every host and optionally one path. Exact: read from daily
+         *     rollups plus the views not yet folded.
+         */
+        get: operations["getBreakdown"];
         put?: never;
         post?: never;
         delete?: never;
@@ -144,19 +189,42 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description A view: the page's `url` (its host, path and `utm_*` parameters are taken from it and the
+         *     rest of the query is dropped), or a `path` (and a `host`). With `url`, `path` overrides
+         *     the URL's path. A `referrer` from the view's own host is dropped.
+         */
         ViewInput: {
+            /**
+             * @description The page's absolute http or https URL.
+             * @example https://blog.example.com/post?utm_source=newsletter
+             */
+            url?: string;
             /**
              * @description The viewed path; starts with `/`.
              * @example /blog/hello
              */
-            path: string;
+            path?: string;
+            /**
+             * @description The site's hostname when there is no `url`; absent or empty is the default site.
+             * @example blog.example.com
+             */
+            host?: string;
             /**
              * @description Where the visitor came from, if known.
              * @example https://news.example.com/
              */
             referrer?: string;
+            /** @description Campaign source, when not in the URL. */
+            utmSource?: string;
+            /** @description Campaign medium, when not in the URL. */
+            utmMedium?: string;
+            /** @description Campaign name, when not in the URL. */
+            utmCampaign?: string;
         };
         RecordedView: {
+            /** @description The host as recorded (lower case; `""` is the default site). */
+            host: string;
             /** @description The path as recorded (normalised). */
             path: string;
             /** @description Whether the view was recorded; false for bots and prefetches. */
@@ -178,6 +246,8 @@ export interface components {
             counted?: boolean;
         };
         Stats: {
+            /** @description The host counted; absent for every host. */
+            host?: string;
             /** @description The path counted; absent for the whole site. */
             path?: string;
             /**
@@ -185,6 +255,21 @@ export interface components {
              * @description All-time views of the path (or the site).
              */
             total: number;
+            /**
+             * Format: int64
+             * @description All-time visitor-days of the path (or the site).
+             */
+            totalVisitors: number;
+            /**
+             * Format: int64
+             * @description Views in [from, to).
+             */
+            views: number;
+            /**
+             * Format: int64
+             * @description Visitor-days first seen in [from, to) (for whole UTC days, the sum of the daily distinct visitors).
+             */
+            visitors: number;
             /**
              * Format: date-time
              * @description When the rollups were last brought up to date. Views after it are counted from the raw
@@ -255,8 +340,16 @@ export interface components {
             start: string;
             /** Format: int64 */
             views: number;
+            /**
+             * Format: int64
+             * @description Hour buckets: the distinct visitors of the hour. Day buckets: the visitor-days first
+             *     seen that day (for UTC days, the distinct visitors of the day).
+             */
+            visitors: number;
         };
         Pages: {
+            /** @description The host counted; absent for every host. */
+            host?: string;
             /** Format: date-time */
             from: string;
             /** Format: date-time */
@@ -264,10 +357,76 @@ export interface components {
             pages: components["schemas"]["PageCount"][];
         };
         PageCount: {
+            host: string;
             path: string;
             /** Format: int64 */
             views: number;
+            /**
+             * Format: int64
+             * @description Visitor-days of the path first seen in the range.
+             */
+            visitors: number;
         };
+        Counts: {
+            /** Format: int64 */
+            views: number;
+            /** Format: int64 */
+            visitors: number;
+        };
+        Hosts: {
+            /** @description Every host with views, most viewed first (all time). */
+            hosts: components["schemas"]["HostCount"][];
+        };
+        HostCount: {
+            /** @description The hostname; `""` is the default site. */
+            host: string;
+            /** Format: int64 */
+            views: number;
+            /**
+             * Format: int64
+             * @description All-time visitor-days.
+             */
+            visitors: number;
+        };
+        Breakdown: {
+            by: components["schemas"]["Dimension"];
+            host?: string;
+            path?: string;
+            /**
+             * Format: date-time
+             * @description Start of the first UTC day counted.
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End of the last UTC day counted.
+             */
+            to: string;
+            /** @description The most viewed values, most viewed first. */
+            values: components["schemas"]["ValueCount"][];
+            /** @description What the values beyond `limit` add up to. */
+            others: components["schemas"]["Counts"];
+            /** @description Views without a value (no referrer or campaign, or an unknown client or country). */
+            unknown: components["schemas"]["Counts"];
+        };
+        ValueCount: {
+            value: string;
+            /** Format: int64 */
+            views: number;
+            /**
+             * Format: int64
+             * @description Visitor-days whose first view (in the scope) had this value.
+             */
+            visitors: number;
+        };
+        /**
+         * @description What to break views down by. `referrer_host`, `utm_source`, `utm_medium` and
+         *     `utm_campaign` are counted per host and per path; `referrer` (the full referrer) per host,
+         *     and needs `host`; `browser`, `os`, `device` (desktop, mobile, tablet) and `country`
+         *     (ISO 3166-1 alpha-2, from a trusted header) per host.
+         * @enum {string}
+         */
+        Dimension: "referrer_host" | "referrer" | "utm_source" | "utm_medium" | "utm_campaign" | "browser" | "os" | "device" | "country";
         Health: {
             /** @example ok */
             status: string;
@@ -334,6 +493,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description A site's hostname; absent means every host, empty (`host=`) the default site. */
+        Host: string;
         /** @description A page path such as `/blog/post`; absent means the whole site. */
         Path: string;
         /** @description Start of the range (RFC 3339), inclusive. Default depends on the operation. */
@@ -411,6 +572,8 @@ export interface operations {
     getStats: {
         parameters: {
             query?: {
+                /** @description A site's hostname; absent means every host, empty (`host=`) the default site. */
+                host?: components["parameters"]["Host"];
                 /** @description A page path such as `/blog/post`; absent means the whole site. */
                 path?: components["parameters"]["Path"];
                 /** @description Start of the range (RFC 3339), inclusive. Default depends on the operation. */
@@ -445,6 +608,8 @@ export interface operations {
     listPages: {
         parameters: {
             query?: {
+                /** @description A site's hostname; absent means every host, empty (`host=`) the default site. */
+                host?: components["parameters"]["Host"];
                 /** @description Start of the range (RFC 3339), inclusive. Default depends on the operation. */
                 from?: components["parameters"]["From"];
                 /** @description End of the range (RFC 3339), exclusive. Default now. */
@@ -465,6 +630,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Pages"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listHosts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The hosts, most viewed first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Hosts"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getBreakdown: {
+        parameters: {
+            query: {
+                by: components["schemas"]["Dimension"];
+                /** @description A site's hostname; absent means every host, empty (`host=`) the default site. */
+                host?: components["parameters"]["Host"];
+                /** @description A page path such as `/blog/post`; absent means the whole site. */
+                path?: components["parameters"]["Path"];
+                /** @description Start of the range (RFC 3339), inclusive. Default depends on the operation. */
+                from?: components["parameters"]["From"];
+                /** @description End of the range (RFC 3339), exclusive. Default now. */
+                to?: components["parameters"]["To"];
+                /** @description How many values to return. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The breakdown. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Breakdown"];
                 };
             };
             400: components["responses"]["BadRequest"];
