@@ -82,8 +82,8 @@ describe('fillSeries', () => {
   it('fills missing buckets with 0 and keeps the server’s counts', () => {
     const out = fillSeries(
       [
-        { start: '2026-11-26T10:00:00Z', views: 3 },
-        { start: '2026-11-26T12:00:00Z', views: 5 },
+        { start: '2026-11-26T10:00:00Z', views: 3, visitors: 0 },
+        { start: '2026-11-26T12:00:00Z', views: 5, visitors: 0 },
       ],
       '2026-11-26T10:00:00Z',
       '2026-11-26T14:00:00Z',
@@ -94,12 +94,12 @@ describe('fillSeries', () => {
     expect(out.times).toEqual([0, 1, 2, 3].map((i) => Date.parse('2026-11-26T10:00:00Z') / 1000 + i * 3600));
   });
   it('keeps points off the grid instead of dropping them', () => {
-    const out = fillSeries([{ start: '2026-11-26T10:30:00Z', views: 7 }], '2026-11-26T10:00:00Z', '2026-11-26T11:00:00Z', 'hour', 'UTC');
+    const out = fillSeries([{ start: '2026-11-26T10:30:00Z', views: 7, visitors: 0 }], '2026-11-26T10:00:00Z', '2026-11-26T11:00:00Z', 'hour', 'UTC');
     expect(out.views).toEqual([0, 7]);
   });
   it('fills daily buckets at local midnights', () => {
     const out = fillSeries(
-      [{ start: '2026-11-25T23:00:00+00:00', views: 2 }],
+      [{ start: '2026-11-25T23:00:00+00:00', views: 2, visitors: 0 }],
       '2026-11-24T23:00:00Z',
       '2026-11-26T23:00:00Z',
       'day',
