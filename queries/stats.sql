@@ -117,3 +117,17 @@ LIMIT sqlc.arg(max_values)::int;
 
 -- name: Ping :one
 SELECT 1::int AS ok;
+
+-- name: GetSiteViews :one
+-- All-time views of every host: the rollups plus the tail, in one statement and so from one
+-- snapshot (no transaction needed: the cheap read behind counters).
+SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = ''), 0)
+      + (SELECT count(*) FROM views v, rollup_state st
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)))::bigint AS views;
+
+-- name: GetScopeViews :one
+-- All-time views of a scope (a path, or '' for the whole host) of one host, from one snapshot.
+SELECT (coalesce((SELECT t.views FROM totals t WHERE t.host = sqlc.arg(host)::text AND t.path = sqlc.arg(scope)::text), 0)
+      + (SELECT count(*) FROM views v, rollup_state st
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host = sqlc.arg(host)::text
+           AND (sqlc.arg(scope)::text = '' OR v.path = sqlc.arg(scope)::text)))::bigint AS views;

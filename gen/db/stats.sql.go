@@ -68,6 +68,41 @@ func (q *Queries) GetRollupState(ctx context.Context) (GetRollupStateRow, error)
 	return i, err
 }
 
+const getScopeViews = `-- name: GetScopeViews :one
+SELECT (coalesce((SELECT t.views FROM totals t WHERE t.host = $1::text AND t.path = $2::text), 0)
+      + (SELECT count(*) FROM views v, rollup_state st
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host = $1::text
+           AND ($2::text = '' OR v.path = $2::text)))::bigint AS views
+`
+
+type GetScopeViewsParams struct {
+	Host  string
+	Scope string
+}
+
+// All-time views of a scope (a path, or ” for the whole host) of one host, from one snapshot.
+func (q *Queries) GetScopeViews(ctx context.Context, arg GetScopeViewsParams) (int64, error) {
+	row := q.db.QueryRow(ctx, getScopeViews, arg.Host, arg.Scope)
+	var views int64
+	err := row.Scan(&views)
+	return views, err
+}
+
+const getSiteViews = `-- name: GetSiteViews :one
+SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = ''), 0)
+      + (SELECT count(*) FROM views v, rollup_state st
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)))::bigint AS views
+`
+
+// All-time views of every host: the rollups plus the tail, in one statement and so from one
+// snapshot (no transaction needed: the cheap read behind counters).
+func (q *Queries) GetSiteViews(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, getSiteViews)
+	var views int64
+	err := row.Scan(&views)
+	return views, err
+}
+
 const getTotals = `-- name: GetTotals :one
 SELECT coalesce(sum(t.views), 0)::bigint AS views, coalesce(sum(t.visitors), 0)::bigint AS visitors
 FROM totals t

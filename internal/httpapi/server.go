@@ -72,19 +72,22 @@ func deref(s *string) string {
 }
 
 // GetHome records a view of "/" of the default site and answers the site's all-time count (of
-// every host), that view included.
+// every host), that view included. It reads before it records: a read that fails leaves nothing
+// recorded, so a 503 never hides a view that was committed (a client that retries it does not
+// count twice), and the count is the snapshot's plus this view.
 func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.GetHomeResponseObject, error) {
+	n, err := s.Stats.Total(ctx, stats.Scope{})
+	if err != nil {
+		return nil, err
+	}
 	why := visitorFrom(ctx).notCounted
 	if why == "" {
 		if err := s.Recorder.Record(ctx, pageview.View{Path: "/"}); err != nil {
 			return nil, err
 		}
+		n++
 	} else {
 		s.Drops.notCounted(why)
-	}
-	n, err := s.Stats.Total(ctx, stats.Scope{})
-	if err != nil {
-		return nil, err
 	}
 	counted := why == ""
 	return api.GetHome200JSONResponse{PageViews: n, Counted: &counted}, nil

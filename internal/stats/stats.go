@@ -36,9 +36,12 @@ var (
 // ErrInvalid marks a query that breaks the rules; the message says which.
 var ErrInvalid = errors.New("invalid query")
 
-// Store is what reads need from the database: one consistent snapshot.
+// Store is what reads need from the database: one consistent snapshot, and the one-statement
+// totals behind counters.
 type Store interface {
 	Read(ctx context.Context, fn func(*storage.Reader) error) error
+	SiteViews(ctx context.Context) (int64, error)
+	ScopeViews(ctx context.Context, host, scope string) (int64, error)
 }
 
 // Service reads counts from the store.
@@ -134,8 +137,16 @@ type Totals struct {
 }
 
 // Total is the all-time number of views of a scope (visitors are not counted: this is the cheap
-// read behind counters and badges).
+// read behind counters and badges: one statement for every host or for one host).
 func (s *Service) Total(ctx context.Context, sc Scope) (int64, error) {
+	switch {
+	case sc.Host == nil && sc.Path == nil:
+		n, err := s.Store.SiteViews(ctx)
+		return n, unavailable(err)
+	case sc.Host != nil:
+		n, err := s.Store.ScopeViews(ctx, *sc.Host, sc.path())
+		return n, unavailable(err)
+	}
 	var n int64
 	err := s.Store.Read(ctx, func(r *storage.Reader) error {
 		hosts, err := sc.hosts(ctx, r)

@@ -10,6 +10,26 @@ import (
 	"github.com/prawnhq/prawn/gen/db"
 )
 
+// SiteViews is the all-time number of views of every host, rollups and tail, from one snapshot in
+// one statement.
+func (s *Store) SiteViews(ctx context.Context) (int64, error) {
+	n, err := s.q.GetSiteViews(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("site views: %w", classify(err))
+	}
+	return n, nil
+}
+
+// ScopeViews is the all-time number of views of a scope (a path, or "" for the whole host) of one
+// host, rollups and tail, from one snapshot in one statement.
+func (s *Store) ScopeViews(ctx context.Context, host, scope string) (int64, error) {
+	n, err := s.q.GetScopeViews(ctx, db.GetScopeViewsParams{Host: host, Scope: scope})
+	if err != nil {
+		return 0, fmt.Errorf("views of %q %q: %w", host, scope, classify(err))
+	}
+	return n, nil
+}
+
 // HourRow is an hourly rollup of a scope, summed over hosts.
 type HourRow struct {
 	Hour time.Time

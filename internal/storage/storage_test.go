@@ -306,6 +306,26 @@ func TestReader(t *testing.T) {
 	}
 }
 
+// GetSiteViews, GetScopeViews
+func TestOneStatementTotals(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.Insert(t, storage.View{Path: "/a"}, storage.View{Host: "x.example", Path: "/a"}, storage.View{Host: "x.example", Path: "/b"})
+	db.FoldAll(t)
+	db.Insert(t, storage.View{Host: "x.example", Path: "/a"}) // in the tail
+	if n, err := db.SiteViews(ctx); err != nil || n != 4 {
+		t.Errorf("site views = %d, %v; want 4", n, err)
+	}
+	for _, c := range []struct {
+		host, scope string
+		want        int64
+	}{{"x.example", "", 3}, {"x.example", "/a", 2}, {"", "/a", 1}, {"", "/b", 0}, {"y.example", "", 0}} {
+		if n, err := db.ScopeViews(ctx, c.host, c.scope); err != nil || n != c.want {
+			t.Errorf("views of %q %q = %d, %v; want %d", c.host, c.scope, n, err, c.want)
+		}
+	}
+}
+
 // SplitDays cuts a range of hours into whole days and the hours around them.
 func TestSplitDays(t *testing.T) {
 	d := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
