@@ -167,3 +167,11 @@ DELETE FROM visitor_salts WHERE day < ((now() - interval '1 hour') AT TIME ZONE 
 -- name: CopyVisitorDays :copyfrom
 -- Writes the dedup state of visitor-days new to the rollups.
 INSERT INTO visitor_days (day, visitor, host, hours, paths, path_hours) VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: TailAtLeast :one
+-- Whether at least n views wait to be folded (reads at most n rows of the tail).
+SELECT EXISTS (
+    SELECT 1 FROM views v, rollup_state st
+    WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
+    OFFSET sqlc.arg(n)::int - 1
+) AS at_least;

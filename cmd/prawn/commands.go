@@ -92,25 +92,40 @@ func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writ
 	return err
 }
 
-// rollupTicker folds new views every interval until ctx ends; 0 turns it off.
+// foldEarly is how many views waiting to be folded make `prawn serve` fold before its interval
+// is up, so the tail every read counts stays small under load; pollEvery is how often it looks.
+const (
+	foldEarly = 1000
+	pollEvery = 100 * time.Millisecond
+)
+
+// rollupTicker folds new views every interval, and sooner when foldEarly views wait, until ctx
+// ends; 0 turns it off. Views recorded by other processes (other servers, Lambda) count too.
 func rollupTicker(ctx context.Context, a *app.App, every time.Duration, log *slog.Logger) {
 	if every <= 0 {
 		return
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
+	poll := time.NewTicker(min(pollEvery, every))
+	defer poll.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-poll.C:
 		}
+		if time.Since(last) < every {
+			if many, err := a.Store.TailAtLeast(ctx, foldEarly); err != nil || !many {
+				continue
+			}
+		}
+		last = time.Now()
 		res, err := rollup.Run(ctx, a.Store, rollup.Options{})
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Error("rollup failed", "err", err)
 		case res.Folded > 0:
-			log.Info("rollup", "folded", res.Folded, "batches", res.Batches, "duration", res.Duration.Round(time.Millisecond))
+			log.Debug("rollup", "folded", res.Folded, "batches", res.Batches, "duration", res.Duration.Round(time.Millisecond))
 		}
 	}
 }

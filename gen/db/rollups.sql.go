@@ -449,6 +449,22 @@ func (q *Queries) RollupLock(ctx context.Context, key int64) error {
 	return err
 }
 
+const tailAtLeast = `-- name: TailAtLeast :one
+SELECT EXISTS (
+    SELECT 1 FROM views v, rollup_state st
+    WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
+    OFFSET $1::int - 1
+) AS at_least
+`
+
+// Whether at least n views wait to be folded (reads at most n rows of the tail).
+func (q *Queries) TailAtLeast(ctx context.Context, n int32) (bool, error) {
+	row := q.db.QueryRow(ctx, tailAtLeast, n)
+	var at_least bool
+	err := row.Scan(&at_least)
+	return at_least, err
+}
+
 const tryRollupLock = `-- name: TryRollupLock :one
 
 SELECT pg_try_advisory_xact_lock($1::bigint)::boolean AS locked

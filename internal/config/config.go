@@ -131,7 +131,7 @@ var Vars = []Var{
 	{"DATABASE_URL", "embedded", everywhere, "Postgres connection string; unset: a private cluster under PRAWN_DATA_DIR (in Lambda: the DB_* settings)"},
 	{"PRAWN_ADDR", "127.0.0.1:8080", InServe, "host:port that `prawn serve` listens on"},
 	{"PRAWN_DATA_DIR", "./.prawn", InServe | InCLI, "folder for the embedded database"},
-	{"PRAWN_ROLLUP_INTERVAL", "1m", InServe, "how often `prawn serve` folds new views into the rollups; 0 turns it off"},
+	{"PRAWN_ROLLUP_INTERVAL", "1s", InServe, "how often `prawn serve` folds new views into the rollups (sooner when 1000 views wait); 0 turns it off"},
 	{"PRAWN_DB_MAX_CONNS", "pool_max_conns of DATABASE_URL if given, else 4 or the CPUs, whichever is more; Lambda: 2", everywhere, "connection pool size"},
 	{"PRAWN_LOG_LEVEL", "info", everywhere, "debug, info, warn or error"},
 	{"PRAWN_LOG_FORMAT", "text; Lambda: json", everywhere, "text or json"},
@@ -184,9 +184,9 @@ func Load(getenv func(string) string, use Use) (Config, error) {
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		errs = append(errs, fmt.Errorf("PRAWN_ADDR=%q: port must be a number from 0 to 65535", c.Addr))
 	}
-	iv := get("PRAWN_ROLLUP_INTERVAL", "1m")
-	if d, err := time.ParseDuration(iv); err != nil || d < 0 || (d > 0 && d < time.Second) {
-		errs = append(errs, fmt.Errorf("PRAWN_ROLLUP_INTERVAL=%q: want a duration of at least 1s such as 30s or 5m, or 0 to turn it off", iv))
+	iv := get("PRAWN_ROLLUP_INTERVAL", "1s")
+	if d, err := time.ParseDuration(iv); err != nil || d < 0 || (d > 0 && d < 100*time.Millisecond) {
+		errs = append(errs, fmt.Errorf("PRAWN_ROLLUP_INTERVAL=%q: want a duration of at least 100ms such as 1s or 1m, or 0 to turn it off", iv))
 	} else {
 		c.RollupInterval = d
 	}

@@ -16,7 +16,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./.prawn" || c.RollupInterval != time.Minute || c.DatabaseURL != "" || c.LogFormat != "text" {
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./.prawn" || c.RollupInterval != time.Second || c.DatabaseURL != "" || c.LogFormat != "text" {
 		t.Errorf("defaults = %+v", c)
 	}
 	pool := max(4, runtime.NumCPU())

@@ -199,13 +199,13 @@ func (d *DB) Unfolded(t testing.TB) int64 {
 	return n
 }
 
-// FoldAll runs rollups until no view is left unfolded. Transaction ids are cluster-wide, so a
+// FoldAll runs rollups until no view is left unfolded, closing the days that are over each time. Transaction ids are cluster-wide, so a
 // transaction open in another test's database may hold a run back for a moment.
 func (d *DB) FoldAll(t testing.TB) rollup.Result {
 	t.Helper()
 	var sum rollup.Result
 	Eventually(t, 30*time.Second, func() error {
-		res, err := rollup.Run(context.Background(), d.Store, rollup.Options{Wait: true})
+		res, err := rollup.Run(context.Background(), d.Store, rollup.Options{Wait: true, CloseAfter: rollup.DefaultCloseAfter})
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prawnhq/prawn/internal/storage"
@@ -19,6 +20,11 @@ const DefaultBatchSize = 100_000
 // DefaultCloseAfter is how long after a UTC day ends its visitors stop being counted: its dedup
 // state is then deleted, and a view of it that reaches the rollups later counts as a view only.
 const DefaultCloseAfter = 2 * time.Hour
+
+// maintenanceEvery is how often a process closes visitor days and deletes expired salts.
+const maintenanceEvery = time.Minute
+
+var lastMaintenance atomic.Pointer[time.Time]
 
 // Store is what a rollup needs from the database.
 type Store interface {
@@ -97,6 +103,14 @@ func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 	if closeAfter <= 0 {
 		closeAfter = DefaultCloseAfter
 	}
+	// Days close and salts expire on the scale of hours: look at most once a minute per process
+	// (every run with CloseAfter set, as tests and operators ask).
+	if last := lastMaintenance.Load(); opt.CloseAfter <= 0 && last != nil && time.Since(*last) < maintenanceEvery {
+		res.Duration = time.Since(start)
+		return res, nil
+	}
+	now := time.Now()
+	lastMaintenance.Store(&now)
 	if _, err := store.CloseVisitorDays(ctx, closeAfter); err != nil {
 		res.Duration = time.Since(start)
 		return res, fmt.Errorf("close visitor days: %w", err)

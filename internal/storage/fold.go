@@ -330,6 +330,12 @@ func writeFold(ctx context.Context, q *db.Queries, out FoldOutput) error {
 	return nil
 }
 
+// TailAtLeast reports whether at least n views wait to be folded, reading at most n of them.
+func (s *Store) TailAtLeast(ctx context.Context, n int) (bool, error) {
+	ok, err := s.q.TailAtLeast(ctx, int32(max(n, 1)))
+	return ok, classify(err)
+}
+
 // Unfolded counts the views not yet folded into the rollups.
 func (s *Store) Unfolded(ctx context.Context) (int64, error) {
 	n, err := s.q.CountUnfolded(ctx)

@@ -306,13 +306,19 @@ func TestReader(t *testing.T) {
 	}
 }
 
-// GetSiteViews, GetScopeViews
+// GetSiteViews, GetScopeViews, TailAtLeast
 func TestOneStatementTotals(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	db.Insert(t, storage.View{Path: "/a"}, storage.View{Host: "x.example", Path: "/a"}, storage.View{Host: "x.example", Path: "/b"})
 	db.FoldAll(t)
 	db.Insert(t, storage.View{Host: "x.example", Path: "/a"}) // in the tail
+	if ok, err := db.TailAtLeast(ctx, 1); err != nil || !ok {
+		t.Errorf("tail of one has at least one view: %v, %v", ok, err)
+	}
+	if ok, err := db.TailAtLeast(ctx, 2); err != nil || ok {
+		t.Errorf("tail of one has at least two views: %v, %v", ok, err)
+	}
 	if n, err := db.SiteViews(ctx); err != nil || n != 4 {
 		t.Errorf("site views = %d, %v; want 4", n, err)
 	}
