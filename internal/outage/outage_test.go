@@ -5,145 +5,64 @@ package outage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/pgembed"
 	"github.com/prawnhq/prawn/internal/pgtest"
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
-// cluster is a private PostgreSQL server this test starts, stops and restarts.
+// cluster is prawn's own embedded PostgreSQL (internal/pgembed) in a folder of this test, which
+// the test crashes and restarts.
 type cluster struct {
-	t    *testing.T
-	bin  string
-	data string
-	port int
-	cred *syscall.Credential // the unprivileged account the server runs as when we are root
-}
-
-// findBin returns a folder with initdb and pg_ctl.
-func findBin() string {
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			if _, err := os.Stat(filepath.Join(filepath.Dir(real), "initdb")); err == nil {
-				return filepath.Dir(real)
-			}
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool {
-		a, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
-		b, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
-		return a > b
-	})
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d
-		}
-	}
-	return ""
+	t *testing.T
+	*pgembed.Cluster
 }
 
 func newCluster(t *testing.T) *cluster {
-	bin := findBin()
-	if bin == "" {
-		t.Skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+	t.Helper()
+	c, err := pgembed.Open(context.Background(), t.TempDir(), slog.New(slog.DiscardHandler))
+	if errors.Is(err, pgembed.ErrNoPostgres) {
+		t.Skip("no PostgreSQL server binaries on this machine")
 	}
-	dir, err := os.MkdirTemp("", "prawn-outage-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	c := &cluster{t: t, bin: bin, data: filepath.Join(dir, "pg")}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Skip("running as root without a 'postgres' user to run the server as")
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chmod(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	c.run("initdb", "-D", c.data, "-U", "prawn", "--auth=trust", "--encoding=UTF8", "--locale=C")
-	c.start()
-	t.Cleanup(func() { _ = c.cmd("pg_ctl", "stop", "-D", c.data, "-m", "immediate").Run() })
-	return c
-}
-
-func (c *cluster) cmd(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(filepath.Join(c.bin, name), args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.cred}
-	cmd.Dir = "/"
-	return cmd
-}
-
-func (c *cluster) run(name string, args ...string) {
-	c.t.Helper()
-	if out, err := c.cmd(name, args...).CombinedOutput(); err != nil {
-		c.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func (c *cluster) start() {
-	c.t.Helper()
-	defer func() {
-		if c.t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(filepath.Dir(c.data), "pg.log"))
-			c.t.Logf("pg.log:\n%s", b)
-		}
-	}()
-	args := []string{"start", "-w", "-t", "60", "-D", c.data, "-l", filepath.Join(filepath.Dir(c.data), "pg.log"),
-		"-o", fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=''", c.port)}
-	for try := 1; ; try++ { // a busy machine may need another go
-		out, err := c.cmd("pg_ctl", args...).CombinedOutput()
-		if err == nil {
-			return
-		}
-		if try == 3 {
-			c.t.Fatalf("pg_ctl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		c.t.Logf("pg_ctl start failed (%v), trying again", err)
-		time.Sleep(500 * time.Millisecond)
-	}
+	t.Cleanup(func() { _ = c.Close() })
+	return &cluster{t: t, Cluster: c}
 }
 
 // crash stops the server the hard way: no shutdown checkpoint, connections cut.
-func (c *cluster) crash() { c.run("pg_ctl", "stop", "-w", "-D", c.data, "-m", "immediate") }
-
-func (c *cluster) url(db string) string {
-	return fmt.Sprintf("postgres://prawn@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
+func (c *cluster) crash() {
+	c.t.Helper()
+	if err := c.Crash(); err != nil {
+		c.t.Fatal(err)
+	}
 }
+
+// start brings a crashed server back on its port.
+func (c *cluster) start() {
+	c.t.Helper()
+	if err := c.Restart(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *cluster) url(db string) string { return c.DatabaseURL(db) }
 
 // syncBuffer is a log sink safe for concurrent writers.
 type syncBuffer struct {
@@ -241,16 +160,8 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and stops its own PostgreSQL")
 	}
-	c := newCluster(t)
+	c := newCluster(t) // its database "prawn" exists
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, c.url("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE prawn"); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
 
 	goroutinesBefore := runtime.NumGoroutine()
 	const maxConns = 8
@@ -404,7 +315,7 @@ func TestDatabaseOutageUnderLoad(t *testing.T) {
 	}
 
 	// Every acknowledged view is in the database exactly once.
-	conn, err = pgx.Connect(ctx, c.url("prawn"))
+	conn, err := pgx.Connect(ctx, c.url("prawn"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,6 +118,20 @@ func (c *Cluster) Close() error {
 	return c.pgctl("stop", "-m", "fast", "-w")
 }
 
+// Crash stops the cluster the hard way — no shutdown checkpoint, every connection cut — as a
+// crashed or unplugged database server would go, for tests of prawn without its database.
+func (c *Cluster) Crash() error { return c.pgctl("stop", "-w", "-m", "immediate") }
+
+// Restart starts a crashed or stopped cluster again on the port it had, so connection strings
+// handed out before stay valid.
+func (c *Cluster) Restart() error {
+	logFile := filepath.Join(c.dataDir(), "postgresql.log")
+	if err := c.pgctl("start", "-w", "-t", "60", "-l", logFile, "-o", "-p "+strconv.Itoa(c.state.Port)); err != nil {
+		return fmt.Errorf("restart embedded database (see %s): %w", logFile, err)
+	}
+	return nil
+}
+
 func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "pg") }
 
 // start initialises the cluster if needed and starts it unless it is running.
