@@ -17,6 +17,7 @@ function options(width: number, bucket: Bucket, tz: string, points: number): uPl
   const grid = cssVar('--grid', 'rgba(128,128,128,0.2)');
   const line = cssVar('--accent', '#d9480f');
   const fill = cssVar('--accent-fill', 'rgba(217,72,15,0.15)');
+  const line2 = cssVar('--accent-2', '#1864ab');
   const axis: uPlot.Axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
   return {
     width,
@@ -29,6 +30,14 @@ function options(width: number, bucket: Bucket, tz: string, points: number): uPl
         stroke: line,
         fill,
         width: 2,
+        points: { show: points <= 60, size: 5 },
+        value: (_u, v) => (v == null ? '–' : formatCount(v)),
+      },
+      {
+        label: 'Visitors',
+        stroke: line2,
+        width: 2,
+        dash: [6, 3],
         points: { show: points <= 60, size: 5 },
         value: (_u, v) => (v == null ? '–' : formatCount(v)),
       },
@@ -53,8 +62,11 @@ function showLatest(u: uPlot) {
   if (last >= 0) u.setLegend({ idx: last }, false);
 }
 
-/** The views per bucket as a uPlot line chart; hovering shows each bucket's time and views in the legend. */
-export function Chart({ times, views, bucket, tz }: { times: number[]; views: number[]; bucket: Bucket; tz: string }) {
+/**
+ * Views and visitors per bucket as a uPlot line chart; hovering shows each bucket's time, views
+ * and visitors in the legend, and a click on a legend entry hides or shows its line.
+ */
+export function Chart({ times, views, visitors, bucket, tz }: { times: number[]; views: number[]; visitors: number[]; bucket: Bucket; tz: string }) {
   const box = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -63,7 +75,7 @@ export function Chart({ times, views, bucket, tz }: { times: number[]; views: nu
     let plot: uPlot | undefined;
     const draw = () => {
       plot?.destroy();
-      plot = new uPlot(options(Math.max(200, el.clientWidth), bucket, tz, times.length), [times, views], el);
+      plot = new uPlot(options(Math.max(200, el.clientWidth), bucket, tz, times.length), [times, views, visitors], el);
     };
     draw();
     if (times.length > 0 && performance.getEntriesByName(FIRST_CHART_MARK).length === 0) {
@@ -79,9 +91,10 @@ export function Chart({ times, views, bucket, tz }: { times: number[]; views: nu
       scheme.removeEventListener('change', draw);
       plot?.destroy();
     };
-  }, [times, views, bucket, tz]);
+  }, [times, views, visitors, bucket, tz]);
 
   const total = views.reduce((a, b) => a + b, 0);
+  const visitorTotal = visitors.reduce((a, b) => a + b, 0);
   return (
     <figure className="chart">
       <div
@@ -90,8 +103,9 @@ export function Chart({ times, views, bucket, tz }: { times: number[]; views: nu
         data-testid="chart"
         data-points={times.length}
         data-total={total}
+        data-visitors={visitorTotal}
         role="img"
-        aria-label={`${chartTitle(bucket)}: ${formatCount(total)} views in ${times.length} ${bucket === 'hour' ? 'hours' : 'days'}`}
+        aria-label={`${chartTitle(bucket)}: ${formatCount(total)} views and the visitors of each ${bucket} in ${times.length} ${bucket === 'hour' ? 'hours' : 'days'}`}
       />
     </figure>
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketLabel, chartTitle, formatCount, tickLabels, timeZoneLabel, updatedAgo } from './format';
+import { bucketLabel, chartTitle, formatCount, hostLabel, tickLabels, timeZoneLabel, updatedAgo } from './format';
 
 describe('updatedAgo', () => {
   const now = new Date('2026-11-26T14:00:00Z');
@@ -49,8 +49,8 @@ describe('formatCount and chartTitle', () => {
     expect(formatCount(1234567, 'en-US')).toBe('1,234,567');
   });
   it('names the bucket', () => {
-    expect(chartTitle('hour')).toBe('Page views per hour');
-    expect(chartTitle('day')).toBe('Page views per day');
+    expect(chartTitle('hour')).toBe('Views and visitors per hour');
+    expect(chartTitle('day')).toBe('Views and visitors per day');
   });
 });
 
@@ -64,5 +64,13 @@ describe('tickLabels', () => {
   it('shows dates alone when ticks are days apart', () => {
     const splits = [at('2026-11-25T23:00:00Z'), at('2026-11-27T23:00:00Z')];
     expect(tickLabels(splits, 2 * 86400, 'Europe/Berlin', 'en-GB')).toEqual(['26 Nov', '28 Nov']);
+  });
+});
+
+describe('hostLabel', () => {
+  it('names every site, the default site and a host', () => {
+    expect(hostLabel(null)).toBe('every site');
+    expect(hostLabel('')).toBe('default site');
+    expect(hostLabel('blog.example.com')).toBe('blog.example.com');
   });
 });

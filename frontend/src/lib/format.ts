@@ -41,8 +41,15 @@ export function bucketLabel(unixSeconds: number, bucket: Bucket, tz: string, loc
 
 /** The chart's heading for a bucket width. */
 export function chartTitle(bucket: Bucket): string {
-  return bucket === 'hour' ? 'Page views per hour' : 'Page views per day';
+  return bucket === 'hour' ? 'Views and visitors per hour' : 'Views and visitors per day';
 }
+
+/** How the page names a site: its hostname, "default site" for "" (views recorded without a host), "every site" for none chosen. */
+export function hostLabel(host: string | null): string {
+  if (host === null) return 'every site';
+  return host === '' ? 'default site' : host;
+}
+
 
 /**
  * The chart's x-axis labels: dates when ticks are a day or more apart, else

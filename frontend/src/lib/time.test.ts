@@ -82,8 +82,8 @@ describe('fillSeries', () => {
   it('fills missing buckets with 0 and keeps the server’s counts', () => {
     const out = fillSeries(
       [
-        { start: '2026-11-26T10:00:00Z', views: 3, visitors: 0 },
-        { start: '2026-11-26T12:00:00Z', views: 5, visitors: 0 },
+        { start: '2026-11-26T10:00:00Z', views: 3, visitors: 2 },
+        { start: '2026-11-26T12:00:00Z', views: 5, visitors: 1 },
       ],
       '2026-11-26T10:00:00Z',
       '2026-11-26T14:00:00Z',
@@ -91,23 +91,39 @@ describe('fillSeries', () => {
       'UTC',
     );
     expect(out.views).toEqual([3, 0, 5, 0]);
+    expect(out.visitors).toEqual([2, 0, 1, 0]);
     expect(out.times).toEqual([0, 1, 2, 3].map((i) => Date.parse('2026-11-26T10:00:00Z') / 1000 + i * 3600));
   });
   it('keeps points off the grid instead of dropping them', () => {
-    const out = fillSeries([{ start: '2026-11-26T10:30:00Z', views: 7, visitors: 0 }], '2026-11-26T10:00:00Z', '2026-11-26T11:00:00Z', 'hour', 'UTC');
+    const out = fillSeries([{ start: '2026-11-26T10:30:00Z', views: 7, visitors: 4 }], '2026-11-26T10:00:00Z', '2026-11-26T11:00:00Z', 'hour', 'UTC');
     expect(out.views).toEqual([0, 7]);
+    expect(out.visitors).toEqual([0, 4]);
   });
   it('fills daily buckets at local midnights', () => {
     const out = fillSeries(
-      [{ start: '2026-11-25T23:00:00+00:00', views: 2, visitors: 0 }],
+      [{ start: '2026-11-25T23:00:00+00:00', views: 2, visitors: 1 }],
       '2026-11-24T23:00:00Z',
       '2026-11-26T23:00:00Z',
       'day',
       'Europe/Berlin',
     );
     expect(out.views).toEqual([0, 2]);
+    expect(out.visitors).toEqual([0, 1]);
+  });
+  it('adds up points that fall into the same bucket', () => {
+    const out = fillSeries(
+      [
+        { start: '2026-11-26T10:00:00Z', views: 1, visitors: 1 },
+        { start: '2026-11-26T10:00:00.000Z', views: 2, visitors: 2 },
+      ],
+      '2026-11-26T10:00:00Z',
+      '2026-11-26T11:00:00Z',
+      'hour',
+      'UTC',
+    );
+    expect(out).toEqual({ times: [Date.parse('2026-11-26T10:00:00Z') / 1000], views: [3], visitors: [3] });
   });
   it('gives an empty chart for an empty range', () => {
-    expect(fillSeries([], '2026-11-26T10:00:00Z', '2026-11-26T10:00:00Z', 'hour', 'UTC')).toEqual({ times: [], views: [] });
+    expect(fillSeries([], '2026-11-26T10:00:00Z', '2026-11-26T10:00:00Z', 'hour', 'UTC')).toEqual({ times: [], views: [], visitors: [] });
   });
 });

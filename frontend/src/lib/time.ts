@@ -125,7 +125,7 @@ export function bucketStarts(from: Date, to: Date, bucket: Bucket, tz: string): 
 }
 
 /**
- * The chart's columns: every bucket of [from, to) with its views, 0 where the
+ * The chart's columns: every bucket of [from, to) with its views and visitors, 0 where the
  * server sent none, plus any point the server sent off that grid (kept, never lost).
  * Times are Unix seconds, as uPlot wants them.
  */
@@ -135,14 +135,19 @@ export function fillSeries(
   to: string,
   bucket: Bucket,
   tz: string,
-): { times: number[]; views: number[] } {
-  const byStart = new Map<number, number>();
-  for (const start of bucketStarts(new Date(from), new Date(to), bucket, tz)) byStart.set(start, 0);
+): { times: number[]; views: number[]; visitors: number[] } {
+  const byStart = new Map<number, { views: number; visitors: number }>();
+  for (const start of bucketStarts(new Date(from), new Date(to), bucket, tz)) byStart.set(start, { views: 0, visitors: 0 });
   for (const p of series) {
     const t = Date.parse(p.start);
     if (Number.isNaN(t)) continue;
-    byStart.set(t, (byStart.get(t) ?? 0) + p.views);
+    const c = byStart.get(t) ?? { views: 0, visitors: 0 };
+    byStart.set(t, { views: c.views + p.views, visitors: c.visitors + p.visitors });
   }
   const times = [...byStart.keys()].sort((a, b) => a - b);
-  return { times: times.map((t) => t / 1000), views: times.map((t) => byStart.get(t) ?? 0) };
+  return {
+    times: times.map((t) => t / 1000),
+    views: times.map((t) => byStart.get(t)?.views ?? 0),
+    visitors: times.map((t) => byStart.get(t)?.visitors ?? 0),
+  };
 }
