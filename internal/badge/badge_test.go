@@ -190,3 +190,35 @@ func TestHostileLabelsStayText(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBadgeSVG draws badges from arbitrary parameters: whatever the checks let through is drawn
+// as well-formed XML of a badge's elements only, with the label as text.
+func FuzzBadgeSVG(f *testing.F) {
+	for _, s := range [][4]string{{"views", "1.2k", "blue", "flat"}, {"", "0", "4c1", "flat-square"},
+		{`<script>alert(1)</script>`, "9", "#abcdef", "for-the-badge"}, {"ß閲覧👀", "1M", "Red", ""}, {"a]]>b", "x", "fff", "flat"}} {
+		f.Add(s[0], s[1], s[2], s[3])
+	}
+	elements := map[string]bool{"svg": true, "title": true, "filter": true, "feGaussianBlur": true, "linearGradient": true,
+		"stop": true, "clipPath": true, "rect": true, "g": true, "text": true}
+	f.Fuzz(func(t *testing.T, label, message, colorName, styleName string) {
+		color, err1 := ParseColor(colorName)
+		style, err2 := ParseStyle(styleName)
+		if err1 != nil || err2 != nil || CheckLabel(label) != nil || CheckLabel(message) != nil {
+			return
+		}
+		out := Badge{Label: label, Message: message, Color: color, Style: style}.SVG()
+		dec := xml.NewDecoder(bytes.NewReader(out))
+		for {
+			tok, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%q %q %q %q: not XML: %v\n%s", label, message, colorName, styleName, err, out)
+			}
+			if se, ok := tok.(xml.StartElement); ok && !elements[se.Name.Local] {
+				t.Fatalf("%q: element <%s>", label, se.Name.Local)
+			}
+		}
+	})
+}
