@@ -55,9 +55,10 @@ const (
 )
 
 // policies is the edge's table: one row per kind. What is planned lands here, not in string
-// matches: a pixel or a badge that records is an operation of kind record in the contract; a
-// per-client limit for reads is a rateClass in the read row; public reads answering CORS with
-// "*" a corsRule; a header every request from the CDN must carry a field of the rows it guards.
+// matches: the pixel and the badge are operations of kind record in the contract (the badge's
+// requests that do not ask to record are served under the read row: x-prawn-record-param);
+// public reads answer CORS with "*" (corsAnyOrigin); a per-client limit for reads is a rateClass
+// in the read row; a header every request from the CDN must carry a field of the rows it guards.
 var policies = map[Kind]policy{
 	KindRecord: {records: true, rate: rateRecording, dbDeadline: true, cors: corsConfigured, maxBody: MaxBodyBytes},
 	KindRead:   {dbDeadline: true, cors: corsAnyOrigin, maxBody: MaxBodyBytes},
