@@ -81,7 +81,7 @@ verify: generate ## Fail when `make generate` changes the tree (generated code e
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: ## Ingest benchmark (~15 min): open-loop vegeta ladder, prawn vs naive path, hello-world, pgbench; writes docs/benchmarks.md.
+bench: ## Ingest benchmark (~20 min): open-loop vegeta ladder, prawn vs naive path, hello-world, pgbench; writes docs/benchmarks.md.
 	$(GO) run ./scripts/bench $(BENCH_FLAGS)
 
 .PHONY: bench/quick

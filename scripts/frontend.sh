@@ -3,7 +3,8 @@
 #   scripts/frontend.sh build     npm ci if needed, generate the API client, type-check, vite build → frontend/dist/app
 #                                 (the page, the API reference, and the tracker count.js; fails if count.js > 1 KB gzipped)
 #   scripts/frontend.sh generate  API client frontend/src/api/schema.d.ts from api/openapi.yaml (deterministic)
-#   scripts/frontend.sh test      build, Vitest unit tests, then the browser end-to-end test (frontend/e2e/e2e.mjs)
+#   scripts/frontend.sh test      build, Vitest unit tests, then the browser end-to-end tests (frontend/e2e/e2e.mjs:
+#                                 the page; frontend/e2e/embed.mjs: the tracker, pixel and badges on another site)
 # The end-to-end test builds and starts the real `prawn serve`; it uses TEST_DATABASE_URL or DATABASE_URL
 # (a fresh database on that server) when set, else prawn's embedded Postgres in a temp folder.
 set -euo pipefail
@@ -52,6 +53,7 @@ run_tests() {
   ensure_chromium
   # Bounded: the test stops itself well before this; the timeout is the backstop.
   timeout --kill-after=10s 300s node e2e/e2e.mjs
+  timeout --kill-after=10s 240s node e2e/embed.mjs
 }
 
 case "${1:-}" in

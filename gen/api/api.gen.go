@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/oapi-codegen/runtime"
@@ -59,8 +60,9 @@ func (e Dimension) Valid() bool {
 
 // Defines values for NotCountedReason.
 const (
-	Bot      NotCountedReason = "bot"
-	Prefetch NotCountedReason = "prefetch"
+	Bot         NotCountedReason = "bot"
+	ForeignHost NotCountedReason = "foreignHost"
+	Prefetch    NotCountedReason = "prefetch"
 )
 
 // Valid indicates whether the value is a known member of the NotCountedReason enum.
@@ -68,7 +70,24 @@ func (e NotCountedReason) Valid() bool {
 	switch e {
 	case Bot:
 		return true
+	case ForeignHost:
+		return true
 	case Prefetch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ShieldsEndpointSchemaVersion.
+const (
+	N1 ShieldsEndpointSchemaVersion = 1
+)
+
+// Valid indicates whether the value is a known member of the ShieldsEndpointSchemaVersion enum.
+func (e ShieldsEndpointSchemaVersion) Valid() bool {
+	switch e {
+	case N1:
 		return true
 	default:
 		return false
@@ -87,6 +106,27 @@ func (e StatsBucket) Valid() bool {
 	case StatsBucketDay:
 		return true
 	case StatsBucketHour:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetBadgeParamsStyle.
+const (
+	Flat        GetBadgeParamsStyle = "flat"
+	FlatSquare  GetBadgeParamsStyle = "flat-square"
+	ForTheBadge GetBadgeParamsStyle = "for-the-badge"
+)
+
+// Valid indicates whether the value is a known member of the GetBadgeParamsStyle enum.
+func (e GetBadgeParamsStyle) Valid() bool {
+	switch e {
+	case Flat:
+		return true
+	case FlatSquare:
+		return true
+	case ForTheBadge:
 		return true
 	default:
 		return false
@@ -166,7 +206,10 @@ type Dropped struct {
 	// Bot Sent by a known bot or crawler (by User-Agent).
 	Bot int64 `json:"bot"`
 
-	// Invalid Answered 400 (bad JSON, unknown fields or parameters, bad path or referrer).
+	// ForeignHost Views of a host the server does not count (not in `PRAWN_SITES`).
+	ForeignHost int64 `json:"foreignHost"`
+
+	// Invalid Answered 400 or 415 (bad JSON, unknown fields or parameters, bad path or referrer, a body type not read).
 	Invalid int64 `json:"invalid"`
 
 	// Prefetch Browser prefetches and prerenders (`Sec-Purpose`/`Purpose` header).
@@ -213,7 +256,9 @@ type Hosts struct {
 	Hosts []HostCount `json:"hosts"`
 }
 
-// NotCountedReason Why a valid view was not counted.
+// NotCountedReason Why a valid view was not counted: `bot` (a known bot or crawler, or marked `bot: true`),
+// `prefetch` (a browser prefetch or prerender, or a `HEAD` request), `foreignHost` (a host
+// not in the server's `PRAWN_SITES`).
 type NotCountedReason string
 
 // PageCount defines model for PageCount.
@@ -247,7 +292,7 @@ type Problem struct {
 
 // RecordedView defines model for RecordedView.
 type RecordedView struct {
-	// Counted Whether the view was recorded; false for bots and prefetches.
+	// Counted Whether the view was recorded; false for bots, prefetches and hosts not counted.
 	Counted bool `json:"counted"`
 
 	// Host The host as recorded (lower case; `""` is the default site).
@@ -256,9 +301,38 @@ type RecordedView struct {
 	// Path The path as recorded (normalised).
 	Path string `json:"path"`
 
-	// Reason Why a valid view was not counted.
+	// Reason Why a valid view was not counted: `bot` (a known bot or crawler, or marked `bot: true`),
+	// `prefetch` (a browser prefetch or prerender, or a `HEAD` request), `foreignHost` (a host
+	// not in the server's `PRAWN_SITES`).
 	Reason *NotCountedReason `json:"reason,omitempty"`
 }
+
+// ShieldsEndpoint shields.io's endpoint-badge schema (https://shields.io/badges/endpoint-badge).
+type ShieldsEndpoint struct {
+	// CacheSeconds How long shields.io may keep the answer (300, its least).
+	//
+	// Example: 300
+	CacheSeconds int `json:"cacheSeconds"`
+
+	// Color The colour of the message, as asked for (a name, or a hex colour with its `#`).
+	//
+	// Example: blue
+	Color string `json:"color"`
+
+	// Label Example: views
+	Label string `json:"label"`
+
+	// Message The all-time views, abbreviated (`999`, `1.2k`, `12k`, `1.2M`).
+	//
+	// Example: 1.2k
+	Message string `json:"message"`
+
+	// SchemaVersion Always 1.
+	SchemaVersion ShieldsEndpointSchemaVersion `json:"schemaVersion"`
+}
+
+// ShieldsEndpointSchemaVersion Always 1.
+type ShieldsEndpointSchemaVersion int
 
 // Stats defines model for Stats.
 type Stats struct {
@@ -320,6 +394,10 @@ type ValueCount struct {
 // rest of the query is dropped), or a `path` (and a `host`). With `url`, `path` overrides
 // the URL's path. A `referrer` from the view's own host is dropped.
 type ViewInput struct {
+	// Bot The browser is driven by automation (the tracker sends `true` when
+	// `navigator.webdriver` is): the view is answered as not counted, reason `bot`.
+	Bot *bool `json:"bot,omitempty"`
+
 	// Host The site's hostname when there is no `url`; absent or empty is the default site.
 	//
 	// Example: blog.example.com
@@ -350,6 +428,12 @@ type ViewInput struct {
 	UtmSource *string `json:"utmSource,omitempty"`
 }
 
+// BadgeColor defines model for BadgeColor.
+type BadgeColor = string
+
+// BadgeLabel defines model for BadgeLabel.
+type BadgeLabel = string
+
 // From defines model for From.
 type From = time.Time
 
@@ -361,6 +445,18 @@ type Path = string
 
 // To defines model for To.
 type To = time.Time
+
+// ViewHost Example: blog.example.com
+type ViewHost = string
+
+// ViewPath Example: /blog/hello
+type ViewPath = string
+
+// BadBadge An RFC 9457 problem detail.
+type BadBadge = Problem
+
+// BadPixel An RFC 9457 problem detail.
+type BadPixel = Problem
 
 // BadRequest An RFC 9457 problem detail.
 type BadRequest = Problem
@@ -376,6 +472,52 @@ type TooManyRequests = Problem
 
 // Unavailable An RFC 9457 problem detail.
 type Unavailable = Problem
+
+// UnsupportedType An RFC 9457 problem detail.
+type UnsupportedType = Problem
+
+// GetBadgeEndpointParams defines parameters for GetBadgeEndpoint.
+type GetBadgeEndpointParams struct {
+	// Path The page's path, such as `/blog/post` (normalised as views are).
+	Path ViewPath `form:"path" json:"path"`
+
+	// Host The site's hostname; absent or empty is the default site.
+	Host *ViewHost `form:"host,omitempty" json:"host,omitempty"`
+
+	// Label The badge's left-hand text; empty for none.
+	Label *BadgeLabel `form:"label,omitempty" json:"label,omitempty"`
+
+	// Color The colour of the count: a name (brightgreen, green, yellowgreen, yellow, orange, red,
+	// blue, grey, lightgrey, and shields.io's aliases gray, lightgray, success, important,
+	// critical, informational, inactive) or a hex colour of 3 or 6 digits (`4c1`, `%23007ec6`).
+	Color *BadgeColor `form:"color,omitempty" json:"color,omitempty"`
+}
+
+// GetBadgeParams defines parameters for GetBadge.
+type GetBadgeParams struct {
+	// Path The page's path, such as `/blog/post` (normalised as views are).
+	Path ViewPath `form:"path" json:"path"`
+
+	// Host The site's hostname; absent or empty is the default site.
+	Host *ViewHost `form:"host,omitempty" json:"host,omitempty"`
+
+	// Label The badge's left-hand text; empty for none.
+	Label *BadgeLabel `form:"label,omitempty" json:"label,omitempty"`
+
+	// Color The colour of the count: a name (brightgreen, green, yellowgreen, yellow, orange, red,
+	// blue, grey, lightgrey, and shields.io's aliases gray, lightgray, success, important,
+	// critical, informational, inactive) or a hex colour of 3 or 6 digits (`4c1`, `%23007ec6`).
+	Color *BadgeColor `form:"color,omitempty" json:"color,omitempty"`
+
+	// Style The badge's shape, as shields.io draws it.
+	Style *GetBadgeParamsStyle `form:"style,omitempty" json:"style,omitempty"`
+
+	// Record Record a view of the path first (and count it in the badge).
+	Record *bool `form:"record,omitempty" json:"record,omitempty"`
+}
+
+// GetBadgeParamsStyle defines parameters for GetBadge.
+type GetBadgeParamsStyle string
 
 // GetBreakdownParams defines parameters for GetBreakdown.
 type GetBreakdownParams struct {
@@ -436,11 +578,32 @@ type GetStatsParams struct {
 // GetStatsParamsBucket defines parameters for GetStats.
 type GetStatsParamsBucket string
 
+// RecordViewTextBody defines parameters for RecordView.
+type RecordViewTextBody = string
+
+// RecordPixelParams defines parameters for RecordPixel.
+type RecordPixelParams struct {
+	// Path The page's path, such as `/blog/post` (normalised as views are).
+	Path ViewPath `form:"path" json:"path"`
+
+	// Host The site's hostname; absent or empty is the default site.
+	Host *ViewHost `form:"host,omitempty" json:"host,omitempty"`
+}
+
 // RecordViewJSONRequestBody defines body for RecordView for application/json ContentType.
 type RecordViewJSONRequestBody = ViewInput
 
+// RecordViewTextRequestBody defines body for RecordView for text/plain ContentType.
+type RecordViewTextRequestBody = RecordViewTextBody
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetBadgeEndpoint A page's all-time views for shields.io's endpoint badge
+	// (GET /api/badge.json)
+	GetBadgeEndpoint(w http.ResponseWriter, r *http.Request, params GetBadgeEndpointParams)
+	// GetBadge An SVG badge of a page's all-time views (for READMEs and pages)
+	// (GET /api/badge.svg)
+	GetBadge(w http.ResponseWriter, r *http.Request, params GetBadgeParams)
 	// GetBreakdown Where readers come from and what they read with
 	// (GET /api/breakdown)
 	GetBreakdown(w http.ResponseWriter, r *http.Request, params GetBreakdownParams)
@@ -462,6 +625,9 @@ type ServerInterface interface {
 	// RecordView Record one page view
 	// (POST /api/views)
 	RecordView(w http.ResponseWriter, r *http.Request)
+	// RecordPixel Record a view with an image (pages without JavaScript)
+	// (GET /api/views.gif)
+	RecordPixel(w http.ResponseWriter, r *http.Request, params RecordPixelParams)
 	// GetHealth The process is up
 	// (GET /healthz)
 	GetHealth(w http.ResponseWriter, r *http.Request)
@@ -478,6 +644,176 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// GetBadgeEndpoint operation middleware
+func (siw *ServerInterfaceWrapper) GetBadgeEndpoint(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetBadgeEndpointParams
+
+	// ------------- Required query parameter "path" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "path", r.URL.Query(), &params.Path, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "path"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "path", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "host" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "host", r.URL.Query(), &params.Host, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "host"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "host", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", r.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "label"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "label", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "color" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "color", r.URL.Query(), &params.Color, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "color"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "color", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetBadgeEndpoint(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetBadge operation middleware
+func (siw *ServerInterfaceWrapper) GetBadge(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetBadgeParams
+
+	// ------------- Required query parameter "path" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "path", r.URL.Query(), &params.Path, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "path"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "path", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "host" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "host", r.URL.Query(), &params.Host, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "host"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "host", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", r.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "label"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "label", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "color" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "color", r.URL.Query(), &params.Color, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "color"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "color", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "style" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "style", r.URL.Query(), &params.Style, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "style"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "style", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "record" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "record", r.URL.Query(), &params.Record, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "record"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "record", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetBadge(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // GetBreakdown operation middleware
 func (siw *ServerInterfaceWrapper) GetBreakdown(w http.ResponseWriter, r *http.Request) {
@@ -803,6 +1139,52 @@ func (siw *ServerInterfaceWrapper) RecordView(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// RecordPixel operation middleware
+func (siw *ServerInterfaceWrapper) RecordPixel(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RecordPixelParams
+
+	// ------------- Required query parameter "path" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "path", r.URL.Query(), &params.Path, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "path"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "path", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "host" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "host", r.URL.Query(), &params.Host, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "host"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "host", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RecordPixel(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetHealth operation middleware
 func (siw *ServerInterfaceWrapper) GetHealth(w http.ResponseWriter, r *http.Request) {
 
@@ -952,6 +1334,9 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	}
 
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/views", wrapper.RecordView)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/views.gif", wrapper.RecordPixel)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/badge.svg", wrapper.GetBadge)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/badge.json", wrapper.GetBadgeEndpoint)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/home", wrapper.GetHome)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/stats", wrapper.GetStats)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/pages", wrapper.ListPages)
@@ -962,6 +1347,20 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.GetReady)
 
 	return m
+}
+
+type BadBadgeApplicationProblemPlusJSONResponse Problem
+type BadBadgeImagesvgXmlResponse struct {
+	Body io.Reader
+
+	ContentLength int64
+}
+
+type BadPixelApplicationProblemPlusJSONResponse Problem
+type BadPixelImagegifResponse struct {
+	Body io.Reader
+
+	ContentLength int64
 }
 
 type BadRequestApplicationProblemPlusJSONResponse Problem
@@ -986,6 +1385,212 @@ type UnavailableApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers UnavailableResponseHeaders
+}
+
+type UnsupportedTypeApplicationProblemPlusJSONResponse Problem
+
+type GetBadgeEndpointRequestObject struct {
+	Params GetBadgeEndpointParams
+}
+
+type GetBadgeEndpointResponseObject interface {
+	VisitGetBadgeEndpointResponse(w http.ResponseWriter) error
+}
+
+type GetBadgeEndpoint200JSONResponse ShieldsEndpoint
+
+func (response GetBadgeEndpoint200JSONResponse) VisitGetBadgeEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBadgeEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetBadgeEndpoint400ApplicationProblemPlusJSONResponse) VisitGetBadgeEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBadgeEndpoint503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetBadgeEndpoint503ApplicationProblemPlusJSONResponse) VisitGetBadgeEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBadgeEndpointdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetBadgeEndpointdefaultApplicationProblemPlusJSONResponse) VisitGetBadgeEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBadgeRequestObject struct {
+	Params GetBadgeParams
+}
+
+type GetBadgeResponseObject interface {
+	VisitGetBadgeResponse(w http.ResponseWriter) error
+}
+
+type GetBadge200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type GetBadge200ImagesvgXmlResponse struct {
+	Body          io.Reader
+	Headers       GetBadge200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetBadge200ImagesvgXmlResponse) VisitGetBadgeResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/svg+xml")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetBadge304Response struct {
+}
+
+func (response GetBadge304Response) VisitGetBadgeResponse(w http.ResponseWriter) error {
+	w.WriteHeader(304)
+	return nil
+}
+
+type GetBadge400ApplicationProblemPlusJSONResponse struct {
+	BadBadgeApplicationProblemPlusJSONResponse
+}
+
+func (response GetBadge400ApplicationProblemPlusJSONResponse) VisitGetBadgeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBadge400ImagesvgXmlResponse struct{ BadBadgeImagesvgXmlResponse }
+
+func (response GetBadge400ImagesvgXmlResponse) VisitGetBadgeResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/svg+xml")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(400)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetBadge429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetBadge429ApplicationProblemPlusJSONResponse) VisitGetBadgeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBadge503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetBadge503ApplicationProblemPlusJSONResponse) VisitGetBadgeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBadgedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetBadgedefaultApplicationProblemPlusJSONResponse) VisitGetBadgeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type GetBreakdownRequestObject struct {
@@ -1391,7 +1996,8 @@ func (response GetStatsdefaultApplicationProblemPlusJSONResponse) VisitGetStatsR
 }
 
 type RecordViewRequestObject struct {
-	Body *RecordViewJSONRequestBody
+	JSONBody *RecordViewJSONRequestBody
+	TextBody *RecordViewTextRequestBody
 }
 
 type RecordViewResponseObject interface {
@@ -1458,6 +2064,22 @@ func (response RecordView413ApplicationProblemPlusJSONResponse) VisitRecordViewR
 	return err
 }
 
+type RecordView415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedTypeApplicationProblemPlusJSONResponse
+}
+
+func (response RecordView415ApplicationProblemPlusJSONResponse) VisitRecordViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RecordView429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -1498,6 +2120,126 @@ type RecordViewdefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response RecordViewdefaultApplicationProblemPlusJSONResponse) VisitRecordViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordPixelRequestObject struct {
+	Params RecordPixelParams
+}
+
+type RecordPixelResponseObject interface {
+	VisitRecordPixelResponse(w http.ResponseWriter) error
+}
+
+type RecordPixel200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type RecordPixel200ImagegifResponse struct {
+	Body          io.Reader
+	Headers       RecordPixel200ResponseHeaders
+	ContentLength int64
+}
+
+func (response RecordPixel200ImagegifResponse) VisitRecordPixelResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/gif")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type RecordPixel400ApplicationProblemPlusJSONResponse struct {
+	BadPixelApplicationProblemPlusJSONResponse
+}
+
+func (response RecordPixel400ApplicationProblemPlusJSONResponse) VisitRecordPixelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordPixel400ImagegifResponse struct{ BadPixelImagegifResponse }
+
+func (response RecordPixel400ImagegifResponse) VisitRecordPixelResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/gif")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(400)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type RecordPixel429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RecordPixel429ApplicationProblemPlusJSONResponse) VisitRecordPixelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordPixel503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RecordPixel503ApplicationProblemPlusJSONResponse) VisitRecordPixelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordPixeldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response RecordPixeldefaultApplicationProblemPlusJSONResponse) VisitRecordPixelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1602,6 +2344,12 @@ func (response GetReady503ApplicationProblemPlusJSONResponse) VisitGetReadyRespo
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// GetBadgeEndpoint A page's all-time views for shields.io's endpoint badge
+	// (GET /api/badge.json)
+	GetBadgeEndpoint(ctx context.Context, request GetBadgeEndpointRequestObject) (GetBadgeEndpointResponseObject, error)
+	// GetBadge An SVG badge of a page's all-time views (for READMEs and pages)
+	// (GET /api/badge.svg)
+	GetBadge(ctx context.Context, request GetBadgeRequestObject) (GetBadgeResponseObject, error)
 	// GetBreakdown Where readers come from and what they read with
 	// (GET /api/breakdown)
 	GetBreakdown(ctx context.Context, request GetBreakdownRequestObject) (GetBreakdownResponseObject, error)
@@ -1623,6 +2371,9 @@ type StrictServerInterface interface {
 	// RecordView Record one page view
 	// (POST /api/views)
 	RecordView(ctx context.Context, request RecordViewRequestObject) (RecordViewResponseObject, error)
+	// RecordPixel Record a view with an image (pages without JavaScript)
+	// (GET /api/views.gif)
+	RecordPixel(ctx context.Context, request RecordPixelRequestObject) (RecordPixelResponseObject, error)
 	// GetHealth The process is up
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -1668,6 +2419,58 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// GetBadgeEndpoint operation middleware
+func (sh *strictHandler) GetBadgeEndpoint(w http.ResponseWriter, r *http.Request, params GetBadgeEndpointParams) {
+	var request GetBadgeEndpointRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetBadgeEndpoint(ctx, request.(GetBadgeEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetBadgeEndpoint")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetBadgeEndpointResponseObject); ok {
+		if err := validResponse.VisitGetBadgeEndpointResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetBadge operation middleware
+func (sh *strictHandler) GetBadge(w http.ResponseWriter, r *http.Request, params GetBadgeParams) {
+	var request GetBadgeRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetBadge(ctx, request.(GetBadgeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetBadge")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetBadgeResponseObject); ok {
+		if err := validResponse.VisitGetBadgeResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // GetBreakdown operation middleware
@@ -1824,12 +2627,25 @@ func (sh *strictHandler) GetStats(w http.ResponseWriter, r *http.Request, params
 func (sh *strictHandler) RecordView(w http.ResponseWriter, r *http.Request) {
 	var request RecordViewRequestObject
 
-	var body RecordViewJSONRequestBody
-	if err := runtime.BindJSONBody(r, &body); err != nil {
-		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
-		return
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+
+		var body RecordViewJSONRequestBody
+		if err := runtime.BindJSONBody(r, &body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.JSONBody = &body
+
 	}
-	request.Body = &body
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+		data, err := io.ReadAll(r.Body)
+		if err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't read body: %w", err))
+			return
+		}
+		body := RecordViewTextRequestBody(data)
+		request.TextBody = &body
+	}
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.RecordView(ctx, request.(RecordViewRequestObject))
@@ -1844,6 +2660,32 @@ func (sh *strictHandler) RecordView(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(RecordViewResponseObject); ok {
 		if err := validResponse.VisitRecordViewResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RecordPixel operation middleware
+func (sh *strictHandler) RecordPixel(w http.ResponseWriter, r *http.Request, params RecordPixelParams) {
+	var request RecordPixelRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RecordPixel(ctx, request.(RecordPixelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RecordPixel")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RecordPixelResponseObject); ok {
+		if err := validResponse.VisitRecordPixelResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/prawnhq/prawn/internal/pgembed"
 	"github.com/prawnhq/prawn/internal/stats"
 	"github.com/prawnhq/prawn/internal/storage"
+	"github.com/prawnhq/prawn/internal/visitor"
 )
 
 // App is prawn built once: use its Handler and Store, then Close it.
@@ -28,9 +29,14 @@ type App struct {
 	Log      *slog.Logger
 	// Web serves the page; nil serves none.
 	Web http.Handler
-	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound),
-	// from the configuration.
-	Edge    httpapi.Edge
+	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound,
+	// country header), from the configuration.
+	Edge httpapi.Edge
+	// Visitors makes the visitor ids of views, with the day's salt from the store: one for the
+	// app, so each process fetches a day's salt once.
+	Visitors *visitor.Hasher
+	// Sites are the hosts whose views count (PRAWN_SITES); empty counts every host.
+	Sites   []string
 	closers []func() error
 }
 
@@ -65,7 +71,10 @@ func Build(store *storage.Store, cfg config.Config, log *slog.Logger) (*App, err
 		Edge: httpapi.Edge{
 			TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
+			CountryHeader: cfg.CountryHeader,
 		},
+		Visitors: visitor.New(store, nil),
+		Sites:    cfg.Sites,
 	}, nil
 }
 
@@ -115,7 +124,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 
 // Handler is the one http.Handler serving the API and the page.
 func (a *App) Handler() http.Handler {
-	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log}
+	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log,
+		Visitors: a.Visitors, Sites: a.Sites}
 	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: a.Edge})
 }
 

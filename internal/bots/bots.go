@@ -220,3 +220,19 @@ func (m *matcher) scan(ua string) bool {
 	}
 	return false
 }
+
+// imageProxies are the User-Agents of image proxies that fetch an image each time a person views
+// the page that shows it: GitHub's camo, which serves every image of a README through itself. The
+// crawler list names it (it is no browser), but for an image that counts a view it is the reader.
+var imageProxies = []string{"github-camo"}
+
+// ImageProxy reports whether userAgent is an image proxy fetching for a person viewing a page
+// (GitHub's camo): an image that counts a view (a pixel, a badge) counts its requests.
+func ImageProxy(userAgent string) bool {
+	for _, p := range imageProxies {
+		if strings.HasPrefix(userAgent, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -106,3 +106,17 @@ func BenchmarkMatchMiss(b *testing.B) {
 		m.scan(fmt.Sprint(ua, i))
 	}
 }
+
+// TestImageProxies checks that GitHub's camo is on the crawler list (so it needs the exception
+// ImageProxy makes for images that count views) and that nothing else is taken for an image proxy.
+func TestImageProxies(t *testing.T) {
+	const camo = "github-camo (876de43e)"
+	if !Match(camo) || !ImageProxy(camo) {
+		t.Errorf("camo: bot %v, image proxy %v; want both", Match(camo), ImageProxy(camo))
+	}
+	for _, ua := range []string{"Googlebot/2.1", "Mozilla/5.0 (compatible; github-camo)", "camo", ""} {
+		if ImageProxy(ua) {
+			t.Errorf("ImageProxy(%q) = true", ua)
+		}
+	}
+}

@@ -8,13 +8,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/prawnhq/prawn/internal/pageview"
 )
 
 // Config is prawn's configuration.
@@ -46,6 +52,12 @@ type Config struct {
 	HSTS bool
 	// DBTimeout bounds an API request's database work; past it the answer is 503.
 	DBTimeout time.Duration
+	// Sites are the hostnames (normalised as views' hosts are) whose views are counted; empty
+	// counts every host. Views without a host (the default site) always count.
+	Sites []string
+	// CountryHeader names the header a trusted proxy gives the viewer's country in (such as
+	// CloudFront-Viewer-Country), canonical; "" reads no country.
+	CountryHeader string
 	// IngestMode is "batch" (group commit) or "direct" (one INSERT per view).
 	IngestMode string
 	// IngestMaxBatch is the most views one group-commit INSERT carries.
@@ -136,11 +148,13 @@ var Vars = []Var{
 	{"PRAWN_LOG_LEVEL", "info", everywhere, "debug, info, warn or error"},
 	{"PRAWN_LOG_FORMAT", "text; Lambda: json", everywhere, "text or json"},
 	{"PRAWN_TRUSTED_PROXIES", "none", recording, "comma list of CIDRs or addresses whose X-Forwarded-For is believed (CloudFront's ranges in AWS)"},
-	{"PRAWN_RATE_LIMIT", "10", recording, "views a second one client may record (POST /api/views, GET /api/home); 0 turns it off; loopback is exempt"},
+	{"PRAWN_RATE_LIMIT", "10", recording, "views a second one client may record (POST /api/views, GET /api/views.gif, GET /api/badge.svg?record=true, GET /api/home); 0 turns it off; loopback is exempt"},
 	{"PRAWN_RATE_BURST", "50", recording, "views one client may record at once before PRAWN_RATE_LIMIT applies"},
-	{"PRAWN_CORS_ORIGINS", "none", recording, "comma list of origins such as https://example.com whose pages may record views (POST /api/views, GET /api/home); * for any"},
+	{"PRAWN_CORS_ORIGINS", "none", recording, "comma list of origins such as https://example.com whose pages may record views with fetch and read the answer (POST /api/views, GET /api/home; the tracker's beacons need none); * for any"},
 	{"PRAWN_HSTS", "false", recording, "true sends Strict-Transport-Security (behind an HTTPS proxy); always sent over TLS"},
 	{"PRAWN_DB_TIMEOUT", "800ms", recording, "longest an API request waits for the database before answering 503"},
+	{"PRAWN_SITES", "any", recording, "comma list of hostnames such as blog.example.com whose views are counted; views of other hosts are answered as not counted (foreignHost); views without a host always count"},
+	{"PRAWN_COUNTRY_HEADER", "none", recording, "header a trusted proxy (PRAWN_TRUSTED_PROXIES) gives the viewer's country in, such as CloudFront-Viewer-Country or CF-IPCountry; unset, countries are unknown"},
 	{"PRAWN_INGEST_MODE", "batch", recording, "batch: group commit of concurrent views; direct: one INSERT per view (the benchmark baseline)"},
 	{"PRAWN_INGEST_MAX_BATCH", "256", recording, "most views one group-commit INSERT carries"},
 	{"PRAWN_INGEST_MAX_WAIT", "2ms", recording, "under load (other views waiting, or a batch committing), how long a flusher keeps gathering views into its batch; a lone view never waits; 0 never waits"},
@@ -286,7 +300,8 @@ func (c *Config) checkIngest(pool poolSize, flushersSet bool) error {
 		c.IngestFlushers, pool.source, pool.size-1)
 }
 
-// loadEdge reads the settings of the HTTP edge: proxies, rate limit, CORS, HSTS, DB timeout.
+// loadEdge reads the settings of the HTTP edge: proxies, rate limit, CORS, HSTS, sites, the
+// country header, DB timeout.
 func (c *Config) loadEdge(get func(name, def string) string) []error {
 	var errs []error
 	for _, v := range strings.Split(get("PRAWN_TRUSTED_PROXIES", ""), ",") {
@@ -334,6 +349,26 @@ func (c *Config) loadEdge(get func(name, def string) string) []error {
 		errs = append(errs, fmt.Errorf("PRAWN_HSTS=%q: want true or false", hs))
 	} else {
 		c.HSTS = b
+	}
+	for _, h := range strings.Split(get("PRAWN_SITES", ""), ",") {
+		if h = strings.TrimSpace(h); h == "" {
+			continue
+		}
+		n, err := pageview.NormalizeHost(h)
+		if err != nil || strings.ContainsAny(h, ":/") {
+			errs = append(errs, fmt.Errorf("PRAWN_SITES: %q is not a hostname such as blog.example.com (no scheme, port or path)", h))
+			continue
+		}
+		if !slices.Contains(c.Sites, n) {
+			c.Sites = append(c.Sites, n)
+		}
+	}
+	if ch := get("PRAWN_COUNTRY_HEADER", ""); ch != "" {
+		if !httpguts.ValidHeaderFieldName(ch) {
+			errs = append(errs, fmt.Errorf("PRAWN_COUNTRY_HEADER=%q: want a header name such as CloudFront-Viewer-Country or CF-IPCountry", ch))
+		} else {
+			c.CountryHeader = http.CanonicalHeaderKey(ch)
+		}
 	}
 	dt := get("PRAWN_DB_TIMEOUT", "800ms")
 	if d, err := time.ParseDuration(dt); err != nil || d < 0 || d > time.Minute {

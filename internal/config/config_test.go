@@ -4,6 +4,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +139,29 @@ func TestReadmeListsEverySetting(t *testing.T) {
 			t.Errorf("README's configuration table has no row for %s", v.Name)
 		} else if where != v.Where.String() {
 			t.Errorf("README says %s applies in %q, --help says %q", v.Name, where, v.Where)
+		}
+	}
+}
+
+func TestSitesAndCountryHeader(t *testing.T) {
+	c, err := Load(env(map[string]string{"PRAWN_SITES": " Blog.Example.com, docs.example.com.,blog.example.com ,",
+		"PRAWN_COUNTRY_HEADER": "cloudfront-viewer-country"}), Serve)
+	if err != nil || !reflect.DeepEqual(c.Sites, []string{"blog.example.com", "docs.example.com"}) || c.CountryHeader != "Cloudfront-Viewer-Country" {
+		t.Errorf("sites %q, country header %q, %v", c.Sites, c.CountryHeader, err)
+	}
+	c, err = Load(env(nil), LambdaAPI)
+	if err != nil || c.Sites != nil || c.CountryHeader != "" {
+		t.Errorf("defaults: sites %q, country header %q, %v; want none", c.Sites, c.CountryHeader, err)
+	}
+	for _, bad := range []string{"https://blog.example.com", "blog.example.com:8080", "blog.example.com/x", "bad host", "-x.example", "*.example.com"} {
+		_, err := Load(env(map[string]string{"PRAWN_SITES": "ok.example, " + bad}), Serve)
+		if err == nil || !strings.Contains(err.Error(), "PRAWN_SITES: "+strconv.Quote(bad)+" is not a hostname") {
+			t.Errorf("PRAWN_SITES=%q: err = %v", bad, err)
+		}
+	}
+	for _, bad := range []string{"CF IPCountry", "Country:", "Länder"} {
+		if _, err := Load(env(map[string]string{"PRAWN_COUNTRY_HEADER": bad}), Serve); err == nil || !strings.Contains(err.Error(), "PRAWN_COUNTRY_HEADER") {
+			t.Errorf("PRAWN_COUNTRY_HEADER=%q: err = %v", bad, err)
 		}
 	}
 }

@@ -14,6 +14,8 @@ type NotCounted string
 const (
 	NotCountedBot      NotCounted = "bot"
 	NotCountedPrefetch NotCounted = "prefetch"
+	// NotCountedForeignHost is a view of a host the server does not count (Server.Sites).
+	NotCountedForeignHost NotCounted = "foreignHost"
 )
 
 // notCounted classifies a recording request: a prefetch or prerender (Sec-Purpose, Purpose,

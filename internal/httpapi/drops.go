@@ -10,8 +10,8 @@ import (
 // Drops counts, by reason, the views this process did not count since it started. The counters
 // live in memory: they restart at zero with the process, and each instance has its own.
 type Drops struct {
-	since                                         time.Time
-	rateLimited, bot, prefetch, invalid, tooLarge atomic.Int64
+	since                                                      time.Time
+	rateLimited, bot, prefetch, foreignHost, invalid, tooLarge atomic.Int64
 }
 
 // NewDrops starts counting now.
@@ -24,6 +24,7 @@ func (d *Drops) Snapshot() api.Dropped {
 		RateLimited: d.rateLimited.Load(),
 		Bot:         d.bot.Load(),
 		Prefetch:    d.prefetch.Load(),
+		ForeignHost: d.foreignHost.Load(),
 		Invalid:     d.invalid.Load(),
 		TooLarge:    d.tooLarge.Load(),
 	}
@@ -35,5 +36,7 @@ func (d *Drops) notCounted(r NotCounted) {
 		d.bot.Add(1)
 	case NotCountedPrefetch:
 		d.prefetch.Add(1)
+	case NotCountedForeignHost:
+		d.foreignHost.Add(1)
 	}
 }

@@ -31,6 +31,9 @@ type Edge struct {
 	// DBTimeout bounds the database work of one API request: past it the answer is 503; 0 means
 	// no bound.
 	DBTimeout time.Duration
+	// CountryHeader names the header a trusted proxy gives the viewer's country in (such as
+	// CloudFront-Viewer-Country); "" reads no country.
+	CountryHeader string
 }
 
 // Defaults of Edge.
@@ -67,51 +70,64 @@ func newEdge(e Edge, drops *Drops) *edge {
 	return ed
 }
 
-// operation wraps h, the generated handler of op, in what op's kind asks of the edge, from the
-// outside in: CORS, the database deadline, the recording guard, the body limit, and the check of
-// the inputs that the generated code lets through.
+// operation wraps h, the generated handler of op, in what op's kind asks of the edge (see
+// protect). An operation whose recording is optional (op.recordParam) serves the requests that
+// do not ask for it as reads. An operation that answers errors with an image does so for clients
+// that accept images (see imageErrors), whichever layer refused the request.
 func (e *edge) operation(op *operation, h http.Handler) http.Handler {
-	p := policies[op.kind]
+	out := e.protect(op, policies[op.kind], h)
+	if op.recordParam != "" {
+		records, reads := out, e.protect(op, policies[KindRead], h)
+		out = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if asksToRecord(r, op.recordParam) {
+				records.ServeHTTP(w, r)
+			} else {
+				reads.ServeHTTP(w, r)
+			}
+		})
+	}
+	if op.errorImage != "" {
+		out = imageErrors(op.errorImage, out)
+	}
+	return out
+}
+
+// protect wraps h in what policy p asks of the edge, from the outside in: CORS, the database
+// deadline, the recording guard, the body limit, and the check of the inputs that the generated
+// code lets through.
+func (e *edge) protect(op *operation, p policy, h http.Handler) http.Handler {
 	h = checkInputs(op, h)
 	h = limitBody(p.maxBody, h)
 	if p.records {
-		h = e.guardRecording(e.limiters[p.rate], h)
+		h = e.guardRecording(op, e.limiters[p.rate], h)
 	}
 	if p.dbDeadline {
 		h = withDBDeadline(e.DBTimeout, h)
 	}
-	if p.cors == corsConfigured && e.cors != nil {
+	switch {
+	case p.cors == corsConfigured && e.cors != nil:
 		h = e.cors.actual(h)
+	case p.cors == corsAnyOrigin:
+		h = anyOrigin(h)
 	}
 	return h
 }
 
-type visitorKey struct{}
-
-// visitor is what the edge learnt about a recording request.
-type visitor struct {
-	notCounted NotCounted
-}
-
-func visitorFrom(ctx context.Context) visitor {
-	v, _ := ctx.Value(visitorKey{}).(visitor)
-	return v
-}
-
-// guardRecording rate limits a recording operation per client (lim nil: no limit), marks bots and
-// prefetches for the operation (which answers without counting them) and counts the requests it
-// refuses by reason.
-func (e *edge) guardRecording(lim *limiter, next http.Handler) http.Handler {
+// guardRecording rate limits a recording operation per client (lim nil: no limit), tells the
+// operation who views (see viewerOf: bots and prefetches, which it answers without counting; the
+// client's address, User-Agent and country, for the view's visitor and dimensions) and counts
+// the requests it refuses by reason.
+func (e *edge) guardRecording(op *operation, lim *limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if lim != nil && !e.allow(lim, w, r) {
 			e.drops.rateLimited.Add(1)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), visitorKey{}, visitor{notCounted: notCounted(r)}))
+		r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, e.viewerOf(op, r)))
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		switch sw.status {
-		case http.StatusBadRequest:
+		case http.StatusBadRequest, http.StatusUnsupportedMediaType:
 			e.drops.invalid.Add(1)
 		case http.StatusRequestEntityTooLarge:
 			e.drops.tooLarge.Add(1)

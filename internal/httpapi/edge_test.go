@@ -93,7 +93,7 @@ func TestUnknownInputsAreRejected(t *testing.T) {
 		{"GET", "/healthz?verbose=1", "", `unknown query parameter "verbose": this operation takes none`},
 		{"GET", "/api/home?x", "", `unknown query parameter "x"`},
 		{"POST", "/api/views?path=/a", `{"path":"/a"}`, `unknown query parameter "path"`},
-		{"POST", "/api/views", `{"path":"/a","count":1000}`, `unknown field "count"; allowed fields: host, path, referrer, url, utmCampaign, utmMedium, utmSource`},
+		{"POST", "/api/views", `{"path":"/a","count":1000}`, `unknown field "count"; allowed fields: bot, host, path, referrer, url, utmCampaign, utmMedium, utmSource`},
 		{"POST", "/api/views", `{"Path":"/a"}`, `unknown field "Path"`},
 		{"POST", "/api/views", `{"path":"/a"} {"path":"/b"}`, "more than one JSON value"},
 		{"POST", "/api/views", `{"path":"/a"}x`, "more than one JSON value"},
@@ -298,15 +298,24 @@ func TestCORS(t *testing.T) {
 	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("other origin's POST got CORS headers: %v", resp.Header)
 	}
-	resp, _ = serve(h, "OPTIONS", "/api/stats", "192.0.2.1:1", "", "Origin", "https://blog.example", "Access-Control-Request-Method", "GET")
-	if resp.StatusCode != 405 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Errorf("preflight of another operation = %d %v", resp.StatusCode, resp.Header)
+	// Reads are public: any origin's preflight passes, for GET only.
+	resp, _ = serve(h, "OPTIONS", "/api/stats", "192.0.2.1:1", "", "Origin", "https://evil.example", "Access-Control-Request-Method", "GET")
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://evil.example" || resp.Header.Get("Access-Control-Allow-Methods") != "GET" {
+		t.Errorf("preflight of a read = %d %v", resp.StatusCode, resp.Header)
 	}
-	// Without configured origins there is no CORS at all.
+	resp, _ = serve(h, "OPTIONS", "/api/stats", "192.0.2.1:1", "", "Origin", "https://evil.example", "Access-Control-Request-Method", "DELETE")
+	if resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight of DELETE on a read = %d %v", resp.StatusCode, resp.Header)
+	}
+	// Without configured origins recording has no CORS at all.
 	h2, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{})
 	resp, _ = serve(h2, "OPTIONS", "/api/views", "192.0.2.1:1", "", "Origin", "https://blog.example", "Access-Control-Request-Method", "POST")
 	if resp.StatusCode != 405 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("preflight with CORS off = %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = serve(h2, "POST", "/api/views", "192.0.2.1:1", `{"path":"/a"}`, "Origin", "https://blog.example")
+	if resp.StatusCode != 201 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("POST with CORS off = %d %v", resp.StatusCode, resp.Header)
 	}
 }
 
@@ -414,7 +423,9 @@ func TestConfigDefaultsMatchEdge(t *testing.T) {
 }
 
 // TestEdgeFollowsTheOperationsKind checks that the edge applies by kind: the recording operations
-// share one rate limit per client and answer CORS; reads and meta operations are neither.
+// share one rate limit per client and answer CORS to the configured origins; reads are not rate
+// limited and answer every origin (Access-Control-Allow-Origin: *, no credentials); meta
+// operations have neither.
 func TestEdgeFollowsTheOperationsKind(t *testing.T) {
 	t.Parallel()
 	store := pgtest.Store(t)
@@ -436,12 +447,27 @@ func TestEdgeFollowsTheOperationsKind(t *testing.T) {
 			t.Errorf("%s %s after the burst = %d, want 429: the recording operations share the client's bucket", req[0], req[1], resp.StatusCode)
 		}
 	}
-	for _, target := range []string{"/api/stats", "/api/pages", "/healthz", "/readyz", "/api/openapi.yaml"} {
+	for _, target := range []string{"/api/stats", "/api/pages", "/api/hosts", "/api/breakdown?by=browser", "/api/badge.json?path=/a",
+		"/api/badge.svg?path=/a", "/api/badge.svg?path=/a&record=false", "/healthz", "/readyz", "/api/openapi.yaml"} {
+		want := "*"
+		if !strings.HasPrefix(target, "/api/") || target == "/api/openapi.yaml" {
+			want = ""
+		}
 		for range 3 {
-			resp, _ := serve(h, "GET", target, client, "", origin...)
-			if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
-				t.Errorf("GET %s = %d, ACAO %q; want 200 without rate limit or CORS", target, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+			resp, _ := serve(h, "GET", target, client, "", "Origin", "https://other.example")
+			if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != want || resp.Header.Get("Access-Control-Allow-Credentials") != "" {
+				t.Errorf("GET %s = %d, ACAO %q; want 200 without rate limit, ACAO %q", target, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), want)
 			}
+		}
+	}
+	// Errors of reads are readable too.
+	if resp, _ := serve(h, "GET", "/api/stats?bucket=week", client, "", "Origin", "https://other.example"); resp.StatusCode != 400 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("bad read = %d ACAO %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	// The pixel and a recording badge record: the client's bucket is empty.
+	for _, target := range []string{"/api/views.gif?path=/a", "/api/badge.svg?path=/a&record=true", "/api/badge.svg?path=/a&record=1"} {
+		if resp, _ := serve(h, "GET", target, client, ""); resp.StatusCode != 429 {
+			t.Errorf("GET %s after the burst = %d, want 429", target, resp.StatusCode)
 		}
 	}
 	resp, _ = serve(h, "OPTIONS", "/api/home", client, "", "Origin", "https://blog.example", "Access-Control-Request-Method", "GET")
@@ -452,8 +478,8 @@ func TestEdgeFollowsTheOperationsKind(t *testing.T) {
 	if detail, _ := body["detail"].(string); resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" || detail != "OPTIONS is not allowed on /api/views; allowed: POST" {
 		t.Errorf("OPTIONS /api/views that is no preflight = %d Allow %q %v", resp.StatusCode, resp.Header.Get("Allow"), body)
 	}
-	if d := s.Drops.Snapshot(); d.RateLimited != 2 {
-		t.Errorf("rateLimited = %d, want 2", d.RateLimited)
+	if d := s.Drops.Snapshot(); d.RateLimited != 5 {
+		t.Errorf("rateLimited = %d, want 5", d.RateLimited)
 	}
 }
 
@@ -468,7 +494,7 @@ func TestRouterAnswersAreProblems(t *testing.T) {
 		detail         string
 	}{
 		{"GET", "/nothing", 404, "nothing at /nothing"},
-		{"POST", "/api/stats", 405, "POST is not allowed on /api/stats; allowed: GET, HEAD"},
+		{"POST", "/api/stats", 405, "POST is not allowed on /api/stats; allowed: GET, HEAD, OPTIONS"},
 		{"GET", "*", 400, "GET * is not a request this server answers"},
 	} {
 		req := httptest.NewRequest(tt.method, "/", nil)

@@ -84,3 +84,50 @@ func FuzzRecordView(f *testing.F) {
 		}
 	})
 }
+
+// FuzzBeacon sends arbitrary bodies under arbitrary Content-Types to POST /api/views, as the
+// tracker's text/plain beacon and anything else would: never a panic or 5xx; errors are problems
+// with the status they claim; only a 201 records a view.
+func FuzzBeacon(f *testing.F) {
+	for _, s := range []struct{ body, ctype string }{
+		{`{"url":"https://blog.example/post?utm_source=x","referrer":"https://news.example/"}`, "text/plain;charset=UTF-8"},
+		{`{"url":"https://blog.example/","bot":true}`, "text/plain"},
+		{`{"url":"javascript:alert(1)"}`, "text/plain"},
+		{"{\"path\":\"/\xff\"}", "text/plain"},
+		{`{"path":"/a"}`, "application/x-www-form-urlencoded"},
+		{`{"path":"/a"}`, "text/plain; charset=iso-8859-1"},
+		{`{"path":"/a"}`, ""},
+		{`{"path":"/a"}`, ";;;"},
+	} {
+		f.Add([]byte(s.body), s.ctype)
+	}
+	rec := &fakeRecorder{}
+	h, _ := edgeHandler(rec, httpapi.DefaultEdge())
+	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
+		req := httptest.NewRequest("POST", "/api/views", strings.NewReader(string(body)))
+		req.RemoteAddr = "127.0.0.1:1"
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		before := rec.count()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		switch w.Code {
+		case 200, 201, 400, 413, 415:
+		default:
+			t.Fatalf("POST %q (%q) = %d %s", body, ctype, w.Code, w.Body)
+		}
+		if w.Code >= 400 {
+			var p struct {
+				Status int    `json:"status"`
+				Detail string `json:"detail"`
+			}
+			if w.Header().Get("Content-Type") != "application/problem+json" || json.Unmarshal(w.Body.Bytes(), &p) != nil || p.Status != w.Code || p.Detail == "" {
+				t.Fatalf("POST %q (%q) = %d with a bad problem: %s", body, ctype, w.Code, w.Body)
+			}
+		}
+		if recorded := rec.count() - before; recorded != map[bool]int{true: 1, false: 0}[w.Code == 201] {
+			t.Fatalf("POST %q (%q) = %d, recorded %d", body, ctype, w.Code, recorded)
+		}
+	})
+}

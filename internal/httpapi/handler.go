@@ -42,7 +42,7 @@ func NewHandler(s *Server, opt Options) http.Handler {
 		panic(err) // the contract is embedded; tests load it
 	}
 	rt := newRouter(spec, newEdge(opt.Edge, s.Drops))
-	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
+	strict := api.NewStrictHandlerWithOptions(s, []api.StrictMiddlewareFunc{withRequestFacts}, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			status, detail := describeBodyError(err)
 			writeProblem(w, status, detail)

@@ -16,7 +16,7 @@ const (
 	// KindRecord operations record views: rate limited per client, bots and prefetches answered
 	// without counting, refused views tallied in dropped, CORS for PRAWN_CORS_ORIGINS.
 	KindRecord Kind = "record"
-	// KindRead operations read counts from the database.
+	// KindRead operations read counts from the database; any origin's pages may read them.
 	KindRead Kind = "read"
 	// KindMeta operations describe the service (health, readiness, the contract).
 	KindMeta Kind = "meta"
@@ -51,15 +51,17 @@ type corsRule int
 const (
 	corsNone       corsRule = iota // no CORS headers: browsers keep other origins out
 	corsConfigured                 // Edge.CORSOrigins
+	corsAnyOrigin                  // every origin, without credentials: public reads
 )
 
 // policies is the edge's table: one row per kind. What is planned lands here, not in string
-// matches: a pixel or a badge that records is an operation of kind record in the contract; a
-// per-client limit for reads is a rateClass in the read row; public reads answering CORS with
-// "*" a corsRule; a header every request from the CDN must carry a field of the rows it guards.
+// matches: the pixel and the badge are operations of kind record in the contract (the badge's
+// requests that do not ask to record are served under the read row: x-prawn-record-param);
+// public reads answer CORS with "*" (corsAnyOrigin); a per-client limit for reads is a rateClass
+// in the read row; a header every request from the CDN must carry a field of the rows it guards.
 var policies = map[Kind]policy{
 	KindRecord: {records: true, rate: rateRecording, dbDeadline: true, cors: corsConfigured, maxBody: MaxBodyBytes},
-	KindRead:   {dbDeadline: true, maxBody: MaxBodyBytes},
+	KindRead:   {dbDeadline: true, cors: corsAnyOrigin, maxBody: MaxBodyBytes},
 	KindMeta:   {maxBody: MaxBodyBytes},
 }
 

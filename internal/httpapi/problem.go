@@ -81,6 +81,8 @@ func describeParamError(err error) string {
 			return fmt.Sprintf("parameter %q must be an RFC 3339 time such as 2026-01-02T15:04:05Z", format.ParamName)
 		case "limit":
 			return fmt.Sprintf("parameter %q must be a whole number", format.ParamName)
+		case "record":
+			return fmt.Sprintf("parameter %q must be true or false", format.ParamName)
 		}
 		return fmt.Sprintf("parameter %q has an invalid value", format.ParamName)
 	case errors.As(err, &many):

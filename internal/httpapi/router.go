@@ -33,7 +33,8 @@ func (rt *router) HandleFunc(pattern string, h func(http.ResponseWriter, *http.R
 }
 
 // complete checks that every operation of the contract has its route, and adds the CORS
-// preflights of the paths whose operations other origins may call.
+// preflights of the paths whose operations other origins may call: those of the configured
+// origins (recording), or of any origin (public reads).
 func (rt *router) complete() error {
 	byPath := map[string][]*operation{}
 	for pattern, op := range rt.spec.ops {
@@ -42,25 +43,29 @@ func (rt *router) complete() error {
 		}
 		byPath[op.path] = append(byPath[op.path], op)
 	}
-	if rt.edge.cors == nil {
-		return nil
-	}
 	for path, ops := range byPath {
-		var cross, all []string
+		var cross, public, all []string
 		for _, op := range ops {
 			method, _, _ := strings.Cut(op.pattern, " ")
 			all = append(all, method)
 			if method == http.MethodGet {
 				all = append(all, http.MethodHead) // as the ServeMux's Allow says
 			}
-			if policies[op.kind].cors == corsConfigured {
+			switch policies[op.kind].cors {
+			case corsConfigured:
 				cross = append(cross, method)
+			case corsAnyOrigin:
+				public = append(public, method)
 			}
 		}
-		if len(cross) > 0 {
+		slices.Sort(all)
+		switch {
+		case len(cross) > 0 && rt.edge.cors != nil:
 			slices.Sort(cross)
-			slices.Sort(all)
 			rt.handle(http.MethodOptions+" "+path, rt.edge.cors.preflight(path, cross, strings.Join(all, ", ")))
+		case len(cross) == 0 && len(public) > 0:
+			slices.Sort(public)
+			rt.handle(http.MethodOptions+" "+path, newCORSPolicy([]string{"*"}).preflight(path, public, strings.Join(all, ", ")))
 		}
 	}
 	return nil

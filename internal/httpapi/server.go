@@ -6,15 +6,19 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	openapi "github.com/prawnhq/prawn/api"
 	"github.com/prawnhq/prawn/gen/api"
+	"github.com/prawnhq/prawn/internal/badge"
 	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/stats"
+	"github.com/prawnhq/prawn/internal/visitor"
 )
 
 // Server answers the API's operations.
@@ -28,6 +32,13 @@ type Server struct {
 	Log *slog.Logger
 	// Drops counts the views not counted; NewHandler sets it when nil.
 	Drops *Drops
+	// Visitors makes the visitor ids of views; nil records views without one.
+	Visitors *visitor.Hasher
+	// Sites are the hosts whose views count (normalised); empty counts every host. Views of the
+	// default site always count.
+	Sites []string
+
+	saltFailing atomic.Bool // the last visitor id failed for want of a salt (see identify)
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -44,7 +55,17 @@ func (s *Server) now() time.Time {
 // reports that batch's real outcome within its commit timeout, so a 503 never hides a view that
 // was committed (unless the database's answer to the COMMIT itself is lost).
 func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject) (api.RecordViewResponseObject, error) {
-	b := req.Body
+	b := req.JSONBody
+	if b == nil && req.TextBody != nil {
+		// The edge hands text/plain bodies on as JSON (checkBodyType); read one anyway.
+		b = new(api.ViewInput)
+		if err := json.Unmarshal([]byte(*req.TextBody), b); err != nil {
+			return nil, &pageview.RuleError{Rule: "the text/plain body must be a view as a JSON object"}
+		}
+	}
+	if b == nil {
+		return nil, &pageview.RuleError{Rule: "the request has no body; send a view as a JSON object"}
+	}
 	if b.Url == nil && b.Path == nil {
 		return nil, &pageview.RuleError{Rule: "give the page's url (or its path)"}
 	}
@@ -53,13 +74,13 @@ func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject
 	if err != nil {
 		return nil, err
 	}
-	if why := visitorFrom(ctx).notCounted; why != "" {
-		s.Drops.notCounted(why)
+	why, err := s.record(ctx, v, b.Bot != nil && *b.Bot)
+	if err != nil {
+		return nil, err
+	}
+	if why != "" {
 		reason := api.NotCountedReason(why)
 		return api.RecordView200JSONResponse{Host: v.Host, Path: v.Path, Counted: false, Reason: &reason}, nil
-	}
-	if err := s.Recorder.Record(ctx, v); err != nil {
-		return nil, err
 	}
 	return api.RecordView201JSONResponse{Host: v.Host, Path: v.Path, Counted: true}, nil
 }
@@ -71,8 +92,8 @@ func deref(s *string) string {
 	return *s
 }
 
-// GetHome records a view of "/" of the default site and answers the site's all-time count (of
-// every host), that view included. It reads before it records: a read that fails leaves nothing
+// GetHome records a view of "/" of the default site (with its visitor and dimensions) and
+// answers the site's all-time count (of every host), that view included. It reads before it records: a read that fails leaves nothing
 // recorded, so a 503 never hides a view that was committed (a client that retries it does not
 // count twice), and the count is the snapshot's plus this view.
 func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.GetHomeResponseObject, error) {
@@ -80,16 +101,14 @@ func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.G
 	if err != nil {
 		return nil, err
 	}
-	why := visitorFrom(ctx).notCounted
-	if why == "" {
-		if err := s.Recorder.Record(ctx, pageview.View{Path: "/"}); err != nil {
-			return nil, err
-		}
-		n++
-	} else {
-		s.Drops.notCounted(why)
+	why, err := s.record(ctx, pageview.View{Path: "/"}, false)
+	if err != nil {
+		return nil, err
 	}
 	counted := why == ""
+	if counted {
+		n++
+	}
 	return api.GetHome200JSONResponse{PageViews: n, Counted: &counted}, nil
 }
 
@@ -239,7 +258,7 @@ func (s *Server) GetReady(ctx context.Context, _ api.GetReadyRequestObject) (api
 // errorStatus maps an error from the domain to a status and a detail fit for the client.
 func errorStatus(err error) (int, string) {
 	switch {
-	case errors.Is(err, pageview.ErrInvalid), errors.Is(err, stats.ErrInvalid):
+	case errors.Is(err, pageview.ErrInvalid), errors.Is(err, stats.ErrInvalid), errors.Is(err, badge.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, pageview.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "the database is unavailable; try again shortly"

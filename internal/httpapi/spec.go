@@ -15,6 +15,11 @@ import (
 // kindExtension is the extension of api/openapi.yaml by which every operation declares its kind.
 const kindExtension = "x-prawn-kind"
 
+// recordParamExtension names, on an operation of kind record whose recording is optional, the
+// boolean query parameter that asks for it (the badge's record=true); its other requests are
+// served as reads.
+const recordParamExtension = "x-prawn-record-param"
+
 // contract is what the edge reads from api/openapi.yaml at start: every operation's kind and the
 // inputs it checks that the generated code does not (which query parameters each operation takes
 // and which fields its request body may hold).
@@ -34,6 +39,14 @@ type operation struct {
 	// fields are the properties of the JSON body when its schema forbids others
 	// (additionalProperties: false), sorted; nil otherwise.
 	fields []string
+	// bodyTypes are the media types of the request body, sorted; nil when it takes none.
+	bodyTypes []string
+	// recordParam is the query parameter that asks the operation to record (see
+	// recordParamExtension); "" when every request records, or none does.
+	recordParam string
+	// errorImage is the image type an operation answers errors with to clients that accept
+	// images (its 400 answer declares one, as the pixel and the badge do); "" for none.
+	errorImage string
 }
 
 // loadContract reads the embedded api/openapi.yaml once.
@@ -70,10 +83,41 @@ func parseContract(yaml []byte) (*contract, error) {
 			slices.Sort(names)
 			o.params = slices.Compact(names)
 			o.fields = closedFields(op)
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				for mt := range op.RequestBody.Value.Content {
+					o.bodyTypes = append(o.bodyTypes, mt)
+				}
+				slices.Sort(o.bodyTypes)
+			}
+			if raw, ok := op.Extensions[recordParamExtension]; ok {
+				name, _ := raw.(string)
+				if o.kind != KindRecord || !slices.Contains(o.params, name) {
+					return nil, fmt.Errorf("api/openapi.yaml: operation %s (%s) has %s %q: want one of its query parameters, on an operation of kind record", o.id, o.pattern, recordParamExtension, name)
+				}
+				o.recordParam = name
+			}
+			o.errorImage = errorImage(op)
 			c.ops[o.pattern] = o
 		}
 	}
 	return c, nil
+}
+
+// errorImage is the image media type of op's 400 answer, if it declares one.
+func errorImage(op *openapi3.Operation) string {
+	if op.Responses == nil {
+		return ""
+	}
+	r := op.Responses.Status(400)
+	if r == nil || r.Value == nil {
+		return ""
+	}
+	for mt := range r.Value.Content {
+		if strings.HasPrefix(mt, "image/") {
+			return mt
+		}
+	}
+	return ""
 }
 
 // closedFields are the properties of op's JSON body when its schema forbids others, sorted; nil

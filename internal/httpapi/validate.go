@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // checkInputs rejects what the generated code lets through for op: query parameters it does not
-// declare and, where its body's schema says additionalProperties: false, unknown fields (and
-// anything after the JSON value).
+// declare, a body of a type it does not read (see checkBodyType) and, where its body's schema
+// says additionalProperties: false, invalid UTF-8, unknown fields and anything after the JSON
+// value.
 func checkInputs(op *operation, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.RawQuery != "" {
@@ -24,6 +26,9 @@ func checkInputs(op *operation, next http.Handler) http.Handler {
 				}
 			}
 		}
+		if !checkBodyType(op, w, r) {
+			return
+		}
 		if op.fields == nil || r.Body == nil {
 			next.ServeHTTP(w, r)
 			return
@@ -32,6 +37,10 @@ func checkInputs(op *operation, next http.Handler) http.Handler {
 		if err != nil {
 			status, detail := describeBodyError(err)
 			writeProblem(w, status, detail)
+			return
+		}
+		if !utf8.Valid(body) {
+			writeProblem(w, http.StatusBadRequest, "request body is not valid UTF-8")
 			return
 		}
 		if detail := unknownFields(body, op.fields); detail != "" {

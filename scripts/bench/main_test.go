@@ -37,7 +37,7 @@ func TestParseFlags(t *testing.T) {
 		t.Errorf("-targets batch,home = %v, %v", c.only, err)
 	}
 	for _, bad := range [][]string{
-		{"-targets", "pixel"}, {"-rates", "1000,fast"}, {"-rates", "0"}, {"-tries", "0"}, {"-duration", "10ms"}, {"extra"},
+		{"-targets", "stats"}, {"-rates", "1000,fast"}, {"-rates", "0"}, {"-tries", "0"}, {"-duration", "10ms"}, {"extra"},
 	} {
 		if _, err := parseFlags(bad); err == nil {
 			t.Errorf("parseFlags(%q) accepted", bad)

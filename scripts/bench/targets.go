@@ -91,9 +91,8 @@ const viewBody = `{"path":"/bench/ingest","referrer":"https://example.com/"}`
 var postView = Request{Method: http.MethodPost, Path: "/api/views", Body: viewBody,
 	Header: map[string]string{"Content-Type": "application/json"}}
 
-// Targets are every target the benchmark knows. Targets that are coming (the pixel
-// `GET /api/views.gif?path=/x` with Ack 200, the badge `GET /api/badge.svg?path=/x&record=true`,
-// reads of /api/stats and /api/pages with Records false) are one entry each here.
+// Targets are every target the benchmark knows. Targets that are coming (reads of /api/stats and
+// /api/pages with Records false) are one entry each here.
 var Targets = []Target{
 	{Name: "batch", About: "prawn (batch)", Server: Prawn,
 		Env: map[string]string{"PRAWN_INGEST_MODE": "batch"}, Request: postView, Ack: http.StatusCreated, Records: true},
@@ -106,6 +105,17 @@ var Targets = []Target{
 	{Name: "home", About: "GET /api/home (record + read)", Server: Prawn,
 		Env:     map[string]string{"PRAWN_INGEST_MODE": "batch", "PRAWN_ROLLUP_INTERVAL": "1m"},
 		Request: Request{Method: http.MethodGet, Path: "/api/home"}, Ack: http.StatusOK, Records: true},
+	// The pixel is POST /api/views's path once its parameters are parsed: a view, committed by the
+	// same group commit, answered with a GIF.
+	{Name: "pixel", About: "GET /api/views.gif (record)", Server: Prawn,
+		Env:     map[string]string{"PRAWN_INGEST_MODE": "batch"},
+		Request: Request{Method: http.MethodGet, Path: "/api/views.gif?path=/bench/pixel"}, Ack: http.StatusOK, Records: true},
+	// A recording badge reads the path's total (one statement: its total row plus its views not
+	// yet folded, which it counts one by one), records a view and draws the SVG. It folds every
+	// second, so the unfolded tail each read counts stays about one second of views.
+	{Name: "badge", About: "GET /api/badge.svg?record=true (read + record + draw)", Server: Prawn,
+		Env:     map[string]string{"PRAWN_INGEST_MODE": "batch", "PRAWN_ROLLUP_INTERVAL": "1s"},
+		Request: Request{Method: http.MethodGet, Path: "/api/badge.svg?path=/bench/badge&record=true"}, Ack: http.StatusOK, Records: true},
 }
 
 // Ratios are the summary's comparisons; those naming a row this run lacks are left out.
@@ -113,6 +123,8 @@ var Ratios = []Ratio{
 	{Label: "prawn / hello-world ceiling", Of: "batch", Over: "hello", Goal: "goal ≥ 0.8", Important: true},
 	{Label: "prawn / naive path", Of: "batch", Over: "direct", Important: true},
 	{Label: "GET /api/home / POST /api/views (batch)", Of: "home", Over: "batch", Goal: "goal ≥ 0.8", Important: true},
+	{Label: "GET /api/views.gif / POST /api/views (batch)", Of: "pixel", Over: "batch", Goal: "goal: the same rate, 1.0", Important: true},
+	{Label: "GET /api/badge.svg?record=true / POST /api/views (batch)", Of: "badge", Over: "batch"},
 	{Label: "prawn / pgbench", Of: "batch", Over: "pgbench"},
 	{Label: "slow fsync: prawn / naive path", Of: "batch-slow", Over: "direct-slow", Important: true},
 }
@@ -120,7 +132,7 @@ var Ratios = []Ratio{
 // ladders are the runs of a benchmark with configuration c, in order.
 func ladders(c config) []Ladder {
 	return []Ladder{
-		{Rates: c.rates, Targets: []string{"batch", "direct", "hello", "home"}, Pgbench: true},
+		{Rates: c.rates, Targets: []string{"batch", "direct", "hello", "home", "pixel", "badge"}, Pgbench: true},
 		// Slow fsync: every WAL flush at commit first sleeps commit_delay µs (commit_siblings=0
 		// makes it unconditional), as on a networked disk.
 		{Name: "slow fsync", Suffix: "-slow", Rates: c.slowRates, Targets: []string{"batch", "direct"}, Pgbench: true,

@@ -107,7 +107,9 @@ func TestTables(t *testing.T) {
 			t.Errorf("ratio %q compares %s and %s, which no ladder runs", r.Label, r.Of, r.Over)
 		}
 	}
-	if !names["home"] {
-		t.Error("GET /api/home is not a target")
+	for _, name := range []string{"home", "pixel", "badge"} {
+		if tg, ok := targetNamed(name); !ok || !tg.Records || tg.Ack != 200 || tg.Request.Method != "GET" {
+			t.Errorf("%s is not a recording GET target acknowledged by 200: %+v", name, tg)
+		}
 	}
 }

@@ -16,11 +16,106 @@ export interface paths {
         /**
          * Record one page view
          * @description Answers 201 only after the view is committed to the database. A view from a known bot or
-         *     crawler, or a browser prefetch (`Sec-Purpose: prefetch` or `Purpose: prefetch`), is
+         *     crawler (or marked `bot: true`), a browser prefetch (`Sec-Purpose: prefetch` or
+         *     `Purpose: prefetch`), or a view of a host the server does not count (`PRAWN_SITES`) is
          *     answered 200 with `counted: false` and is not recorded. Generic HTTP clients (curl, Go,
-         *     Python and others) count: sites post their views from their back ends.
+         *     Python and others) count: sites post their views from their back ends. A body of another
+         *     type than `application/json` or `text/plain` is refused with 415; a body without a
+         *     `Content-Type` is read as JSON.
+         *
+         *     Each view is stored with its visitor id (a keyed hash of the day's salt, the host, the
+         *     client's address and User-Agent), the browser, operating system and device class named
+         *     from the User-Agent, and the country from a trusted proxy's header; never the address or
+         *     the User-Agent.
          */
         post: operations["recordView"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/views.gif": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Record a view with an image (pages without JavaScript)
+         * @description Records one view of `path`, of the site `host` (absent: the host of the `Referer` header,
+         *     which is the page showing the image; without one, the default site), through the same
+         *     group commit, rate limit and drop counters as `POST /api/views`, and answers a 1×1
+         *     transparent GIF that no cache may keep (`Cache-Control: no-store`), so every showing of
+         *     the page reaches the server. Bots, prefetches and views of hosts not counted get the
+         *     image without being counted. For pages without JavaScript:
+         *     `<noscript><img src="https://PRAWN-HOST/api/views.gif?path=/post" alt=""></noscript>`.
+         *
+         *     Errors: a client that accepts images (its `Accept` names an `image/` type, as every
+         *     browser's `<img>` does) gets the same transparent GIF with the error's status, so a page
+         *     never shows a broken image; other clients get a problem.
+         */
+        get: operations["recordPixel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/badge.svg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An SVG badge of a page's all-time views (for READMEs and pages)
+         * @description A badge in the look of shields.io showing `label` and the all-time views of `path` on the
+         *     site `host` (absent: the default site), abbreviated (`999`, `1.2k`, `12k`, `1.2M`). With
+         *     `record=true` it first records a view of that path (as `POST /api/views` would: rate
+         *     limited, bots and prefetches not counted), and the count includes it: that is how a
+         *     README counts its readers.
+         *
+         *     Caching: with `record=true` the answer is `Cache-Control: no-cache` with an `ETag`, so no
+         *     cache may answer without asking and every showing reaches the server (GitHub's image
+         *     proxy, camo, revalidates each time); the view is recorded before the answer is chosen,
+         *     which is `304` when the client's `If-None-Match` holds the badge it would get (the
+         *     abbreviated count, `1.2k`, did not change). Without it, `Cache-Control: public,
+         *     max-age=300` and an `ETag` (`304` on `If-None-Match`).
+         *
+         *     Errors: a client that accepts images (its `Accept` names an `image/` type, as `<img>` and
+         *     camo do) gets an error badge (`prawn | invalid`, the detail in its title) with the error's
+         *     status, instead of a broken image; other clients get a problem.
+         */
+        get: operations["getBadge"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/badge.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page's all-time views for shields.io's endpoint badge
+         * @description The shields.io endpoint-badge schema, for `https://img.shields.io/endpoint?url=…` and
+         *     every style shields.io draws. It never records: shields.io fetches it from its own servers
+         *     and keeps it for `cacheSeconds`, so its requests are not readers.
+         */
+        get: operations["getBadgeEndpoint"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -221,21 +316,28 @@ export interface components {
             utmMedium?: string;
             /** @description Campaign name, when not in the URL. */
             utmCampaign?: string;
+            /**
+             * @description The browser is driven by automation (the tracker sends `true` when
+             *     `navigator.webdriver` is): the view is answered as not counted, reason `bot`.
+             */
+            bot?: boolean;
         };
         RecordedView: {
             /** @description The host as recorded (lower case; `""` is the default site). */
             host: string;
             /** @description The path as recorded (normalised). */
             path: string;
-            /** @description Whether the view was recorded; false for bots and prefetches. */
+            /** @description Whether the view was recorded; false for bots, prefetches and hosts not counted. */
             counted: boolean;
             reason?: components["schemas"]["NotCountedReason"];
         };
         /**
-         * @description Why a valid view was not counted.
+         * @description Why a valid view was not counted: `bot` (a known bot or crawler, or marked `bot: true`),
+         *     `prefetch` (a browser prefetch or prerender, or a `HEAD` request), `foreignHost` (a host
+         *     not in the server's `PRAWN_SITES`).
          * @enum {string}
          */
-        NotCountedReason: "bot" | "prefetch";
+        NotCountedReason: "bot" | "prefetch" | "foreignHost";
         Home: {
             /**
              * Format: int64
@@ -326,7 +428,12 @@ export interface components {
             prefetch: number;
             /**
              * Format: int64
-             * @description Answered 400 (bad JSON, unknown fields or parameters, bad path or referrer).
+             * @description Views of a host the server does not count (not in `PRAWN_SITES`).
+             */
+            foreignHost: number;
+            /**
+             * Format: int64
+             * @description Answered 400 or 415 (bad JSON, unknown fields or parameters, bad path or referrer, a body type not read).
              */
             invalid: number;
             /**
@@ -427,6 +534,31 @@ export interface components {
          * @enum {string}
          */
         Dimension: "referrer_host" | "referrer" | "utm_source" | "utm_medium" | "utm_campaign" | "browser" | "os" | "device" | "country";
+        /** @description shields.io's endpoint-badge schema (https://shields.io/badges/endpoint-badge). */
+        ShieldsEndpoint: {
+            /**
+             * @description Always 1.
+             * @enum {integer}
+             */
+            schemaVersion: 1;
+            /** @example views */
+            label: string;
+            /**
+             * @description The all-time views, abbreviated (`999`, `1.2k`, `12k`, `1.2M`).
+             * @example 1.2k
+             */
+            message: string;
+            /**
+             * @description The colour of the message, as asked for (a name, or a hex colour with its `#`).
+             * @example blue
+             */
+            color: string;
+            /**
+             * @description How long shields.io may keep the answer (300, its least).
+             * @example 300
+             */
+            cacheSeconds: number;
+        };
         Health: {
             /** @example ok */
             status: string;
@@ -457,6 +589,41 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request body is of a type this operation does not read. */
+        UnsupportedType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request is invalid: a transparent GIF for clients that accept images, else a problem
+         *     whose `detail` says how.
+         */
+        BadPixel: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "image/gif": string;
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request is invalid: an error badge (whose title holds the detail) for clients that
+         *     accept images, else a problem whose `detail` says how.
+         */
+        BadBadge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "image/svg+xml": string;
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -493,6 +660,18 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The page's path, such as `/blog/post` (normalised as views are). */
+        ViewPath: string;
+        /** @description The site's hostname; absent or empty is the default site. */
+        ViewHost: string;
+        /** @description The badge's left-hand text; empty for none. */
+        BadgeLabel: string;
+        /**
+         * @description The colour of the count: a name (brightgreen, green, yellowgreen, yellow, orange, red,
+         *     blue, grey, lightgrey, and shields.io's aliases gray, lightgray, success, important,
+         *     critical, informational, inactive) or a hex colour of 3 or 6 digits (`4c1`, `%23007ec6`).
+         */
+        BadgeColor: string;
         /** @description A site's hostname; absent means every host, empty (`host=`) the default site. */
         Host: string;
         /** @description A page path such as `/blog/post`; absent means the whole site. */
@@ -515,9 +694,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /**
+         * @description The view as a JSON object, sent as `application/json` or as `text/plain` (what
+         *     `navigator.sendBeacon` and a no-cors `fetch` send: a CORS-safelisted type, so a page on
+         *     another origin posts it without a preflight). Both are read by the same rules: at most
+         *     8 KiB of valid UTF-8 holding one JSON object with no unknown fields.
+         */
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ViewInput"];
+                "text/plain": string;
             };
         };
         responses: {
@@ -541,7 +727,127 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedType"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    recordPixel: {
+        parameters: {
+            query: {
+                /** @description The page's path, such as `/blog/post` (normalised as views are). */
+                path: components["parameters"]["ViewPath"];
+                /** @description The site's hostname; absent or empty is the default site. */
+                host?: components["parameters"]["ViewHost"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The view is committed, or was not counted (a bot, a prefetch, a host not counted). */
+            200: {
+                headers: {
+                    /** @description Always `no-store`. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/gif": string;
+                };
+            };
+            400: components["responses"]["BadPixel"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getBadge: {
+        parameters: {
+            query: {
+                /** @description The page's path, such as `/blog/post` (normalised as views are). */
+                path: components["parameters"]["ViewPath"];
+                /** @description The site's hostname; absent or empty is the default site. */
+                host?: components["parameters"]["ViewHost"];
+                /** @description The badge's left-hand text; empty for none. */
+                label?: components["parameters"]["BadgeLabel"];
+                /**
+                 * @description The colour of the count: a name (brightgreen, green, yellowgreen, yellow, orange, red,
+                 *     blue, grey, lightgrey, and shields.io's aliases gray, lightgray, success, important,
+                 *     critical, informational, inactive) or a hex colour of 3 or 6 digits (`4c1`, `%23007ec6`).
+                 */
+                color?: components["parameters"]["BadgeColor"];
+                /** @description The badge's shape, as shields.io draws it. */
+                style?: "flat" | "flat-square" | "for-the-badge";
+                /** @description Record a view of the path first (and count it in the badge). */
+                record?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The badge. */
+            200: {
+                headers: {
+                    /** @description `no-cache` when recording, else `public, max-age=300`. */
+                    "Cache-Control"?: string;
+                    /** @description The badge's entity tag. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
+                };
+            };
+            /** @description The badge the client holds (by `If-None-Match`) is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadBadge"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getBadgeEndpoint: {
+        parameters: {
+            query: {
+                /** @description The page's path, such as `/blog/post` (normalised as views are). */
+                path: components["parameters"]["ViewPath"];
+                /** @description The site's hostname; absent or empty is the default site. */
+                host?: components["parameters"]["ViewHost"];
+                /** @description The badge's left-hand text; empty for none. */
+                label?: components["parameters"]["BadgeLabel"];
+                /**
+                 * @description The colour of the count: a name (brightgreen, green, yellowgreen, yellow, orange, red,
+                 *     blue, grey, lightgrey, and shields.io's aliases gray, lightgray, success, important,
+                 *     critical, informational, inactive) or a hex colour of 3 or 6 digits (`4c1`, `%23007ec6`).
+                 */
+                color?: components["parameters"]["BadgeColor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The badge's content. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShieldsEndpoint"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
