@@ -159,6 +159,8 @@ var Vars = []Var{
 	{"DB_NAME", "none", InLambda, "RDS database name"},
 	{"DB_SECRET_ARN", "none", InLambda, "Secrets Manager secret with the database user name and password"},
 	{"DB_IAM_USER", "none", InLambda, "instead of DB_SECRET_ARN: log in with an RDS IAM auth token as this user (with AWS_REGION)"},
+	{"DB_APP_USER", "none", InLambda, "migrate handler: after migrating, create this least-privilege role (read and write prawn's tables, no DDL) for the other handlers"},
+	{"DB_APP_SECRET_ARN", "none", InLambda, "migrate handler: Secrets Manager secret whose password DB_APP_USER gets (with DB_IAM_USER: none, the role gets rds_iam)"},
 }
 
 // FromEnv reads the configuration for use from the environment, naming every invalid value at
