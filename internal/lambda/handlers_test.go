@@ -470,7 +470,9 @@ func TestMigrateProvisionsTheAppRole(t *testing.T) {
 	if n := queryInt(t, url, `SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = $1 AND table_name = 'goose_db_version'`, name); n != 0 {
 		t.Errorf("privileges on the migrations' table = %d, want none", n)
 	}
-	m.AppRole = func(context.Context) (storage.AppRole, bool, error) { return storage.AppRole{}, false, fmt.Errorf("secret unreadable") }
+	m.AppRole = func(context.Context) (storage.AppRole, bool, error) {
+		return storage.AppRole{}, false, fmt.Errorf("secret unreadable")
+	}
 	if _, err := m.Handle(context.Background(), json.RawMessage(`{}`)); err == nil || !strings.Contains(err.Error(), "app role") {
 		t.Errorf("unreadable app secret: %v, want a failed migration (the deploy fails)", err)
 	}
@@ -482,7 +484,11 @@ type logLines struct {
 	buf bytes.Buffer
 }
 
-func (l *logLines) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Write(p) }
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
 
 func (l *logLines) messages() []string {
 	l.mu.Lock()
