@@ -6,6 +6,7 @@ package sqstest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,36 +57,58 @@ func (s *Server) Client() *sqs.Client {
 // VisibilityTimeout.
 func (s *Server) CreateQueue(t testing.TB, name string, attrs map[string]string) string {
 	t.Helper()
+	u, err := s.NewQueue(name, attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// NewQueue is CreateQueue outside tests.
+func (s *Server) NewQueue(name string, attrs map[string]string) (string, error) {
 	out, err := s.Client().CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 	if err != nil {
-		t.Fatalf("create queue %s: %v", name, err)
+		return "", fmt.Errorf("create queue %s: %w", name, err)
 	}
-	return aws.ToString(out.QueueUrl)
+	return aws.ToString(out.QueueUrl), nil
 }
 
 // Start installs (once) and starts a server on a free port; it stops when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	dir := testdataDir(t)
-	if err := install(dir); err != nil {
+	s, err := Run()
+	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Run installs (once) and starts a server on a free port, outside tests (the benchmark); Stop it.
+func Run() (*Server, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return nil, errors.New("sqstest: cannot locate its own source")
+	}
+	dir := filepath.Join(filepath.Dir(file), "testdata")
+	if err := install(dir); err != nil {
+		return nil, err
 	}
 	cmd := exec.Command("node", "server.mjs", "0")
 	cmd.Dir = dir
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start local-aws-sqs (needs Node.js): %v", err)
+		return nil, fmt.Errorf("start local-aws-sqs (needs Node.js): %w", err)
 	}
 	s := &Server{cmd: cmd, stdin: stdin}
-	t.Cleanup(s.stop)
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -98,13 +121,15 @@ func Start(t testing.TB) *Server {
 	select {
 	case port := <-lines:
 		s.Endpoint = "http://127.0.0.1:" + port
+		return s, nil
 	case <-time.After(30 * time.Second):
-		t.Fatal("local-aws-sqs did not start in 30 s")
+		s.Stop()
+		return nil, errors.New("local-aws-sqs did not start in 30 s")
 	}
-	return s
 }
 
-func (s *Server) stop() {
+// Stop ends the server.
+func (s *Server) Stop() {
 	_ = s.stdin.Close() // the server exits when its stdin closes
 	done := make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(done) }()
@@ -114,14 +139,6 @@ func (s *Server) stop() {
 		_ = s.cmd.Process.Kill()
 		<-done
 	}
-}
-
-func testdataDir(t testing.TB) string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("sqstest: cannot locate its own source")
-	}
-	return filepath.Join(filepath.Dir(file), "testdata")
 }
 
 // install runs `npm ci` when node_modules is missing or older than package-lock.json, under a
