@@ -81,8 +81,12 @@ verify: generate ## Fail when `make generate` changes the tree (generated code e
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: ## Ingest benchmark (~20 min): open-loop vegeta ladder, prawn vs naive path, hello-world, pgbench; writes docs/benchmarks.md.
+bench: ## Ingest benchmark (~22 min): open-loop vegeta ladder, prawn vs naive path, hello-world, pgbench, pixel, badge, then the queue consumer; writes docs/benchmarks.md.
 	$(GO) run ./scripts/bench $(BENCH_FLAGS)
+
+.PHONY: bench/consumer
+bench/consumer: ## Queue ingest's consumer alone (~2 min): SQS batches of 100, 1 000, 10 000 into Postgres, api CPU per view; writes docs/benchmarks.md.
+	$(GO) run ./scripts/bench -consumer $(BENCH_FLAGS)
 
 .PHONY: bench/quick
 bench/quick: ## The ingest benchmark's tiny ladder (~1.5 min): checks that it works (development, CI); writes nothing.

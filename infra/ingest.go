@@ -81,7 +81,8 @@ func (s *prawnStack) consumer() awslambda.Function {
 }
 
 // canaryEvent is the API Gateway HTTP API (payload 2.0) event of the hourly synthetic view: POST
-// /api/views for canaryPath, carrying the origin secret as CloudFront would.
+// /api/views of canaryPath on the reserved canaryHost, carrying the origin secret as CloudFront
+// would. The app's tests record the same event (internal/lambda/testdata/canary-event.json).
 func canaryEvent(originSecret *string) map[string]any {
 	return map[string]any{
 		"version":        "2.0",
@@ -103,7 +104,7 @@ func canaryEvent(originSecret *string) map[string]any {
 			"routeKey":  "$default",
 			"stage":     "$default",
 		},
-		"body":            `{"path":"` + canaryPath + `"}`,
+		"body":            `{"host":"` + canaryHost + `","path":"` + canaryPath + `"}`,
 		"isBase64Encoded": false,
 	}
 }

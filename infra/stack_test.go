@@ -702,9 +702,31 @@ func assertCanary(t *testing.T, raw cfnTemplate) {
 	if err := json.Unmarshal([]byte(input), &event); err != nil {
 		t.Fatalf("canary input is not JSON: %v\n%s", err, input)
 	}
-	var body struct{ Path string }
+	var body struct{ Host, Path string }
 	if err := json.Unmarshal([]byte(event.Body), &body); err != nil {
 		t.Fatalf("canary body %q: %v", event.Body, err)
+	}
+	if body.Host != canaryHost {
+		t.Errorf("canary host %q, want the reserved %q that reads of every host leave out", body.Host, canaryHost)
+	}
+	// The event is the one the app's tests record (internal/lambda's canary fixture), secret aside.
+	var fixture map[string]any
+	b, err := os.ReadFile("../internal/lambda/testdata/canary-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &fixture); err != nil {
+		t.Fatal(err)
+	}
+	var synthesized map[string]any
+	if err := json.Unmarshal([]byte(input), &synthesized); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []map[string]any{fixture, synthesized} {
+		delete(ev["headers"].(map[string]any), "x-origin-verify")
+	}
+	if fmt.Sprint(fixture) != fmt.Sprint(synthesized) {
+		t.Errorf("canary event %v\nthe app's fixture %v", synthesized, fixture)
 	}
 	secretID, _ := raw.one(t, "AWS::SecretsManager::Secret", "OriginVerifySecret")
 	canary := env(raw.Resources[rollupID].Properties)["PRAWN_CANARY_PATH"]

@@ -8,11 +8,13 @@ SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_op
 FROM rollup_state;
 
 -- name: ListHosts :many
--- Every host with views: those in the rollups and those only in the tail.
-SELECT t.host::text AS host FROM totals t WHERE t.path = ''
+-- Every host with views: those in the rollups and those only in the tail, except the reserved
+-- host of the synthetic canary view (storage.CanaryHost), which reads of every host leave out.
+SELECT t.host::text AS host FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'
 UNION
 SELECT DISTINCT v.host::text FROM views v
 WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_id)::bigint)
+  AND v.host <> 'canary.prawn.invalid'
 ORDER BY 1;
 
 -- name: GetTotals :one
@@ -22,8 +24,10 @@ FROM totals t
 WHERE t.host = ANY(sqlc.arg(hosts)::text[]) AND t.path = sqlc.arg(scope)::text;
 
 -- name: ListHostTotals :many
--- All-time views and visitors of every host, in the rollups.
-SELECT t.host::text AS host, t.views, t.visitors FROM totals t WHERE t.path = '' ORDER BY t.views DESC, t.host;
+-- All-time views and visitors of every host but the canary's, in the rollups.
+SELECT t.host::text AS host, t.views, t.visitors FROM totals t
+WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'
+ORDER BY t.views DESC, t.host;
 
 -- name: CountTail :one
 -- Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
@@ -119,11 +123,11 @@ LIMIT sqlc.arg(max_values)::int;
 SELECT 1::int AS ok;
 
 -- name: GetSiteViews :one
--- All-time views of every host: the rollups plus the tail, in one statement and so from one
--- snapshot (no transaction needed: the cheap read behind counters).
-SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = ''), 0)
+-- All-time views of every host but the canary's: the rollups plus the tail, in one statement and
+-- so from one snapshot (no transaction needed: the cheap read behind counters).
+SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)
       + (SELECT count(*) FROM views v, rollup_state st
-         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)))::bigint AS views;
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'))::bigint AS views;
 
 -- name: GetScopeViews :one
 -- All-time views of a scope (a path, or '' for the whole host) of one host, from one snapshot.

@@ -290,6 +290,20 @@ type Problem struct {
 	Type     *string `json:"type,omitempty"`
 }
 
+// Queued Only with queue ingest: views accepted (`202`) and not yet written, site-wide, as the queue
+// estimates them: approximate, read from the queue at most every 5 seconds by each server
+// instance. Absent when views are written directly, or when the queue did not answer.
+type Queued struct {
+	// ApproximateInFlight Views being written (SQS ApproximateNumberOfMessagesNotVisible); some may already be counted.
+	ApproximateInFlight int64 `json:"approximateInFlight"`
+
+	// ApproximateWaiting Views waiting in the queue (SQS ApproximateNumberOfMessages).
+	ApproximateWaiting int64 `json:"approximateWaiting"`
+
+	// ReadAt When the queue was asked.
+	ReadAt time.Time `json:"readAt"`
+}
+
 // RecordedView defines model for RecordedView.
 type RecordedView struct {
 	// Counted Whether the view was recorded; false for bots, prefetches and hosts not counted.
@@ -356,8 +370,13 @@ type Stats struct {
 	Path *string `json:"path,omitempty"`
 
 	// Pending Views recorded but not yet folded into the rollups (site-wide).
-	Pending *int64   `json:"pending,omitempty"`
-	Series  []Bucket `json:"series"`
+	Pending *int64 `json:"pending,omitempty"`
+
+	// Queued Only with queue ingest: views accepted (`202`) and not yet written, site-wide, as the queue
+	// estimates them: approximate, read from the queue at most every 5 seconds by each server
+	// instance. Absent when views are written directly, or when the queue did not answer.
+	Queued *Queued  `json:"queued,omitempty"`
+	Series []Bucket `json:"series"`
 
 	// To End of the last bucket.
 	To time.Time `json:"to"`
@@ -2028,6 +2047,20 @@ func (response RecordView201JSONResponse) VisitRecordViewResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RecordView202JSONResponse RecordedView
+
+func (response RecordView202JSONResponse) VisitRecordViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -10,6 +10,10 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type AcceptedView struct {
+	ID pgtype.UUID
+}
+
 type DailyBreakdown struct {
 	Host     string
 	Path     string

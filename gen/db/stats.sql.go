@@ -89,13 +89,13 @@ func (q *Queries) GetScopeViews(ctx context.Context, arg GetScopeViewsParams) (i
 }
 
 const getSiteViews = `-- name: GetSiteViews :one
-SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = ''), 0)
+SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)
       + (SELECT count(*) FROM views v, rollup_state st
-         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)))::bigint AS views
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'))::bigint AS views
 `
 
-// All-time views of every host: the rollups plus the tail, in one statement and so from one
-// snapshot (no transaction needed: the cheap read behind counters).
+// All-time views of every host but the canary's: the rollups plus the tail, in one statement and
+// so from one snapshot (no transaction needed: the cheap read behind counters).
 func (q *Queries) GetSiteViews(ctx context.Context) (int64, error) {
 	row := q.db.QueryRow(ctx, getSiteViews)
 	var views int64
@@ -300,7 +300,9 @@ func (q *Queries) ListDays(ctx context.Context, arg ListDaysParams) ([]ListDaysR
 }
 
 const listHostTotals = `-- name: ListHostTotals :many
-SELECT t.host::text AS host, t.views, t.visitors FROM totals t WHERE t.path = '' ORDER BY t.views DESC, t.host
+SELECT t.host::text AS host, t.views, t.visitors FROM totals t
+WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'
+ORDER BY t.views DESC, t.host
 `
 
 type ListHostTotalsRow struct {
@@ -309,7 +311,7 @@ type ListHostTotalsRow struct {
 	Visitors int64
 }
 
-// All-time views and visitors of every host, in the rollups.
+// All-time views and visitors of every host but the canary's, in the rollups.
 func (q *Queries) ListHostTotals(ctx context.Context) ([]ListHostTotalsRow, error) {
 	rows, err := q.db.Query(ctx, listHostTotals)
 	if err != nil {
@@ -331,10 +333,11 @@ func (q *Queries) ListHostTotals(ctx context.Context) ([]ListHostTotalsRow, erro
 }
 
 const listHosts = `-- name: ListHosts :many
-SELECT t.host::text AS host FROM totals t WHERE t.path = ''
+SELECT t.host::text AS host FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'
 UNION
 SELECT DISTINCT v.host::text FROM views v
 WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
+  AND v.host <> 'canary.prawn.invalid'
 ORDER BY 1
 `
 
@@ -343,7 +346,8 @@ type ListHostsParams struct {
 	AfterID  int64
 }
 
-// Every host with views: those in the rollups and those only in the tail.
+// Every host with views: those in the rollups and those only in the tail, except the reserved
+// host of the synthetic canary view (storage.CanaryHost), which reads of every host leave out.
 func (q *Queries) ListHosts(ctx context.Context, arg ListHostsParams) ([]string, error) {
 	rows, err := q.db.Query(ctx, listHosts, arg.AfterXid, arg.AfterID)
 	if err != nil {

@@ -8,7 +8,85 @@ package db
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
+
+const insertAcceptedViews = `-- name: InsertAcceptedViews :execrows
+WITH input AS (
+    SELECT unnest($1::uuid[]) AS id,
+           unnest($2::timestamptz[]) AS viewed_at,
+           unnest($3::text[]) AS host,
+           unnest($4::text[]) AS path,
+           unnest($5::text[]) AS referrer,
+           unnest($6::text[]) AS ref_host,
+           unnest($7::text[]) AS utm_source,
+           unnest($8::text[]) AS utm_medium,
+           unnest($9::text[]) AS utm_campaign,
+           unnest($10::text[]) AS browser,
+           unnest($11::text[]) AS os,
+           unnest($12::text[]) AS device,
+           unnest($13::text[]) AS country,
+           unnest($14::bigint[]) AS visitor
+), fresh AS (
+    INSERT INTO accepted_views (id)
+    SELECT DISTINCT i.id FROM input i
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+)
+INSERT INTO views (host, path, referrer, ref_host, utm_source, utm_medium, utm_campaign,
+                   browser, os, device, country, visitor, viewed_at)
+SELECT DISTINCT ON (i.viewed_at, i.id)
+       i.host, i.path, NULLIF(i.referrer, ''), NULLIF(i.ref_host, ''), NULLIF(i.utm_source, ''),
+       NULLIF(i.utm_medium, ''), NULLIF(i.utm_campaign, ''), NULLIF(i.browser, ''), NULLIF(i.os, ''),
+       NULLIF(i.device, ''), NULLIF(i.country, ''), NULLIF(i.visitor, 0), i.viewed_at
+FROM input i JOIN fresh f ON f.id = i.id
+ORDER BY i.viewed_at, i.id
+`
+
+type InsertAcceptedViewsParams struct {
+	Ids          []pgtype.UUID
+	ViewedAt     []time.Time
+	Hosts        []string
+	Paths        []string
+	Referrers    []string
+	RefHosts     []string
+	UtmSources   []string
+	UtmMediums   []string
+	UtmCampaigns []string
+	Browsers     []string
+	Oses         []string
+	Devices      []string
+	Countries    []string
+	Visitors     []int64
+}
+
+// Records a batch of queued views in one statement: the ids not seen before are added to
+// accepted_views, and only their views are inserted, with the time each was accepted, in that
+// order. A view whose id is already there (a redelivered message) is skipped; so is a second
+// copy within the batch. Returns the views inserted.
+func (q *Queries) InsertAcceptedViews(ctx context.Context, arg InsertAcceptedViewsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, insertAcceptedViews,
+		arg.Ids,
+		arg.ViewedAt,
+		arg.Hosts,
+		arg.Paths,
+		arg.Referrers,
+		arg.RefHosts,
+		arg.UtmSources,
+		arg.UtmMediums,
+		arg.UtmCampaigns,
+		arg.Browsers,
+		arg.Oses,
+		arg.Devices,
+		arg.Countries,
+		arg.Visitors,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
 
 const insertViews = `-- name: InsertViews :execrows
 
@@ -64,6 +142,26 @@ func (q *Queries) InsertViews(ctx context.Context, arg InsertViewsParams) (int64
 		arg.Countries,
 		arg.Visitors,
 	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const pruneAcceptedViews = `-- name: PruneAcceptedViews :execrows
+DELETE FROM accepted_views
+WHERE id IN (SELECT a.id FROM accepted_views a WHERE a.id < $1::uuid ORDER BY a.id LIMIT $2::int)
+`
+
+type PruneAcceptedViewsParams struct {
+	Before  pgtype.UUID
+	MaxRows int32
+}
+
+// Forgets at most max_rows ids older than before (a UUIDv7 of the cutoff time): the oldest first,
+// a range of the primary key.
+func (q *Queries) PruneAcceptedViews(ctx context.Context, arg PruneAcceptedViewsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, pruneAcceptedViews, arg.Before, arg.MaxRows)
 	if err != nil {
 		return 0, err
 	}

@@ -27,6 +27,11 @@ type App struct {
 	Recorder pageview.Recorder
 	Stats    *stats.Service
 	Log      *slog.Logger
+	// Queue is where Recorder queues views with queue ingest; nil when it commits them.
+	Queue pageview.Queue
+	// CanaryPath is the synthetic view that the rollup Lambda handler looks for
+	// (PRAWN_CANARY_PATH); empty: none.
+	CanaryPath string
 	// Web serves the page; nil serves none.
 	Web http.Handler
 	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound,
@@ -54,20 +59,40 @@ func New(store *storage.Store, log *slog.Logger) *App {
 	return a
 }
 
+// QueueRecorder is the recorder of queue ingest: it queues views (Record) and knows how many wait
+// (Depth); internal/queue's Sender.
+type QueueRecorder interface {
+	pageview.Recorder
+	pageview.Queue
+}
+
 // Build builds the app around a store, whose pool the caller sized by cfg.DBMaxConns, with cfg's
-// recorder and edge settings.
-func Build(store *storage.Store, cfg config.Config, log *slog.Logger) (*App, error) {
-	rec, err := ingest.NewRecorder(store, cfg.IngestMode, ingest.Options{
-		MaxBatch: cfg.IngestMaxBatch, MaxWait: cfg.IngestMaxWait, Queue: cfg.IngestQueue,
-		Flushers: cfg.IngestFlushers, CommitTimeout: commitTimeout(cfg.DBTimeout), Log: log})
-	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
+// recorder and edge settings. With PRAWN_INGEST_MODE=queue, queue is the recorder (the api Lambda
+// handler builds it); otherwise queue must be nil.
+func Build(store *storage.Store, cfg config.Config, log *slog.Logger, queue ...QueueRecorder) (*App, error) {
+	var rec pageview.Recorder
+	var q pageview.Queue
+	switch {
+	case cfg.IngestMode == config.IngestQueue && len(queue) == 1 && queue[0] != nil:
+		rec, q = queue[0], queue[0]
+	case cfg.IngestMode == config.IngestQueue:
+		return nil, fmt.Errorf("ingest: PRAWN_INGEST_MODE=queue needs the queue's sender (the api Lambda handler builds it)")
+	default:
+		var err error
+		rec, err = ingest.NewRecorder(store, cfg.IngestMode, ingest.Options{
+			MaxBatch: cfg.IngestMaxBatch, MaxWait: cfg.IngestMaxWait, Queue: cfg.IngestQueue,
+			Flushers: cfg.IngestFlushers, CommitTimeout: commitTimeout(cfg.DBTimeout), Log: log})
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
 	}
 	return &App{
-		Store:    store,
-		Recorder: rec,
-		Stats:    &stats.Service{Store: store},
-		Log:      log,
+		Store:      store,
+		Recorder:   rec,
+		Queue:      q,
+		CanaryPath: cfg.CanaryPath,
+		Stats:      &stats.Service{Store: store},
+		Log:        log,
 		Edge: httpapi.Edge{
 			TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
@@ -124,7 +149,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 
 // Handler is the one http.Handler serving the API and the page.
 func (a *App) Handler() http.Handler {
-	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log,
+	s := &httpapi.Server{Recorder: a.Recorder, Queue: a.Queue, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log,
 		Visitors: a.Visitors, Sites: a.Sites}
 	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: a.Edge})
 }

@@ -58,8 +58,14 @@ type Config struct {
 	// CountryHeader names the header a trusted proxy gives the viewer's country in (such as
 	// CloudFront-Viewer-Country), canonical; "" reads no country.
 	CountryHeader string
-	// IngestMode is "batch" (group commit) or "direct" (one INSERT per view).
+	// IngestMode is "batch" (group commit), "direct" (one INSERT per view) or "queue" (views
+	// are sent to the SQS queue QueueURL and written by the consume Lambda handler).
 	IngestMode string
+	// QueueURL is the SQS queue of accepted views (IngestMode "queue").
+	QueueURL string
+	// CanaryPath, when set, is the path of the synthetic view whose presence the rollup Lambda
+	// handler checks after each run (in the views of the reserved canary host).
+	CanaryPath string
 	// IngestMaxBatch is the most views one group-commit INSERT carries.
 	IngestMaxBatch int
 	// IngestMaxWait is how long a flusher waits to fill a batch; 0 commits what waits at once.
@@ -83,7 +89,7 @@ const (
 	Command
 	// LambdaAPI is the api Lambda handler.
 	LambdaAPI
-	// LambdaJob is the rollup and migrate Lambda handlers.
+	// LambdaJob is the rollup, migrate and consume Lambda handlers.
 	LambdaJob
 )
 
@@ -155,16 +161,20 @@ var Vars = []Var{
 	{"PRAWN_DB_TIMEOUT", "800ms", recording, "longest an API request waits for the database before answering 503"},
 	{"PRAWN_SITES", "any", recording, "comma list of hostnames such as blog.example.com whose views are counted; views of other hosts are answered as not counted (foreignHost); views without a host always count"},
 	{"PRAWN_COUNTRY_HEADER", "none", recording, "header a trusted proxy (PRAWN_TRUSTED_PROXIES) gives the viewer's country in, such as CloudFront-Viewer-Country or CF-IPCountry; unset, countries are unknown"},
-	{"PRAWN_INGEST_MODE", "batch", recording, "batch: group commit of concurrent views; direct: one INSERT per view (the benchmark baseline)"},
+	{"PRAWN_INGEST_MODE", "batch", recording, "batch: group commit of concurrent views; direct: one INSERT per view (the benchmark baseline); queue (api Lambda only): send each view to PRAWN_QUEUE_URL and answer 202, the consume function writes it"},
+	{"PRAWN_QUEUE_URL", "none", InLambda, "the SQS queue of accepted views, with PRAWN_INGEST_MODE=queue (AWS_ENDPOINT_URL_SQS overrides the SQS endpoint)"},
 	{"PRAWN_INGEST_MAX_BATCH", "256", recording, "most views one group-commit INSERT carries"},
 	{"PRAWN_INGEST_MAX_WAIT", "2ms", recording, "under load (other views waiting, or a batch committing), how long a flusher keeps gathering views into its batch; a lone view never waits; 0 never waits"},
 	{"PRAWN_INGEST_QUEUE", "2048", recording, "most views waiting to be committed; beyond it POSTs get 503 with Retry-After"},
 	{"PRAWN_INGEST_FLUSHERS", "4, at most the pool less one; Lambda: 1", recording, "how many batches may commit at the same time; each holds a connection, so it must be below PRAWN_DB_MAX_CONNS"},
+	{"PRAWN_CANARY_PATH", "none", InLambda, "rollup handler: after each run, log canary_ok when the synthetic view of this path (host canary.prawn.invalid) was counted in the current or previous UTC hour, else canary_missing"},
 	{"DB_HOST", "none", InLambda, "RDS host, when DATABASE_URL is not set; with DB_PORT (5432) and DB_NAME"},
 	{"DB_PORT", "5432", InLambda, "RDS port"},
 	{"DB_NAME", "none", InLambda, "RDS database name"},
 	{"DB_SECRET_ARN", "none", InLambda, "Secrets Manager secret with the database user name and password"},
 	{"DB_IAM_USER", "none", InLambda, "instead of DB_SECRET_ARN: log in with an RDS IAM auth token as this user (with AWS_REGION)"},
+	{"DB_APP_USER", "none", InLambda, "migrate handler: after migrating, create this least-privilege role (read and write prawn's tables, no DDL) for the other handlers"},
+	{"DB_APP_SECRET_ARN", "none", InLambda, "migrate handler: Secrets Manager secret whose password DB_APP_USER gets (with DB_IAM_USER: none, the role gets rds_iam)"},
 }
 
 // FromEnv reads the configuration for use from the environment, naming every invalid value at
@@ -191,6 +201,8 @@ func Load(getenv func(string) string, use Use) (Config, error) {
 		DataDir:     get("PRAWN_DATA_DIR", "./.prawn"),
 		LogFormat:   get("PRAWN_LOG_FORMAT", logFormat),
 		IngestMode:  get("PRAWN_INGEST_MODE", "batch"),
+		QueueURL:    get("PRAWN_QUEUE_URL", ""),
+		CanaryPath:  get("PRAWN_CANARY_PATH", ""),
 	}
 	var errs []error
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
@@ -209,9 +221,7 @@ func Load(getenv func(string) string, use Use) (Config, error) {
 		errs = append(errs, pool.err)
 	}
 	c.DBMaxConns = pool.size
-	if c.IngestMode != "batch" && c.IngestMode != "direct" {
-		errs = append(errs, fmt.Errorf("PRAWN_INGEST_MODE=%q: want batch or direct", c.IngestMode))
-	}
+	errs = append(errs, c.checkMode(use)...)
 	intVar := func(name string, def, lo, hi int) int {
 		v := get(name, strconv.Itoa(def))
 		n, err := strconv.Atoi(v)
@@ -247,6 +257,39 @@ func Load(getenv func(string) string, use Use) (Config, error) {
 		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// Ingest modes.
+const (
+	IngestBatch  = "batch"
+	IngestDirect = "direct"
+	IngestQueue  = "queue"
+)
+
+// checkMode validates the ingest mode, the queue it needs and the canary path.
+func (c *Config) checkMode(use Use) []error {
+	var errs []error
+	switch c.IngestMode {
+	case IngestBatch, IngestDirect:
+	case IngestQueue:
+		if use == Serve {
+			errs = append(errs, errors.New("PRAWN_INGEST_MODE=queue is for the api Lambda function, whose views the consume function writes; prawn serve records them itself: use batch or direct"))
+		}
+		if c.QueueURL == "" {
+			errs = append(errs, errors.New("PRAWN_INGEST_MODE=queue needs PRAWN_QUEUE_URL, the SQS queue's URL"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("PRAWN_INGEST_MODE=%q: want batch, direct or queue", c.IngestMode))
+	}
+	if c.QueueURL != "" {
+		if u, err := url.Parse(c.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(u.Path) < 2 {
+			errs = append(errs, fmt.Errorf("PRAWN_QUEUE_URL=%q: want an SQS queue URL such as https://sqs.eu-central-1.amazonaws.com/123456789012/views", c.QueueURL))
+		}
+	}
+	if p := c.CanaryPath; p != "" && (p[0] != '/' || len(p) > 512 || strings.ContainsAny(p, "?# ")) {
+		errs = append(errs, fmt.Errorf("PRAWN_CANARY_PATH=%q: want a page path such as /_prawn/canary", p))
+	}
+	return errs
 }
 
 // poolSize is the connection pool's size and where it comes from.
@@ -289,7 +332,7 @@ func defaultFlushers(pool int) int {
 // checkIngest refuses ingest settings that the pool cannot serve: each committing batch holds a
 // connection, and the reads (the count of GET /api/home, /readyz) need one more.
 func (c *Config) checkIngest(pool poolSize, flushersSet bool) error {
-	if c.IngestMode != "batch" || int32(c.IngestFlushers) < pool.size {
+	if c.IngestMode != IngestBatch || int32(c.IngestFlushers) < pool.size {
 		return nil
 	}
 	if !flushersSet {

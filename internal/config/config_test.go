@@ -165,3 +165,35 @@ func TestSitesAndCountryHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestQueueIngest(t *testing.T) {
+	q := map[string]string{"PRAWN_INGEST_MODE": "queue", "PRAWN_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/views"}
+	c, err := Load(env(q), LambdaAPI)
+	if err != nil || c.IngestMode != IngestQueue || c.QueueURL != q["PRAWN_QUEUE_URL"] {
+		t.Errorf("queue mode: %+v, %v", c, err)
+	}
+	// The pool's flusher check is for group commit only.
+	q2 := map[string]string{"PRAWN_INGEST_MODE": "queue", "PRAWN_QUEUE_URL": "http://127.0.0.1:9324/000000000000/views", "PRAWN_DB_MAX_CONNS": "1"}
+	if _, err := Load(env(q2), LambdaAPI); err != nil {
+		t.Errorf("queue mode with a pool of 1: %v", err)
+	}
+	for _, tt := range []struct {
+		env  map[string]string
+		use  Use
+		want string
+	}{
+		{map[string]string{"PRAWN_INGEST_MODE": "queue"}, LambdaAPI, "PRAWN_INGEST_MODE=queue needs PRAWN_QUEUE_URL"},
+		{q, Serve, "PRAWN_INGEST_MODE=queue is for the api Lambda function"},
+		{map[string]string{"PRAWN_INGEST_MODE": "queue", "PRAWN_QUEUE_URL": "views"}, LambdaAPI, `PRAWN_QUEUE_URL="views": want an SQS queue URL`},
+		{map[string]string{"PRAWN_INGEST_MODE": "sqs"}, LambdaAPI, "want batch, direct or queue"},
+		{map[string]string{"PRAWN_CANARY_PATH": "canary"}, LambdaJob, `PRAWN_CANARY_PATH="canary": want a page path`},
+	} {
+		if _, err := Load(env(tt.env), tt.use); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want %q", tt.env, err, tt.want)
+		}
+	}
+	c, err = Load(env(map[string]string{"PRAWN_CANARY_PATH": "/_prawn/canary"}), LambdaJob)
+	if err != nil || c.CanaryPath != "/_prawn/canary" {
+		t.Errorf("canary path: %+v, %v", c.CanaryPath, err)
+	}
+}

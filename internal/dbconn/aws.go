@@ -24,10 +24,13 @@ const minRefetch = 5 * time.Second
 // (config.LoadDefaultConfig would find the same in Lambda, but links SSO, STS and IMDS clients
 // that a function never uses: about 2 MB more bootstrap.)
 var awsConfig = sync.OnceValues(func() (aws.Config, error) {
-	return envAWSConfig(os.Getenv)
+	return EnvAWSConfig(os.Getenv)
 })
 
-func envAWSConfig(getenv func(string) string) (aws.Config, error) {
+// EnvAWSConfig is the AWS SDK configuration of a Lambda function from its environment: the
+// region and the function role's credentials (AWS_REGION, AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+func EnvAWSConfig(getenv func(string) string) (aws.Config, error) {
 	region := getenv("AWS_REGION")
 	if region == "" {
 		region = getenv("AWS_DEFAULT_REGION")

@@ -56,6 +56,10 @@ type Settings struct {
 	// MaxConns caps the pool: the configuration's PRAWN_DB_MAX_CONNS (internal/config), which
 	// the caller sets; 0 means pgx's default.
 	MaxConns int32
+	// AppUser is the least-privilege role that the migrate handler provisions for the others
+	// (DB_APP_USER), and AppSecretARN the Secrets Manager secret whose password it gets
+	// (DB_APP_SECRET_ARN; with DB_IAM_USER it gets rds_iam instead).
+	AppUser, AppSecretARN string
 }
 
 // FromEnv reads where the database is and how to log in through getenv, naming every missing
@@ -63,21 +67,31 @@ type Settings struct {
 func FromEnv(getenv func(string) string) (Settings, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	s := Settings{
-		URL:       get("DATABASE_URL"),
-		Host:      get("DB_HOST"),
-		Name:      get("DB_NAME"),
-		SecretARN: get("DB_SECRET_ARN"),
-		IAMUser:   get("DB_IAM_USER"),
-		Region:    get("AWS_REGION"),
-		Port:      5432,
+		URL:          get("DATABASE_URL"),
+		Host:         get("DB_HOST"),
+		Name:         get("DB_NAME"),
+		SecretARN:    get("DB_SECRET_ARN"),
+		IAMUser:      get("DB_IAM_USER"),
+		Region:       get("AWS_REGION"),
+		Port:         5432,
+		AppUser:      get("DB_APP_USER"),
+		AppSecretARN: get("DB_APP_SECRET_ARN"),
 	}
 	if s.Region == "" {
 		s.Region = get("AWS_DEFAULT_REGION")
 	}
-	if s.URL != "" {
-		return s, nil
-	}
 	var errs []error
+	switch {
+	case s.AppSecretARN != "" && s.AppUser == "":
+		errs = append(errs, errors.New("DB_APP_SECRET_ARN is set but DB_APP_USER, the role it is for, is not"))
+	case s.AppSecretARN != "" && s.IAMUser != "":
+		errs = append(errs, errors.New("DB_APP_SECRET_ARN is set with DB_IAM_USER: with IAM authentication the app role logs in with tokens, not a password"))
+	case s.AppUser != "" && s.URL == "" && s.IAMUser == "" && s.AppSecretARN == "":
+		errs = append(errs, errors.New("DB_APP_USER is set without DB_APP_SECRET_ARN: its password comes from that secret (or set DB_IAM_USER for IAM authentication)"))
+	}
+	if s.URL != "" {
+		return s, errors.Join(errs...)
+	}
 	if v := get("DB_PORT"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 65535 {
@@ -102,8 +116,40 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 
 // DB is the database of one Lambda instance: a pool built once and reused by every invocation.
 type DB struct {
-	Store *storage.Store
-	auth  *authenticator
+	Store    *storage.Store
+	auth     *authenticator
+	settings Settings
+	// fetch reads a secret's username and password; nil means Secrets Manager.
+	fetch func(ctx context.Context, arn string) (user, password string, err error)
+}
+
+// AppRole is the least-privilege role the migrate handler provisions, when DB_APP_USER is set
+// (else false): with DB_APP_SECRET_ARN its password is that secret's (whose username must be
+// DB_APP_USER); with IAM authentication (DB_IAM_USER) it gets rds_iam; otherwise (DATABASE_URL)
+// its login is left alone. The migrate handler itself logs in with the other settings (the master
+// user's secret or token), so it reads two secrets: its own and this one.
+func (d *DB) AppRole(ctx context.Context) (storage.AppRole, bool, error) {
+	s := d.settings
+	if s.AppUser == "" {
+		return storage.AppRole{}, false, nil
+	}
+	role := storage.AppRole{Name: s.AppUser, IAM: s.URL == "" && s.IAMUser != ""}
+	if s.AppSecretARN == "" {
+		return role, true, nil
+	}
+	fetch := d.fetch
+	if fetch == nil {
+		fetch = fetchSecret
+	}
+	user, password, err := fetch(ctx, s.AppSecretARN)
+	if err != nil {
+		return storage.AppRole{}, false, fmt.Errorf("app role secret (DB_APP_SECRET_ARN): %w", err)
+	}
+	if user != s.AppUser {
+		return storage.AppRole{}, false, fmt.Errorf("app role secret (DB_APP_SECRET_ARN) is for %q, but DB_APP_USER is %q", user, s.AppUser)
+	}
+	role.Password = password
+	return role, true, nil
 }
 
 // Open builds the pool without connecting: the first query connects, fetching credentials then.
@@ -113,7 +159,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &DB{Store: store}, nil
+		return &DB{Store: store, settings: s}, nil
 	}
 	var creds credSource
 	if s.IAMUser != "" {
@@ -126,7 +172,7 @@ func Open(ctx context.Context, s Settings, log *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{Store: store, auth: a}, nil
+	return &DB{Store: store, auth: a, settings: s}, nil
 }
 
 // rdsURL is the connection string of an RDS database without credentials: TLS with the server's

@@ -304,11 +304,11 @@ func serveFake(c net.Conn, cert tls.Certificate, want string) {
 }
 
 func TestIAMTokenIsSignedForTheUserAndEndpoint(t *testing.T) {
-	if _, err := envAWSConfig(env(map[string]string{"AWS_REGION": "eu-west-1"})); err == nil {
+	if _, err := EnvAWSConfig(env(map[string]string{"AWS_REGION": "eu-west-1"})); err == nil {
 		t.Error("AWS config without credentials: no error")
 	}
 	tok := &iamToken{endpoint: "db.example:5432", region: "eu-west-1", user: "prawn", config: func() (aws.Config, error) {
-		return envAWSConfig(env(map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "session"}))
+		return EnvAWSConfig(env(map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "session"}))
 	}}
 	user, token, err := tok.get(context.Background(), false)
 	if err != nil {
@@ -321,5 +321,72 @@ func TestIAMTokenIsSignedForTheUserAndEndpoint(t *testing.T) {
 	}
 	if user != "prawn" {
 		t.Errorf("user = %q", user)
+	}
+}
+
+// TestMigrateReadsTwoSecrets: the migrate function logs in with the master secret (DB_SECRET_ARN)
+// and sets the app role's password from the app secret (DB_APP_SECRET_ARN); neither is mixed up
+// with the other, and a secret for another user is refused without its text in the error.
+func TestMigrateReadsTwoSecrets(t *testing.T) {
+	vars := map[string]string{"DB_HOST": "db.example", "DB_NAME": "prawn", "DB_SECRET_ARN": "arn:master",
+		"DB_APP_USER": "prawn_app", "DB_APP_SECRET_ARN": "arn:app"}
+	s, err := FromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string][2]string{"arn:master": {"prawn", "master-pw"}, "arn:app": {"prawn_app", "app-pw"}}
+	var asked []string
+	fetch := func(_ context.Context, arn string) (string, string, error) {
+		asked = append(asked, arn)
+		v, ok := secrets[arn]
+		if !ok {
+			return "", "", errors.New("no such secret")
+		}
+		return v[0], v[1], nil
+	}
+	// The connection's credentials: the master's.
+	a := &authenticator{creds: &secretCreds{arn: s.SecretARN, fetch: fetch}, roots: RDSRoots()}
+	cfg, err := pgx.ParseConfig(rdsURL(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.beforeConnect(context.Background(), cfg); err != nil || cfg.User != "prawn" || cfg.Password != "master-pw" {
+		t.Errorf("connection as %q/%q, %v; want the master secret's", cfg.User, cfg.Password, err)
+	}
+	// The role to provision: the app secret's.
+	db := &DB{settings: s, fetch: fetch}
+	role, ok, err := db.AppRole(context.Background())
+	if err != nil || !ok || role.Name != "prawn_app" || role.Password != "app-pw" || role.IAM {
+		t.Errorf("app role %+v %v %v; want prawn_app with the app secret's password", role, ok, err)
+	}
+	if strings.Join(asked, ",") != "arn:master,arn:app" {
+		t.Errorf("secrets read: %v", asked)
+	}
+
+	secrets["arn:app"] = [2]string{"someone_else", "s3cr3t"}
+	if _, _, err := db.AppRole(context.Background()); err == nil || !strings.Contains(err.Error(), "someone_else") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("a secret of another user: %v, want a refusal naming the user and not the password", err)
+	}
+
+	// IAM: no app secret; the role gets rds_iam.
+	s, err = FromEnv(env(map[string]string{"DB_HOST": "h", "DB_NAME": "p", "DB_IAM_USER": "prawn", "AWS_REGION": "eu-west-1", "DB_APP_USER": "prawn_app"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if role, ok, err := (&DB{settings: s}).AppRole(context.Background()); err != nil || !ok || !role.IAM || role.Password != "" {
+		t.Errorf("IAM app role %+v %v %v", role, ok, err)
+	}
+	// The other handlers have no DB_APP_USER: nothing to provision.
+	if _, ok, err := (&DB{}).AppRole(context.Background()); ok || err != nil {
+		t.Errorf("no DB_APP_USER: %v %v", ok, err)
+	}
+	for _, bad := range []map[string]string{
+		{"DB_HOST": "h", "DB_NAME": "p", "DB_SECRET_ARN": "arn:m", "DB_APP_USER": "prawn_app"},
+		{"DB_HOST": "h", "DB_NAME": "p", "DB_SECRET_ARN": "arn:m", "DB_APP_SECRET_ARN": "arn:app"},
+		{"DB_HOST": "h", "DB_NAME": "p", "DB_IAM_USER": "prawn", "AWS_REGION": "r", "DB_APP_USER": "a", "DB_APP_SECRET_ARN": "arn:app"},
+	} {
+		if _, err := FromEnv(env(bad)); err == nil || !strings.Contains(err.Error(), "DB_APP_") {
+			t.Errorf("%v: err = %v, want one naming the DB_APP_ setting", bad, err)
+		}
 	}
 }

@@ -39,6 +39,9 @@ type Server struct {
 	Sites []string
 
 	saltFailing atomic.Bool // the last visitor id failed for want of a salt (see identify)
+	// Queue, when set, is where the Recorder queues views (queue ingest): recording answers 202
+	// once a view is queued, and GET /api/stats reports the queue's depth.
+	Queue pageview.Queue
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -81,6 +84,9 @@ func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject
 	if why != "" {
 		reason := api.NotCountedReason(why)
 		return api.RecordView200JSONResponse{Host: v.Host, Path: v.Path, Counted: false, Reason: &reason}, nil
+	}
+	if s.Queue != nil {
+		return api.RecordView202JSONResponse{Host: v.Host, Path: v.Path, Counted: true}, nil
 	}
 	return api.RecordView201JSONResponse{Host: v.Host, Path: v.Path, Counted: true}, nil
 }
@@ -140,8 +146,15 @@ func (s *Server) GetStats(ctx context.Context, req api.GetStatsRequestObject) (a
 	}
 	tzName := q.Loc.String()
 	dropped := s.Drops.Snapshot()
+	var queued *api.Queued
+	if s.Queue != nil {
+		if d, err := s.Queue.Depth(ctx); err == nil {
+			queued = &api.Queued{ApproximateWaiting: d.Waiting, ApproximateInFlight: d.InFlight, ReadAt: d.ReadAt}
+		}
+	}
 	return api.GetStats200JSONResponse{
 		Dropped:       &dropped,
+		Queued:        queued,
 		Host:          q.Host,
 		Path:          q.Path,
 		Total:         res.Total.Views,

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/pgtest"
+	"github.com/prawnhq/prawn/internal/stats"
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
@@ -376,5 +379,174 @@ func TestMainReadsTheConfiguration(t *testing.T) {
 	err = Main(env(map[string]string{"_HANDLER": "rollup", "PRAWN_INGEST_FLUSHERS": "2"}))
 	if err == nil || strings.Contains(err.Error(), "PRAWN_INGEST_FLUSHERS") || !strings.Contains(err.Error(), "DB_HOST") {
 		t.Errorf("rollup: err = %v, want only the missing database settings", err)
+	}
+}
+
+// commitThenRefuse records a view for real and then fails as a connection does whose password was
+// refused after the COMMIT went out (a rotated secret while the answer was lost): the view is
+// stored, the request answers 503 and the instance has seen a refused password.
+type commitThenRefuse struct {
+	pageview.Recorder
+	db *counter
+}
+
+func (c commitThenRefuse) Record(ctx context.Context, v pageview.View) error {
+	if err := c.Recorder.Record(ctx, v); err != nil {
+		return err
+	}
+	c.db.n.Add(1)
+	return fmt.Errorf("%w: the connection broke after the commit and the new one was refused", pageview.ErrUnavailable)
+}
+
+// TestAPIDoesNotRecordTwiceAfterARefusedPassword is issue 18's item 4: one event, and the view it
+// recorded must be stored once, even though the answer is 503 and a password was refused.
+func TestAPIDoesNotRecordTwiceAfterARefusedPassword(t *testing.T) {
+	t.Parallel()
+	a, url := testApp(t)
+	var db counter
+	a.Recorder = commitThenRefuse{Recorder: a.Recorder, db: &db}
+	h, err := New(HandlerAPI, a, &db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle := h.(func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error))
+	var ev events.APIGatewayV2HTTPRequest
+	fixture(t, "api-post-view.json", &ev)
+	resp, err := handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", resp.StatusCode)
+	}
+	if n := queryInt(t, url, "SELECT count(*) FROM views WHERE path = '/docs'"); n != 1 {
+		t.Errorf("one event stored %d views, want 1: a request that may have written is never re-run", n)
+	}
+}
+
+// A read that fails after a refused password, before anything was recorded, is still retried.
+func TestAPIRetriesAReadAfterARefusedPassword(t *testing.T) {
+	t.Parallel()
+	var db counter
+	calls := 0
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 {
+			db.n.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	if resp := invokeAPI(t, NewAPI(h, &db, quietLog()), "api-get-stats.json"); resp.StatusCode != http.StatusOK || calls != 2 {
+		t.Errorf("status %d after %d calls, want 200 after 2", resp.StatusCode, calls)
+	}
+}
+
+// TestMigrateProvisionsTheAppRole runs the migrate handler with a role to provision and checks the
+// role in the real database.
+func TestMigrateProvisionsTheAppRole(t *testing.T) {
+	t.Parallel()
+	a, url := testApp(t)
+	name := fmt.Sprintf("prawn_app_lambda_%d", time.Now().UnixNano()%1_000_000_000)
+	t.Cleanup(func() {
+		c := connect(t, url)
+		for _, q := range []string{"DROP OWNED BY " + name, "DROP ROLE " + name} {
+			if _, err := c.Exec(context.Background(), q); err != nil {
+				t.Log(err)
+			}
+		}
+	})
+	m := &Migrate{Store: a.Store, Log: quietLog(), AppRole: func(context.Context) (storage.AppRole, bool, error) {
+		return storage.AppRole{Name: name, Password: "from-the-app-secret"}, true, nil
+	}}
+	sum, err := m.Handle(context.Background(), json.RawMessage(`{}`))
+	if err != nil || sum.AppRole != name || sum.AppRoleAuth != "password" {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	if n := queryInt(t, url, `SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = $1 AND table_name = 'views' AND privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')`, name); n != 4 {
+		t.Errorf("privileges on views = %d, want SELECT, INSERT, UPDATE, DELETE", n)
+	}
+	if n := queryInt(t, url, `SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = $1 AND table_name = 'goose_db_version'`, name); n != 0 {
+		t.Errorf("privileges on the migrations' table = %d, want none", n)
+	}
+	m.AppRole = func(context.Context) (storage.AppRole, bool, error) {
+		return storage.AppRole{}, false, fmt.Errorf("secret unreadable")
+	}
+	if _, err := m.Handle(context.Background(), json.RawMessage(`{}`)); err == nil || !strings.Contains(err.Error(), "app role") {
+		t.Errorf("unreadable app secret: %v, want a failed migration (the deploy fails)", err)
+	}
+}
+
+// logLines collects JSON log lines.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logLines) messages() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+		var m struct {
+			Msg   string `json:"msg"`
+			Level string `json:"level"`
+		}
+		if json.Unmarshal([]byte(line), &m) == nil && strings.HasPrefix(m.Msg, "canary_") {
+			out = append(out, m.Level+" "+m.Msg)
+		}
+	}
+	return out
+}
+
+// TestRollupChecksTheCanary: after each run the rollup logs canary_ok when the synthetic view of
+// the current or the previous UTC hour is counted, canary_missing (a warning) otherwise; the
+// canary's views never reach the every-host numbers.
+func TestRollupChecksTheCanary(t *testing.T) {
+	t.Parallel()
+	a, _ := testApp(t)
+	var logs logLines
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	now := time.Now().UTC()
+	r := &Rollup{Store: a.Store, Log: log, CanaryPath: "/_prawn/canary", Stats: a.Stats, Now: func() time.Time { return now }}
+	var ev events.EventBridgeEvent
+	fixture(t, "scheduled-event.json", &ev)
+	if _, err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	// The hourly canary event, through the api handler.
+	api := NewAPI(a.Handler(), nil, a.Log)
+	resp := invokeAPI(t, api, "canary-event.json")
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("canary event: %d %s", resp.StatusCode, resp.Body)
+	}
+	if _, err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Truncate(time.Hour).Add(time.Hour + 59*time.Minute) // the next hour: still counted
+	if _, err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Hour) // two hours later: missing
+	if _, err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"WARN canary_missing", "INFO canary_ok", "INFO canary_ok", "WARN canary_missing"}
+	if got := logs.messages(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("canary log lines %v, want %v", got, want)
+	}
+	// Out of the owner's numbers: every-host reads leave the canary's host out.
+	if n, err := a.Stats.Total(context.Background(), stats.Scope{}); err != nil || n != 0 {
+		t.Errorf("every-host total %d, %v; want 0 (the canary is not a view of any site)", n, err)
+	}
+	if resp := invokeAPI(t, api, "api-get-hosts.json"); !strings.Contains(resp.Body, `"hosts":[]`) {
+		t.Errorf("GET /api/hosts = %s, want no host", resp.Body)
 	}
 }

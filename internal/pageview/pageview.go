@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -29,8 +30,8 @@ var ErrInvalid = errors.New("invalid view")
 // view was not recorded and the client should try again shortly.
 var ErrOverloaded = errors.New("too many views in flight")
 
-// ErrUnavailable means the database could not be reached or did not answer in time; the client
-// should try again shortly.
+// ErrUnavailable means the database (with queue ingest: the queue) could not be reached or did
+// not answer in time; the client should try again shortly.
 var ErrUnavailable = errors.New("the database is unavailable")
 
 // RuleError is a broken rule of a view: Rule says which ("path must start with \"/\""). It is
@@ -351,6 +352,23 @@ type Store interface {
 // Recorder commits views. Record returns only once the view is committed.
 type Recorder interface {
 	Record(ctx context.Context, v View) error
+}
+
+// QueueDepth is how many accepted views wait in the queue of queue ingest, as the queue
+// estimates it.
+type QueueDepth struct {
+	// Waiting is the views not yet received by a consumer; InFlight those being written.
+	Waiting, InFlight int64
+	// ReadAt is when the queue said so.
+	ReadAt time.Time
+}
+
+// Queue is where views wait when the Recorder queues them instead of committing them (queue
+// ingest): Record then returns once the queue has accepted the view durably, and a consumer
+// writes it later.
+type Queue interface {
+	// Depth is the queue's approximate depth (cached for a few seconds).
+	Depth(ctx context.Context) (QueueDepth, error)
 }
 
 // Direct is the simplest Recorder: one INSERT transaction per view.

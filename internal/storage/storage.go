@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -205,4 +206,54 @@ func (s *Store) Analyze(ctx context.Context) error {
 		return fmt.Errorf("analyze rollups: %w", classify(err))
 	}
 	return nil
+}
+
+// CanaryHost is the reserved host of the synthetic canary view: reads of every host (no host
+// given) leave it out, so the canary never shows in a site's numbers; reads of this host count
+// it. ".invalid" is a top-level domain that can never be a real site (RFC 6761).
+const CanaryHost = "canary.prawn.invalid"
+
+// AcceptedView is a view accepted by the api in queue mode: its id (a UUIDv7) and the time it
+// was accepted travel with it through SQS.
+type AcceptedView struct {
+	ID         [16]byte
+	AcceptedAt time.Time
+	View
+}
+
+// InsertAcceptedViews records views accepted earlier in one statement and one transaction, each
+// at the time it was accepted, skipping those whose id was recorded before (a redelivery); it
+// returns how many were new.
+func (s *Store) InsertAcceptedViews(ctx context.Context, views []AcceptedView) (int64, error) {
+	n := len(views)
+	p := db.InsertAcceptedViewsParams{
+		Ids: make([]pgtype.UUID, n), ViewedAt: make([]time.Time, n),
+		Hosts: make([]string, n), Paths: make([]string, n), Referrers: make([]string, n), RefHosts: make([]string, n),
+		UtmSources: make([]string, n), UtmMediums: make([]string, n), UtmCampaigns: make([]string, n),
+		Browsers: make([]string, n), Oses: make([]string, n), Devices: make([]string, n),
+		Countries: make([]string, n), Visitors: make([]int64, n),
+	}
+	for i, a := range views {
+		v := a.View
+		p.Ids[i], p.ViewedAt[i] = pgtype.UUID{Bytes: a.ID, Valid: true}, a.AcceptedAt
+		p.Hosts[i], p.Paths[i], p.Referrers[i], p.RefHosts[i] = v.Host, v.Path, v.Referrer, v.RefHost
+		p.UtmSources[i], p.UtmMediums[i], p.UtmCampaigns[i] = v.UTMSource, v.UTMMedium, v.UTMCampaign
+		p.Browsers[i], p.Oses[i], p.Devices[i], p.Countries[i] = v.Browser, v.OS, v.Device, v.Country
+		p.Visitors[i] = v.Visitor
+	}
+	inserted, err := s.q.InsertAcceptedViews(ctx, p)
+	if err != nil {
+		return 0, fmt.Errorf("insert %d accepted views: %w", n, classify(err))
+	}
+	return inserted, nil
+}
+
+// PruneAcceptedViews forgets at most maxRows ids of views accepted before the id before (a UUIDv7
+// of the cutoff time), oldest first; it returns how many it forgot.
+func (s *Store) PruneAcceptedViews(ctx context.Context, before [16]byte, maxRows int) (int64, error) {
+	n, err := s.q.PruneAcceptedViews(ctx, db.PruneAcceptedViewsParams{Before: pgtype.UUID{Bytes: before, Valid: true}, MaxRows: int32(maxRows)})
+	if err != nil {
+		return 0, fmt.Errorf("prune accepted ids: %w", classify(err))
+	}
+	return n, nil
 }

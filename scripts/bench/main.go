@@ -50,6 +50,11 @@ type config struct {
 	serverURL        string
 	vegeta           string
 	quick            bool
+	// The consumer run: -consumer alone, else after the ladder.
+	consumer         bool
+	consumerSizes    []int
+	consumerWriters  []int
+	consumerDuration time.Duration
 }
 
 var (
@@ -97,6 +102,10 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.serverURL, "server-url", os.Getenv("BENCH_SERVER_URL"),
 		"Postgres server (URL) on which to create fresh databases (default $BENCH_SERVER_URL, else a private cluster in a temp folder)")
 	fs.StringVar(&c.vegeta, "vegeta", os.Getenv("BENCH_VEGETA"), "vegeta binary (default $BENCH_VEGETA, else vegeta "+vegetaVersion+" installed into the user's cache)")
+	fs.BoolVar(&c.consumer, "consumer", false, "run only the consumer benchmark (queue ingest): batches into Postgres, and the api handler's CPU per view in queue mode (make bench/consumer)")
+	sizes := fs.String("consumer-sizes", "100,1000,10000", "consumer benchmark: views per SQS batch")
+	writers := fs.String("consumer-writers", "1,2", "consumer benchmark: consumers writing in parallel (the consume function's concurrency)")
+	fs.DurationVar(&c.consumerDuration, "consumer-duration", 10*time.Second, "consumer benchmark: longest run of each batch size")
 	fs.BoolVar(&c.quick, "quick", false, "a tiny ladder (about 1.5 minutes) to check the benchmark, not to measure; writes nothing unless -out is given")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./scripts/bench [flags]  (make bench, make bench/quick)\n\n")
@@ -112,12 +121,15 @@ func parseFlags(args []string) (config, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if c.quick {
 		quick := map[string]func(){
-			"rates":      func() { *rates = "1000 2000" },
-			"slow-rates": func() { *slow = "1000" },
-			"duration":   func() { c.duration = 2 * time.Second },
-			"ramp":       func() { c.ramp = time.Second },
-			"warm":       func() { c.warmDuration = time.Second },
-			"out":        func() { c.out = "-" },
+			"rates":             func() { *rates = "1000 2000" },
+			"slow-rates":        func() { *slow = "1000" },
+			"duration":          func() { c.duration = 2 * time.Second },
+			"ramp":              func() { c.ramp = time.Second },
+			"warm":              func() { c.warmDuration = time.Second },
+			"out":               func() { c.out = "-" },
+			"consumer-sizes":    func() { *sizes = "100,1000" },
+			"consumer-writers":  func() { *writers = "1" },
+			"consumer-duration": func() { c.consumerDuration = time.Second },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -134,6 +146,17 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.slowRates, err = parseInts(*slow); err != nil {
 		return c, fmt.Errorf("-slow-rates: %w", err)
+	}
+	if c.consumerSizes, err = parseInts(*sizes); err != nil || len(c.consumerSizes) == 0 {
+		return c, fmt.Errorf("-consumer-sizes: %v", err)
+	}
+	if c.consumerWriters, err = parseInts(*writers); err != nil || len(c.consumerWriters) == 0 {
+		return c, fmt.Errorf("-consumer-writers: %v", err)
+	}
+	for _, n := range c.consumerSizes {
+		if n > 10000 {
+			return c, fmt.Errorf("-consumer-sizes: %d is more than an SQS event source mapping delivers (10000)", n)
+		}
 	}
 	if *only != "" {
 		for _, n := range strings.Split(*only, ",") {
@@ -188,6 +211,9 @@ func targetNames() string {
 
 // run is the whole benchmark: it chdirs to the repository, measures, and writes the report.
 func run(ctx context.Context, c config, log *slog.Logger) error {
+	if c.consumer {
+		return runConsumerBench(ctx, c, log)
+	}
 	root, err := benchdoc.Root()
 	if err != nil {
 		return err
@@ -215,5 +241,5 @@ func run(ctx context.Context, c config, log *slog.Logger) error {
 	if lost := rep.lost(); lost != "" {
 		return fmt.Errorf("views lost (acknowledged but not in the database): %s", lost)
 	}
-	return nil
+	return b.consumerSection(ctx)
 }

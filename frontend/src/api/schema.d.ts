@@ -15,9 +15,12 @@ export interface paths {
         put?: never;
         /**
          * Record one page view
-         * @description Answers 201 only after the view is committed to the database. A view from a known bot or
-         *     crawler (or marked `bot: true`), a browser prefetch (`Sec-Purpose: prefetch` or
-         *     `Purpose: prefetch`), or a view of a host the server does not count (`PRAWN_SITES`) is
+         * @description Answers 201 only after the view is committed to the database. A server that queues views
+         *     (queue ingest, on AWS) answers 202 instead, once the view is stored durably in its queue:
+         *     it is written later, carrying the time it was accepted, exactly once, and counted from
+         *     then on (`GET /api/stats` shows the queue's approximate depth in `queued`). A view from a
+         *     known bot or crawler (or marked `bot: true`), a browser prefetch (`Sec-Purpose: prefetch`
+         *     or `Purpose: prefetch`), or a view of a host the server does not count (`PRAWN_SITES`) is
          *     answered 200 with `counted: false` and is not recorded. Generic HTTP clients (curl, Go,
          *     Python and others) count: sites post their views from their back ends. A body of another
          *     type than `application/json` or `text/plain` is refused with 415; a body without a
@@ -399,6 +402,29 @@ export interface components {
             to: string;
             series: components["schemas"]["Bucket"][];
             dropped?: components["schemas"]["Dropped"];
+            queued?: components["schemas"]["Queued"];
+        };
+        /**
+         * @description Only with queue ingest: views accepted (`202`) and not yet written, site-wide, as the queue
+         *     estimates them: approximate, read from the queue at most every 5 seconds by each server
+         *     instance. Absent when views are written directly, or when the queue did not answer.
+         */
+        Queued: {
+            /**
+             * Format: int64
+             * @description Views waiting in the queue (SQS ApproximateNumberOfMessages).
+             */
+            approximateWaiting: number;
+            /**
+             * Format: int64
+             * @description Views being written (SQS ApproximateNumberOfMessagesNotVisible); some may already be counted.
+             */
+            approximateInFlight: number;
+            /**
+             * Format: date-time
+             * @description When the queue was asked.
+             */
+            readAt: string;
         };
         /**
          * @description Views this server instance did not count since it started, by reason (site-wide). The
@@ -725,6 +751,20 @@ export interface operations {
                     "application/json": components["schemas"]["RecordedView"];
                 };
             };
+            /**
+             * @description Queue ingest: the view is accepted and stored durably in the queue (it survives the
+             *     loss of this server); it is written to the database shortly, with the time it was
+             *     accepted, and counted once however often the queue delivers it. Until then reads do
+             *     not count it.
+             */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordedView"];
+                };
+            };
             400: components["responses"]["BadRequest"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedType"];
@@ -861,7 +901,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The view is committed (unless `counted` is false); the count includes it. */
+            /**
+             * @description The view is committed (unless `counted` is false); the count includes it. With queue
+             *     ingest the view is accepted into the queue and written shortly; the count includes it
+             *     all the same.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
