@@ -140,3 +140,17 @@ ANALYZE views;
 
 -- name: AnalyzeRollups :exec
 ANALYZE hourly_stats, daily_stats, totals, daily_breakdowns, visitor_days;
+
+-- name: AllowSeqScans :exec
+-- Lets the rest of the transaction scan whole tables (checks and rebuilds read everything).
+SELECT set_config('enable_seqscan', 'on', true);
+
+-- name: ListStaleTables :many
+-- prawn's tables whose planner statistics are missing or stale: never analyzed, or more rows
+-- changed since the last ANALYZE than autovacuum's default threshold (50 rows plus 10 %).
+SELECT s.relname::text AS relname
+FROM pg_catalog.pg_stat_user_tables s
+JOIN pg_catalog.pg_class c ON c.oid = s.relid
+WHERE s.relname IN ('views', 'hourly_stats', 'daily_stats', 'totals', 'daily_breakdowns', 'visitor_days')
+  AND (coalesce(s.last_analyze, s.last_autoanalyze) IS NULL AND s.n_live_tup + s.n_mod_since_analyze > 0
+       OR s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0));

@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+const allowSeqScans = `-- name: AllowSeqScans :exec
+SELECT set_config('enable_seqscan', 'on', true)
+`
+
+// Lets the rest of the transaction scan whole tables (checks and rebuilds read everything).
+func (q *Queries) AllowSeqScans(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, allowSeqScans)
+	return err
+}
+
 const analyzeRollups = `-- name: AnalyzeRollups :exec
 ANALYZE hourly_stats, daily_stats, totals, daily_breakdowns, visitor_days
 `
@@ -420,6 +430,37 @@ type InsertVisitorDaysFromRawParams struct {
 func (q *Queries) InsertVisitorDaysFromRaw(ctx context.Context, arg InsertVisitorDaysFromRawParams) error {
 	_, err := q.db.Exec(ctx, insertVisitorDaysFromRaw, arg.FromDay, arg.ToDay)
 	return err
+}
+
+const listStaleTables = `-- name: ListStaleTables :many
+SELECT s.relname::text AS relname
+FROM pg_catalog.pg_stat_user_tables s
+JOIN pg_catalog.pg_class c ON c.oid = s.relid
+WHERE s.relname IN ('views', 'hourly_stats', 'daily_stats', 'totals', 'daily_breakdowns', 'visitor_days')
+  AND (coalesce(s.last_analyze, s.last_autoanalyze) IS NULL AND s.n_live_tup + s.n_mod_since_analyze > 0
+       OR s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0))
+`
+
+// prawn's tables whose planner statistics are missing or stale: never analyzed, or more rows
+// changed since the last ANALYZE than autovacuum's default threshold (50 rows plus 10 %).
+func (q *Queries) ListStaleTables(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, listStaleTables)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var relname string
+		if err := rows.Scan(&relname); err != nil {
+			return nil, err
+		}
+		items = append(items, relname)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const recomputeTotals = `-- name: RecomputeTotals :exec

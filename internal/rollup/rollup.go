@@ -32,6 +32,7 @@ type Store interface {
 	Unfolded(ctx context.Context) (int64, error)
 	CloseVisitorDays(ctx context.Context, closeAfter time.Duration) (time.Time, error)
 	DeleteExpiredSalts(ctx context.Context) (int64, error)
+	AnalyzeIfStale(ctx context.Context) (bool, error)
 }
 
 // Options tune a run.
@@ -61,8 +62,9 @@ type Result struct {
 	Duration time.Duration
 }
 
-// Run folds every view that can be folded now, in batches, until none is left; then it closes
-// the visitor days that are over and deletes expired salts. When another rollup is running it
+// Run folds every view that can be folded now, in batches, until none is left; then (at most once
+// a minute per process) it closes the visitor days that are over, deletes expired salts and
+// analyzes tables whose statistics are stale. When another rollup is running it
 // returns at once with Busy set (or waits, with Options.Wait).
 func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 	size := opt.BatchSize
@@ -118,6 +120,12 @@ func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 	if _, err := store.DeleteExpiredSalts(ctx); err != nil {
 		res.Duration = time.Since(start)
 		return res, fmt.Errorf("delete expired salts: %w", err)
+	}
+	// Reads plan by indexes whatever the statistics say, but fresh statistics keep them cheap
+	// after a bulk load (an import, a restore) even where autovacuum is off.
+	if _, err := store.AnalyzeIfStale(ctx); err != nil {
+		res.Duration = time.Since(start)
+		return res, fmt.Errorf("analyze: %w", err)
 	}
 	res.Duration = time.Since(start)
 	return res, nil

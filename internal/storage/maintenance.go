@@ -44,6 +44,9 @@ func (s *Store) CheckRollups(ctx context.Context, from, to time.Time) (Check, er
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			q := s.q.WithTx(tx)
+			if err := q.AllowSeqScans(ctx); err != nil {
+				return err
+			}
 			hours, err := q.DiffHourly(ctx, db.DiffHourlyParams{FromHour: from, ToHour: to})
 			if err != nil {
 				return fmt.Errorf("compare hourly rollups: %w", err)
@@ -92,6 +95,9 @@ func (s *Store) RebuildRollups(ctx context.Context, from, to time.Time) (removed
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		if err := lockRollup(ctx, q, true); err != nil {
+			return err
+		}
+		if err := q.AllowSeqScans(ctx); err != nil {
 			return err
 		}
 		if removed, err = q.DeleteRollupDays(ctx, db.DeleteRollupDaysParams{FromDay: from, ToDay: to, FromHour: from, ToHour: to}); err != nil {

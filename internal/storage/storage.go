@@ -58,6 +58,13 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	// Hour and day arithmetic in SQL is done in UTC whatever the server's default.
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	cfg.ConnConfig.RuntimeParams["application_name"] = "prawn"
+	// prawn's queries read ranges of primary keys and indexes; a plan must not depend on table
+	// statistics, which are missing after a bulk load until ANALYZE runs (autovacuum may be off
+	// or behind): a sequential scan is never the plan unless no index can serve, and no query
+	// pays for JIT compilation because an estimate without statistics looks huge. Checks and
+	// rebuilds, which do read everything, turn sequential scans back on for their transaction.
+	cfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+	cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	cfg.BeforeConnect = opt.BeforeConnect
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -194,6 +201,16 @@ func (s *Store) SeedViews(ctx context.Context, n int, seed Seed) (int64, error) 
 		return 0, fmt.Errorf("seed %d views: %w", n, classify(err))
 	}
 	return rows, nil
+}
+
+// AnalyzeIfStale analyzes prawn's tables when their planner statistics are missing or stale (as
+// autovacuum would, for servers where it is off or behind) and reports whether it did.
+func (s *Store) AnalyzeIfStale(ctx context.Context) (bool, error) {
+	stale, err := s.q.ListStaleTables(ctx)
+	if err != nil || len(stale) == 0 {
+		return false, classify(err)
+	}
+	return true, s.Analyze(ctx)
 }
 
 // Analyze gives the planner fresh statistics of the raw views and the rollups, as a bulk load

@@ -332,6 +332,34 @@ func TestOneStatementTotals(t *testing.T) {
 	}
 }
 
+// ListStaleTables, AnalyzeViews, AnalyzeRollups (through AnalyzeIfStale)
+func TestAnalyzeIfStale(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	views := make([]storage.View, 500)
+	for i := range views {
+		views[i] = storage.View{Path: fmt.Sprintf("/%d", i)}
+	}
+	db.Insert(t, views...)
+	// The server counts changed rows a moment after the transaction; never analyzed, views is stale.
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		did, err := db.AnalyzeIfStale(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !did {
+			return errors.New("500 new rows in a table never analyzed: not stale yet")
+		}
+		return nil
+	})
+	if did, err := db.AnalyzeIfStale(ctx); err != nil || did {
+		t.Errorf("right after ANALYZE: analyzed again = %v, %v", did, err)
+	}
+	if n := db.Counts(t, "SELECT 'n', reltuples::bigint FROM pg_class WHERE oid = 'views'::regclass")["n"]; n != 500 {
+		t.Errorf("statistics say views has %d rows, want 500", n)
+	}
+}
+
 // SplitDays cuts a range of hours into whole days and the hours around them.
 func TestSplitDays(t *testing.T) {
 	d := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
