@@ -89,7 +89,7 @@ bench/quick: ## The ingest benchmark's tiny ladder (~1.5 min): checks that it wo
 	$(GO) run ./scripts/bench -quick $(BENCH_FLAGS)
 
 .PHONY: bench/reads
-bench/reads: ## Read benchmark (issue 17; ~25 min at the default 10 M views): every read of the page against prawn serve in five cases; writes docs/benchmarks.md.
+bench/reads: ## Read benchmark (issue 17; ~30-45 min at the default 10 M views): every read of the page against prawn serve in five cases; writes docs/benchmarks.md.
 	$(GO) run ./scripts/benchreads $(BENCH_FLAGS)
 
 .PHONY: bench/rollup

@@ -82,6 +82,15 @@ func newBench(ctx context.Context, c config, log *slog.Logger) (_ *bench, err er
 	if err := os.Chmod(b.tmp, 0o755); err != nil {
 		return nil, err
 	}
+	if c.serverURL == "" {
+		var fs syscall.Statfs_t
+		if err := syscall.Statfs(b.tmp, &fs); err == nil {
+			if free, need := int64(fs.Bavail)*int64(fs.Bsize), diskNeed(c); need > free {
+				return nil, fmt.Errorf("the cases' databases need about %s in %s (the private cluster's folder; set TMPDIR, or use -server-url), and %s is free",
+					size(need), os.TempDir(), size(free))
+			}
+		}
+	}
 	if c.has("e") {
 		if b.vegeta, err = benchkit.FindVegeta(ctx, c.vegeta, log); err != nil {
 			return nil, err
@@ -97,6 +106,36 @@ func newBench(ctx context.Context, c config, log *slog.Logger) (_ *bench, err er
 		return nil, err
 	}
 	return b, nil
+}
+
+// Bytes of database per view, measured with `prawn seed` at 1 M views (views, indexes, rollups,
+// visitors): 1 000 paths, and 100 000 paths (more rollup rows per view).
+const (
+	bytesPerView      = 420
+	bytesPerFloodView = 680
+)
+
+// diskNeed estimates the most disk the run's databases take at one time (each is dropped when its
+// cases are done), with a quarter more for WAL and VACUUM.
+func diskNeed(c config) int64 {
+	var need int64
+	if c.has("a") || c.has("b") || c.has("e") {
+		n := int64(c.history)
+		if c.has("b") {
+			n += int64(c.tail)
+		}
+		if c.has("e") {
+			n += int64(c.ingestRate) * int64((c.budget + c.ramp).Seconds()) // the ingest, at most
+		}
+		need = max(need, n*bytesPerView)
+	}
+	if c.has("c") {
+		need = max(need, int64(c.floodViews)*bytesPerFloodView)
+	}
+	if c.has("d") {
+		need = max(need, int64(c.bulk)*bytesPerView)
+	}
+	return need + need/4
 }
 
 // openServer starts the private cluster or checks -server-url, and finds the postmaster.
@@ -179,6 +218,17 @@ func (b *bench) newDatabase(ctx context.Context, label string) (*database, error
 		return nil, err
 	}
 	return db, nil
+}
+
+// drop drops db once its cases are done, so the run needs the disk of one case's data at a time.
+func (b *bench) drop(ctx context.Context, db *database) error {
+	name := db.url[strings.LastIndex(db.url, "/")+1:]
+	name, _, _ = strings.Cut(name, "?")
+	if err := b.query(ctx, b.admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop %s: %w", db.label, err)
+	}
+	b.dbs = slices.DeleteFunc(b.dbs, func(n string) bool { return n == name })
+	return nil
 }
 
 // prawnRun runs the prawn command args on db and returns its output.
@@ -407,7 +457,7 @@ type caseResult struct {
 	// CPU over the timed rounds, % of one core; NaN where unknown.
 	cpuServer, cpuPG float64
 	exact            string // what the check of the site's total against count(*) found
-	exactOK          bool
+	checked, exactOK bool   // it was checked; it was exact (or not checked)
 	stats            string // case (d): the planner's statistics before and after the reads
 	ingest           *ingestResult
 }
@@ -468,7 +518,7 @@ func (b *bench) checkExact(ctx context.Context, cl *client, db *database, cr *ca
 		return err
 	}
 	if code != http.StatusOK {
-		cr.exact = fmt.Sprintf("not checked: GET /api/stats answered %d", code)
+		cr.exact = fmt.Sprintf("GET /api/stats answered %d", code)
 		cr.exactOK = true
 		return nil
 	}
@@ -476,7 +526,7 @@ func (b *bench) checkExact(ctx context.Context, cl *client, db *database, cr *ca
 	if err := b.query(ctx, db.url, "SELECT count(*) FROM views", &n); err != nil {
 		return err
 	}
-	cr.exactOK = total == n
+	cr.checked, cr.exactOK = true, total == n
 	cr.exact = fmt.Sprintf("total %d, count(*) %d, tail %d", total, n, pending)
 	return nil
 }
@@ -567,6 +617,9 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 			}
 			add(bc)
 		}
+		if err := b.drop(ctx, db); err != nil {
+			return nil, err
+		}
 	}
 
 	if b.c.has("c") {
@@ -591,6 +644,9 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 		}
 		add(cc)
 		b.stop(s)
+		if err := b.drop(ctx, db); err != nil {
+			return nil, err
+		}
 	}
 
 	if b.c.has("d") {
@@ -600,6 +656,9 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 		}
 		add(before)
 		add(after)
+		if err := b.drop(ctx, before.db); err != nil {
+			return nil, err
+		}
 	}
 	rep.skipped = b.skipped()
 	rep.took = time.Since(b.started)

@@ -47,3 +47,19 @@ func TestHasOperation(t *testing.T) {
 		t.Errorf("skipped = %q", s)
 	}
 }
+
+func TestDiskNeed(t *testing.T) {
+	c, err := parseFlags([]string{"-history", "100000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The history (with the tail and at most the ingest) is the largest database.
+	want := (100_000_000 + 1_000_000 + 5000*123) * bytesPerView
+	if got := diskNeed(c); got != int64(want+want/4) {
+		t.Errorf("diskNeed = %d, want %d", got, want+want/4)
+	}
+	c, _ = parseFlags([]string{"-cases", "c"})
+	if got, want := diskNeed(c), int64(3_000_000*bytesPerFloodView); got != want+want/4 {
+		t.Errorf("diskNeed(c) = %d, want %d", got, want+want/4)
+	}
+}

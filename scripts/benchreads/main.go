@@ -20,6 +20,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -57,6 +58,9 @@ var allCases = []string{"a", "b", "c", "d", "e"}
 
 func main() {
 	c, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchreads:", err)
 		os.Exit(2)
@@ -91,7 +95,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.reads, "reads", 200, "timed rounds of every read in each case (after one first, cold round)")
 	fs.DurationVar(&c.budget, "budget", 2*time.Minute, fmt.Sprintf("most time the timed rounds of one case may take: slow cases (reads that answer 503 after PRAWN_DB_TIMEOUT) stop there, after at least %d rounds", minRounds))
 	fs.StringVar(&c.path, "path", "/page/1", "the path of the per-path reads (one of the seeded /page/N)")
-	cases := fs.String("cases", strings.Join(allCases, ","), "comma list of the cases to run")
+	cases := fs.String("cases", strings.Join(allCases, ","), "comma list of the cases to run (e includes a: its reads without ingest)")
 	fs.StringVar(&c.out, "out", "docs/benchmarks.md", `document whose Reads section is rewritten; "-" writes nothing`)
 	fs.StringVar(&c.serverURL, "server-url", os.Getenv("BENCH_SERVER_URL"),
 		"Postgres server (URL) on which to create fresh databases (default $BENCH_SERVER_URL, else a private cluster in a temp folder)")

@@ -109,8 +109,8 @@ func (r *report) markdown() string {
 			"Its server folds on the default interval, so the tail holds at most the few views `GET /api/home` records.\n", r.c.history, r.c.paths, openVisitors)
 	}
 	if r.find("b") != nil {
-		p("  - (b) the database of (a)%s plus %d views seeded into the last hour by the same INSERT … SELECT and not folded: its server runs with `PRAWN_ROLLUP_INTERVAL=0`, "+
-			"and nothing else folds until its reads are done; then `prawn rollup` drains the tail.\n", map[bool]string{true: ", after (e)", false: ""}[r.find("e") != nil], r.c.tail)
+		p("  - (b) the database of (a)%s, plus %d views seeded into the last hour by the same INSERT … SELECT and not folded: its server runs with `PRAWN_ROLLUP_INTERVAL=0`, "+
+			"and nothing else folds until its reads are done; then `prawn rollup` drains the tail.\n", map[bool]string{true: " (with the views (e) recorded, folded)", false: ""}[r.find("e") != nil], r.c.tail)
 	}
 	if r.find("c") != nil {
 		p("  - (c) a separate database of %d views over 30 days on %d distinct paths, made as (a).\n", r.c.floodViews, r.c.floodPaths)
@@ -161,7 +161,9 @@ func (r *report) markdown() string {
 			"d": fmt.Sprintf("(d) reads fast at once after a bulk load: every read p99 ≤ %s before any ANALYZE", msText(goalP99)),
 		}[key]
 		res := fmt.Sprintf("slowest p99 %s ms (%s)", ms(worst), label)
-		if fails > 0 {
+		if fails == 1 {
+			res += "; 1 answer was not 200"
+		} else if fails > 1 {
 			res += fmt.Sprintf("; %d answers were not 200", fails)
 		}
 		p("| %s | %s | %s |\n", goal, res, yesNo(met))
@@ -203,7 +205,8 @@ func (r *report) markdown() string {
 	if e := r.find("e"); e != nil {
 		ir := e.ingest
 		p("- Ingest while (e)'s reads were timed (%s): %d requests sent, %.0f views/s acknowledged (201), success %.4f, p50 %s ms, p99 %s ms, answers %s; "+
-			"vegeta's CPU %s %%; views acknowledged over the whole attack / counted in the database afterwards: %d / %d.\n",
+			"vegeta's CPU %s %%; views acknowledged over the whole attack / counted in the database afterwards: %d / %d "+
+			"(counted above acknowledged: requests that timed out at the client while their view committed; below would be a lost view, and fails the run).\n",
 			secs(ir.window.Round(100*time.Millisecond)), ir.requests, ir.throughput, ir.success, ms(ir.p50), ms(ir.p99), codes(ir.codes), pct(ir.cpuVegeta), ir.acked, ir.counted)
 	}
 	if r.drain != nil {
@@ -356,6 +359,8 @@ func exactText(cr *caseResult) string {
 	switch {
 	case cr.exact == "":
 		return "not checked"
+	case !cr.checked:
+		return "not checked (" + cr.exact + ")"
 	case cr.exactOK:
 		return "yes (" + cr.exact + ")"
 	}

@@ -13,7 +13,7 @@ import (
 // fakeCase is a case whose every read took lat (every tenth round 2×lat), with fails answers
 // of 503 in its first read.
 func fakeCase(key string, lat time.Duration, fails int) *caseResult {
-	cr := &caseResult{key: key, cpuServer: 12, cpuPG: math.NaN(), exact: "total 5, count(*) 5, tail 0", exactOK: true}
+	cr := &caseResult{key: key, cpuServer: 12, cpuPG: math.NaN(), exact: "total 5, count(*) 5, tail 0", checked: true, exactOK: true}
 	for _, rd := range Reads[:3] {
 		rr := ReadResult{Read: rd, First: Sample{Latency: 3 * lat, Code: http.StatusOK}}
 		for i := range 100 {
@@ -78,7 +78,7 @@ func TestMarkdown(t *testing.T) {
 		"| (e) every read's p99 under 5000 views/s of ingest ≤ 1.25 × its p99 without (the higher of before and after) | largest ratio 1.25 (`GET /api/home` (records a view of /, reads the site's total)) | yes |",
 		`- Database "history": 10000000 views, 1000 distinct paths, 3072 MiB when its reads began. Made by: ` + "`prawn seed` 40 s; `prawn rollup` 300 s.",
 		"- (a) history: 100 timed rounds; tail (`pending`) seen by the reads: 0–3 views (median 1); CPU over the rounds: server 12 %, postgres – %; exact: yes (total 5, count(*) 5, tail 0).",
-		"views acknowledged over the whole attack / counted in the database afterwards: 115000 / 115000.",
+		"views acknowledged over the whole attack / counted in the database afterwards: 115000 / 115000 (counted above",
 		"`GET /api/badge.svg?path=…&record=false`: skipped",
 	} {
 		if !strings.Contains(md, want) {
@@ -138,6 +138,16 @@ func TestFormatting(t *testing.T) {
 	}
 	if secs(1500*time.Millisecond) != "1.5 s" || ms(1234567*time.Nanosecond) != "1.23" || msText(goalP99) != "10 ms" {
 		t.Error("secs, ms or msText")
+	}
+	for cr, want := range map[*caseResult]string{
+		{}: "not checked",
+		{exact: "GET /api/stats answered 503", exactOK: true}:                "not checked (GET /api/stats answered 503)",
+		{exact: "total 1, count(*) 1, tail 0", checked: true, exactOK: true}: "yes (total 1, count(*) 1, tail 0)",
+		{exact: "total 1, count(*) 2, tail 0", checked: true}:                "**no** (total 1, count(*) 2, tail 0)",
+	} {
+		if got := exactText(cr); got != want {
+			t.Errorf("exactText = %q, want %q", got, want)
+		}
 	}
 	if ratio(time.Second, 0) != math.Inf(1) {
 		t.Error("ratio over zero")
