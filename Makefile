@@ -92,6 +92,10 @@ bench/consumer: ## Queue ingest's consumer alone (~2 min): SQS batches of 100, 1
 bench/quick: ## The ingest benchmark's tiny ladder (~1.5 min): checks that it works (development, CI); writes nothing.
 	$(GO) run ./scripts/bench -quick $(BENCH_FLAGS)
 
+.PHONY: bench/reads
+bench/reads: ## Read benchmark (issue 17; ~30-45 min at the default 10 M views): every read of the page against prawn serve in five cases; writes docs/benchmarks.md.
+	$(GO) run ./scripts/benchreads $(BENCH_FLAGS)
+
 .PHONY: bench/rollup
 bench/rollup: ## Rollup benchmark (~4 min): fold cost vs history size, reads from rollups vs raw rows; writes docs/benchmarks.md.
 	$(GO) run ./scripts/benchrollup $(BENCH_FLAGS)

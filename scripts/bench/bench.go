@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +22,7 @@ import (
 
 	"github.com/prawnhq/prawn/internal/pgembed"
 	"github.com/prawnhq/prawn/scripts/internal/benchdoc"
+	"github.com/prawnhq/prawn/scripts/internal/benchkit"
 )
 
 // bench is one run: its tools, its database server, the servers it started and what it measured.
@@ -89,7 +87,7 @@ func newBench(ctx context.Context, c config, log *slog.Logger) (_ *bench, err er
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		return nil, fmt.Errorf("the benchmark reads CPU times from Linux's /proc: %w", err)
 	}
-	b := &bench{c: c, log: log, hz: clockTicks(), started: time.Now(), loadBefore: benchdoc.LoadAvg()}
+	b := &bench{c: c, log: log, hz: benchkit.ClockTicks(), started: time.Now(), loadBefore: benchdoc.LoadAvg()}
 	defer func() {
 		if err != nil {
 			b.close()
@@ -105,13 +103,10 @@ func newBench(ctx context.Context, c config, log *slog.Logger) (_ *bench, err er
 	if b.pgbench, err = findPgbench(); err != nil {
 		return nil, err
 	}
-	if b.vegeta, err = b.findVegeta(ctx); err != nil {
+	if b.vegeta, err = benchkit.FindVegeta(ctx, b.c.vegeta, b.log); err != nil {
 		return nil, err
 	}
-	b.vegetaVersion = "(version unknown)"
-	if info, err := buildinfo.ReadFile(b.vegeta); err == nil && info.Main.Version != "" {
-		b.vegetaVersion = info.Main.Version
-	}
+	b.vegetaVersion = benchkit.BuildVersion(b.vegeta)
 	log.Info("building prawn and the hello-world server")
 	b.prawn, b.hello = filepath.Join(b.tmp, "prawn"), filepath.Join(b.tmp, "hello")
 	for bin, pkg := range map[string]string{b.prawn: "./cmd/prawn", b.hello: "./scripts/bench/hello"} {
@@ -125,34 +120,10 @@ func newBench(ctx context.Context, c config, log *slog.Logger) (_ *bench, err er
 	return b, nil
 }
 
-// findVegeta is -vegeta, or vegeta at vegetaVersion in the user's cache, installed there first
-// when missing.
-func (b *bench) findVegeta(ctx context.Context) (string, error) {
-	if b.c.vegeta != "" {
-		return b.c.vegeta, nil
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache folder for vegeta (give -vegeta): %w", err)
-	}
-	dir := filepath.Join(cache, "prawn-bench", "vegeta-"+vegetaVersion)
-	bin := filepath.Join(dir, "vegeta")
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	b.log.Info("installing vegeta", "version", vegetaVersion, "into", dir)
-	cmd := exec.CommandContext(ctx, "go", "install", "github.com/tsenart/vegeta/v12@"+vegetaVersion)
-	cmd.Env = append(os.Environ(), "GOBIN="+dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go install vegeta: %w: %s", err, out)
-	}
-	return bin, nil
-}
-
 // openServer starts the private cluster or checks -server-url, and finds the postmaster.
 func (b *bench) openServer(ctx context.Context) error {
 	if b.c.serverURL != "" {
-		u, err := withDatabase(b.c.serverURL, "postgres")
+		u, err := benchkit.WithDatabase(b.c.serverURL, "postgres")
 		if err != nil {
 			return fmt.Errorf("-server-url: %w", err)
 		}
@@ -171,7 +142,7 @@ func (b *bench) openServer(ctx context.Context) error {
 	if err := b.query(ctx, b.admin, "SELECT pg_backend_pid()", &backend); err != nil {
 		return err
 	}
-	b.master = postmaster(backend)
+	b.master = benchkit.Postmaster(backend)
 	switch {
 	case b.master == 0:
 		b.dbDesc += "; its processes are not visible here, so there is no Postgres CPU"
@@ -215,40 +186,22 @@ func (b *bench) newDatabase(ctx context.Context, label string, settings map[stri
 			return "", err
 		}
 	}
-	u, err := withDatabase(b.admin, name)
+	u, err := benchkit.WithDatabase(b.admin, name)
 	if err != nil {
 		return "", err
 	}
 	cmd := exec.CommandContext(ctx, b.prawn, "migrate")
-	cmd.Env = append(without(os.Environ(), "DATABASE_URL"), "DATABASE_URL="+u)
+	cmd.Env = append(benchkit.Without(os.Environ(), "DATABASE_URL"), "DATABASE_URL="+u)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("prawn migrate %s: %w: %s", name, err, lastLine(string(out)))
+		return "", fmt.Errorf("prawn migrate %s: %w: %s", name, err, benchkit.LastLine(string(out)))
 	}
 	return u, nil
-}
-
-// withDatabase is url with its database replaced by name.
-func withDatabase(raw, name string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", err
-	}
-	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return "", fmt.Errorf("%s: want a postgres:// URL", u.Redacted())
-	}
-	u.Path = "/" + name
-	u.RawPath = ""
-	return u.String(), nil
-}
-
-func without(env []string, key string) []string {
-	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, key+"=") })
 }
 
 // start starts target t for ladder l, on a fresh database when it is a prawn, and warms it up.
 func (b *bench) start(ctx context.Context, t Target, l Ladder) (*instance, error) {
 	in := &instance{label: t.Name + l.Suffix, t: t, done: make(chan struct{})}
-	port, err := freePort()
+	port, err := benchkit.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +250,7 @@ func (b *bench) start(ctx context.Context, t Target, l Ladder) (*instance, error
 		if err != nil {
 			return nil, fmt.Errorf("warm-up of %s: %w", in.label, err)
 		}
-		in.warmAcked = countCode(a.results, t.Ack)
+		in.warmAcked = benchkit.CountCode(a.results, t.Ack)
 	}
 	return in, nil
 }
@@ -337,18 +290,9 @@ func (b *bench) logTail(in *instance) string {
 	return strings.Join(lines[max(0, len(lines)-3):], " | ")
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // attackRun is what one vegeta attack measured.
 type attackRun struct {
-	results  []result
+	results  []benchkit.Result
 	from, to time.Time // the window, by the clock: the ramp's end to vegeta's exit
 	cpuVeg   float64   // vegeta's CPU over the window, % of one core
 }
@@ -372,7 +316,7 @@ func (b *bench) attack(ctx context.Context, in *instance, rate int, d time.Durat
 		case <-ctx.Done():
 		}
 		a.from = time.Now()
-		veg0 = snap(cmd.Process.Pid)[cmd.Process.Pid]
+		veg0 = benchkit.Snap(cmd.Process.Pid)[cmd.Process.Pid]
 		atWindow()
 	}
 	err := cmd.Wait()
@@ -380,7 +324,7 @@ func (b *bench) attack(ctx context.Context, in *instance, rate int, d time.Durat
 		return a, ctx.Err()
 	}
 	if err != nil {
-		return a, fmt.Errorf("vegeta attack: %w: %s", err, lastLine(stderr.String()))
+		return a, fmt.Errorf("vegeta attack: %w: %s", err, benchkit.LastLine(stderr.String()))
 	}
 	if atWindow != nil {
 		a.to = time.Now()
@@ -389,19 +333,7 @@ func (b *bench) attack(ctx context.Context, in *instance, rate int, d time.Durat
 		win := total - time.Duration(veg0)*time.Second/time.Duration(b.hz)
 		a.cpuVeg = win.Seconds() / a.to.Sub(a.from).Seconds() * 100
 	}
-	enc := exec.CommandContext(ctx, b.vegeta, "encode", "--to", "json", out)
-	pipe, err := enc.StdoutPipe()
-	if err != nil {
-		return a, err
-	}
-	enc.Stderr = &stderr
-	if err := enc.Start(); err != nil {
-		return a, fmt.Errorf("vegeta encode: %w", err)
-	}
-	a.results, err = decodeResults(pipe)
-	if werr := enc.Wait(); err == nil && werr != nil {
-		err = fmt.Errorf("vegeta encode: %w: %s", werr, lastLine(stderr.String()))
-	}
+	a.results, err = benchkit.ReadResults(ctx, b.vegeta, out)
 	return a, err
 }
 
@@ -411,17 +343,17 @@ func (b *bench) step(ctx context.Context, in *instance, rate, try int) (*Step, e
 	s := &Step{Label: in.label, Records: in.t.Records, UsesDB: in.db != "", Rate: rate, Try: try,
 		CPUPostgres: math.NaN(), PerTxn: math.NaN()}
 	pid := in.cmd.Process.Pid
-	var srv0, pg0 cpuSnap
+	var srv0, pg0 benchkit.CPUSnap
 	var t0 time.Time
 	a, err := b.attack(ctx, in, rate, b.c.ramp+b.c.duration, func() {
 		if t0.IsZero() {
-			t0, srv0, pg0 = time.Now(), snap(pid), pgSnap(b.master)
+			t0, srv0, pg0 = time.Now(), benchkit.Snap(pid), benchkit.PGSnap(b.master)
 			return
 		}
 		secs := time.Since(t0)
-		s.CPUServer = cpuPercent(srv0, snap(pid), b.hz, secs)
+		s.CPUServer = benchkit.CPUPercent(srv0, benchkit.Snap(pid), b.hz, secs)
 		if s.UsesDB && pg0 != nil {
-			s.CPUPostgres = cpuPercent(pg0, pgSnap(b.master), b.hz, secs)
+			s.CPUPostgres = benchkit.CPUPercent(pg0, benchkit.PGSnap(b.master), b.hz, secs)
 		}
 	})
 	if err != nil {
@@ -433,8 +365,8 @@ func (b *bench) step(ctx context.Context, in *instance, rate, try int) (*Step, e
 		return nil, fmt.Errorf("%s exited during the step at %d/s: %s", in.label, rate, b.logTail(in))
 	default:
 	}
-	s.Acked = countCode(a.results, in.t.Ack)
-	s.M = summarize(window(a.results, b.c.ramp))
+	s.Acked = benchkit.CountCode(a.results, in.t.Ack)
+	s.M = summarize(benchkit.Window(a.results, b.c.ramp))
 	b.steps = append(b.steps, s)
 	b.log.Info("step", "target", in.label, "rate", rate, "try", try, "held", s.M.Held(rate),
 		"throughput", int(s.M.Throughput), "success", fmt.Sprintf("%.4f", s.M.Success),
@@ -452,7 +384,7 @@ func (b *bench) waitTimeWait(ctx context.Context, in *instance) {
 	start := time.Now()
 	defer func() { b.timeWait += time.Since(start) }()
 	for i := range 60 {
-		n := timeWaitTo(in.port)
+		n := benchkit.TimeWaitTo(in.port)
 		if n < 6000 {
 			return
 		}
@@ -506,7 +438,7 @@ func (b *bench) ladder(ctx context.Context, l Ladder, insts []*instance) error {
 // its steps, and the views acknowledged and counted.
 func (b *bench) finish(ctx context.Context, in *instance) error {
 	if in.t.Server == Prawn {
-		rss, err := peakRSS(in.cmd.Process.Pid)
+		rss, err := benchkit.PeakRSS(in.cmd.Process.Pid)
 		if err != nil {
 			return fmt.Errorf("%s: %w", in.label, err)
 		}

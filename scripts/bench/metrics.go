@@ -1,71 +1,11 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"math"
 	"slices"
 	"time"
+
+	"github.com/prawnhq/prawn/scripts/internal/benchkit"
 )
-
-// result is what the benchmark reads of one of vegeta's results (`vegeta encode --to json`).
-type result struct {
-	Code      int       `json:"code"`
-	Timestamp time.Time `json:"timestamp"` // when the request was sent
-	Latency   int64     `json:"latency"`   // ns until the answer (or the error)
-}
-
-// decodeResults reads vegeta's JSON results, one object a line.
-func decodeResults(r io.Reader) ([]result, error) {
-	dec := json.NewDecoder(r)
-	var out []result
-	for {
-		var res result
-		err := dec.Decode(&res)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, fmt.Errorf("decode vegeta result %d: %w", len(out)+1, err)
-		}
-		out = append(out, res)
-	}
-}
-
-// window returns the results sent skip or later after the first one: a step's steady state,
-// without the jump from the previous rate.
-func window(rs []result, skip time.Duration) []result {
-	if len(rs) == 0 || skip <= 0 {
-		return rs
-	}
-	first := rs[0].Timestamp
-	for _, r := range rs {
-		if r.Timestamp.Before(first) {
-			first = r.Timestamp
-		}
-	}
-	from := first.Add(skip)
-	var out []result
-	for _, r := range rs {
-		if !r.Timestamp.Before(from) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// countCode counts the results answered with code.
-func countCode(rs []result, code int) int {
-	n := 0
-	for _, r := range rs {
-		if r.Code == code {
-			n++
-		}
-	}
-	return n
-}
 
 // Metrics summarise a step as vegeta's report does (success, throughput, status codes), with
 // exact latency percentiles (nearest rank) instead of vegeta's estimated ones.
@@ -77,7 +17,7 @@ type Metrics struct {
 	Codes          map[int]int // answers by status; 0 for requests that got none (timeout, refused)
 }
 
-func summarize(rs []result) Metrics {
+func summarize(rs []benchkit.Result) Metrics {
 	m := Metrics{Requests: len(rs), Codes: map[int]int{}}
 	if len(rs) == 0 {
 		return m
@@ -106,19 +46,8 @@ func summarize(rs []result) Metrics {
 		m.Throughput = float64(ok) / span.Seconds()
 	}
 	slices.Sort(lat)
-	m.P50, m.P99, m.P999 = quantile(lat, 0.50), quantile(lat, 0.99), quantile(lat, 0.999)
+	m.P50, m.P99, m.P999 = benchkit.Quantile(lat, 0.50), benchkit.Quantile(lat, 0.99), benchkit.Quantile(lat, 0.999)
 	return m
-}
-
-// quantile is the nearest-rank q-quantile of sorted: the smallest value with at least q of all
-// values at or below it.
-func quantile[T any](sorted []T, q float64) T {
-	var zero T
-	if len(sorted) == 0 {
-		return zero
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 // MaxP99 is the highest p99 latency of a step that is held.

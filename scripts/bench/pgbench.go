@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prawnhq/prawn/scripts/internal/benchkit"
 )
 
 // pgbenchSQL is the baseline's transaction: one view, as the naive path writes it.
@@ -67,7 +69,7 @@ func runPgbench(ctx context.Context, bin, url, dir string, clients, threads int,
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return run, fmt.Errorf("pgbench -c %d: %w: %s", clients, err, lastLine(stderr.String()))
+		return run, fmt.Errorf("pgbench -c %d: %w: %s", clients, err, benchkit.LastLine(stderr.String()))
 	}
 	if run.TPS, run.Mean, err = parsePgbenchSummary(string(out)); err != nil {
 		return run, err
@@ -89,7 +91,7 @@ func runPgbench(ctx context.Context, bin, url, dir string, clients, threads int,
 		return run, errors.New("pgbench wrote no transaction log")
 	}
 	slices.Sort(lat)
-	run.P99 = quantile(lat, 0.99)
+	run.P99 = benchkit.Quantile(lat, 0.99)
 	return run, nil
 }
 
@@ -102,7 +104,7 @@ var (
 func parsePgbenchSummary(out string) (tps float64, mean time.Duration, err error) {
 	t, l := tpsLine.FindStringSubmatch(out), latencyLine.FindStringSubmatch(out)
 	if t == nil || l == nil {
-		return 0, 0, fmt.Errorf("pgbench's report has no tps or latency average: %q", lastLine(out))
+		return 0, 0, fmt.Errorf("pgbench's report has no tps or latency average: %q", benchkit.LastLine(out))
 	}
 	tps, _ = strconv.ParseFloat(t[1], 64)
 	ms, _ := strconv.ParseFloat(l[1], 64)
@@ -126,9 +128,4 @@ func parsePgbenchLog(b []byte) ([]time.Duration, error) {
 		out = append(out, time.Duration(us)*time.Microsecond)
 	}
 	return out, sc.Err()
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }

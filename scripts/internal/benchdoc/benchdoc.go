@@ -25,7 +25,7 @@ import (
 )
 
 // Title starts a document that does not exist yet.
-const Title = "# Benchmarks\n\nMeasured by `make bench` and `make bench/rollup`; each section names its machine, date and commands.\n"
+const Title = "# Benchmarks\n\nMeasured by `make bench`, `make bench/rollup` and `make bench/reads`; each section names its machine, date and commands.\n"
 
 // Section is one generated part of the document.
 type Section struct {

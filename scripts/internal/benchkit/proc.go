@@ -1,4 +1,7 @@
-package main
+// Package benchkit holds what the benchmarks under scripts/ share: CPU times and memory from
+// Linux's /proc, vegeta (installing it and reading its results), exact percentiles, and the
+// small helpers for databases and ports.
+package benchkit
 
 import (
 	"bufio"
@@ -14,65 +17,66 @@ import (
 	"time"
 )
 
-// procStat is what the benchmark reads from /proc/PID/stat.
-type procStat struct {
-	ppid  int
-	ticks int64 // user + system CPU time so far, in clock ticks
+// ProcStat is what the benchmark reads from /proc/PID/stat.
+type ProcStat struct {
+	PPID  int
+	Ticks int64 // user + system CPU time so far, in clock ticks
 }
 
-// parseStat reads /proc/PID/stat's text. The command name (field 2) is in parentheses and may
+// ParseStat reads /proc/PID/stat's text. The command name (field 2) is in parentheses and may
 // itself hold spaces and parentheses, so fields are counted from the last ')'.
-func parseStat(b []byte) (procStat, error) {
+func ParseStat(b []byte) (ProcStat, error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return procStat{}, errors.New("stat: no command name")
+		return ProcStat{}, errors.New("stat: no command name")
 	}
 	f := strings.Fields(string(b[i+1:]))
 	// After the name: state(3) ppid(4) ... utime(14) stime(15), so f[0] is field 3.
 	if len(f) < 13 {
-		return procStat{}, fmt.Errorf("stat: %d fields after the command name", len(f))
+		return ProcStat{}, fmt.Errorf("stat: %d fields after the command name", len(f))
 	}
 	ppid, err := strconv.Atoi(f[1])
 	if err != nil {
-		return procStat{}, fmt.Errorf("stat: ppid: %w", err)
+		return ProcStat{}, fmt.Errorf("stat: ppid: %w", err)
 	}
 	utime, err := strconv.ParseInt(f[11], 10, 64)
 	if err != nil {
-		return procStat{}, fmt.Errorf("stat: utime: %w", err)
+		return ProcStat{}, fmt.Errorf("stat: utime: %w", err)
 	}
 	stime, err := strconv.ParseInt(f[12], 10, 64)
 	if err != nil {
-		return procStat{}, fmt.Errorf("stat: stime: %w", err)
+		return ProcStat{}, fmt.Errorf("stat: stime: %w", err)
 	}
-	return procStat{ppid: ppid, ticks: utime + stime}, nil
+	return ProcStat{PPID: ppid, Ticks: utime + stime}, nil
 }
 
-func readStat(pid int) (procStat, error) {
+// ReadStat reads /proc/PID/stat.
+func ReadStat(pid int) (ProcStat, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return procStat{}, err
+		return ProcStat{}, err
 	}
-	return parseStat(b)
+	return ParseStat(b)
 }
 
-// cpuSnap is the CPU ticks used so far by each of a set of processes.
-type cpuSnap map[int]int64
+// CPUSnap is the CPU ticks used so far by each of a set of processes.
+type CPUSnap map[int]int64
 
-// snap reads the CPU ticks of pids; processes that are gone are left out.
-func snap(pids ...int) cpuSnap {
-	s := cpuSnap{}
+// Snap reads the CPU ticks of pids; processes that are gone are left out.
+func Snap(pids ...int) CPUSnap {
+	s := CPUSnap{}
 	for _, p := range pids {
-		if st, err := readStat(p); err == nil {
-			s[p] = st.ticks
+		if st, err := ReadStat(p); err == nil {
+			s[p] = st.Ticks
 		}
 	}
 	return s
 }
 
-// cpuPercent is the % of one core that the processes of after used since before, over d: a
+// CPUPercent is the % of one core that the processes of after used since before, over d: a
 // process absent from before started in between and counts from zero; one that exited in
 // between is missed.
-func cpuPercent(before, after cpuSnap, hz int64, d time.Duration) float64 {
+func CPUPercent(before, after CPUSnap, hz int64, d time.Duration) float64 {
 	if d <= 0 || hz <= 0 {
 		return math.NaN()
 	}
@@ -83,8 +87,8 @@ func cpuPercent(before, after cpuSnap, hz int64, d time.Duration) float64 {
 	return float64(t) / float64(hz) / d.Seconds() * 100
 }
 
-// children lists the processes whose parent is ppid.
-func children(ppid int) []int {
+// Children lists the processes whose parent is ppid.
+func Children(ppid int) []int {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	var out []int
 	for _, d := range dirs {
@@ -92,40 +96,40 @@ func children(ppid int) []int {
 		if err != nil {
 			continue
 		}
-		if st, err := readStat(pid); err == nil && st.ppid == ppid {
+		if st, err := ReadStat(pid); err == nil && st.PPID == ppid {
 			out = append(out, pid)
 		}
 	}
 	return out
 }
 
-// postmaster finds the postmaster of the backend serving a connection (SELECT pg_backend_pid()):
+// Postmaster finds the postmaster of the backend serving a connection (SELECT pg_backend_pid()):
 // its parent, when this process can see both in /proc and the parent is a postgres process.
 // It returns 0 when the server runs elsewhere (another machine, container or PID namespace).
-func postmaster(backend int) int {
-	st, err := readStat(backend)
-	if err != nil || st.ppid <= 1 {
+func Postmaster(backend int) int {
+	st, err := ReadStat(backend)
+	if err != nil || st.PPID <= 1 {
 		return 0
 	}
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", st.ppid))
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", st.PPID))
 	if err != nil || !strings.HasPrefix(strings.TrimSpace(string(comm)), "postgres") {
 		return 0
 	}
-	return st.ppid
+	return st.PPID
 }
 
-// pgSnap reads the CPU ticks of a Postgres server: the postmaster and all its children
+// PGSnap reads the CPU ticks of a Postgres server: the postmaster and all its children
 // (backends, WAL writer, checkpointer, ...). Nil when the postmaster is unknown.
-func pgSnap(master int) cpuSnap {
+func PGSnap(master int) CPUSnap {
 	if master == 0 {
 		return nil
 	}
-	return snap(append([]int{master}, children(master)...)...)
+	return Snap(append([]int{master}, Children(master)...)...)
 }
 
-// clockTicks is the kernel's clock ticks per second (sysconf(_SC_CLK_TCK)), from the auxiliary
+// ClockTicks is the kernel's clock ticks per second (sysconf(_SC_CLK_TCK)), from the auxiliary
 // vector the kernel gave this process (AT_CLKTCK); 100, Linux's value, if it cannot be read.
-func clockTicks() int64 {
+func ClockTicks() int64 {
 	b, err := os.ReadFile("/proc/self/auxv")
 	if err != nil {
 		return 100
@@ -148,8 +152,8 @@ func clockTicksFromAuxv(b []byte) int64 {
 	return 100
 }
 
-// peakRSS is a process's peak resident set size (VmHWM) in KiB.
-func peakRSS(pid int) (int64, error) {
+// PeakRSS is a process's peak resident set size (VmHWM) in KiB.
+func PeakRSS(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -171,10 +175,10 @@ func parsePeakRSS(b []byte) (int64, error) {
 	return 0, errors.New("status: no VmHWM")
 }
 
-// timeWaitTo counts this machine's TCP connections in TIME_WAIT whose remote end is port (IPv4
+// TimeWaitTo counts this machine's TCP connections in TIME_WAIT whose remote end is port (IPv4
 // and IPv6): the closed client connections of earlier steps to a target. They hold local ports
 // for that destination only, since a connection needs just its four-tuple to be unique.
-func timeWaitTo(port int) int {
+func TimeWaitTo(port int) int {
 	n := 0
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		if b, err := os.ReadFile(f); err == nil {

@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"encoding/binary"
@@ -13,16 +13,16 @@ import (
 func TestParseStat(t *testing.T) {
 	// A command name with spaces and parentheses: fields count from the last ')'.
 	line := "4242 (post (gres) x) S 17 4242 4242 0 -1 4194560 1131 0 0 0 731 269 0 0 20 0 1 0 1234 221237248 5421 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n"
-	st, err := parseStat([]byte(line))
+	st, err := ParseStat([]byte(line))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.ppid != 17 || st.ticks != 1000 {
-		t.Errorf("parseStat = %+v, want ppid 17, ticks 731+269", st)
+	if st.PPID != 17 || st.Ticks != 1000 {
+		t.Errorf("ParseStat = %+v, want ppid 17, ticks 731+269", st)
 	}
 	for _, bad := range []string{"", "4242 (x) S 17", "4242 (x) S p 1 1 0 -1 0 0 0 0 0 1 2"} {
-		if _, err := parseStat([]byte(bad)); err == nil {
-			t.Errorf("parseStat(%q) accepted", bad)
+		if _, err := ParseStat([]byte(bad)); err == nil {
+			t.Errorf("ParseStat(%q) accepted", bad)
 		}
 	}
 }
@@ -31,44 +31,44 @@ func TestProcOfRealProcesses(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc (not Linux): the benchmark runs on Linux only")
 	}
-	st, err := readStat(os.Getpid())
+	st, err := ReadStat(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.ppid != os.Getppid() {
-		t.Errorf("ppid = %d, want %d", st.ppid, os.Getppid())
+	if st.PPID != os.Getppid() {
+		t.Errorf("ppid = %d, want %d", st.PPID, os.Getppid())
 	}
 	cmd := exec.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if kids := children(os.Getpid()); !slices.Contains(kids, cmd.Process.Pid) {
-		t.Errorf("children(self) = %v, want it to hold %d", kids, cmd.Process.Pid)
+	if kids := Children(os.Getpid()); !slices.Contains(kids, cmd.Process.Pid) {
+		t.Errorf("Children(self) = %v, want it to hold %d", kids, cmd.Process.Pid)
 	}
 	// sleep's parent is this test binary, not a postmaster.
-	if got := postmaster(cmd.Process.Pid); got != 0 {
-		t.Errorf("postmaster(sleep) = %d, want 0", got)
+	if got := Postmaster(cmd.Process.Pid); got != 0 {
+		t.Errorf("Postmaster(sleep) = %d, want 0", got)
 	}
-	if s := snap(os.Getpid(), cmd.Process.Pid, -1); len(s) != 2 {
+	if s := Snap(os.Getpid(), cmd.Process.Pid, -1); len(s) != 2 {
 		t.Errorf("snap = %v, want two live processes", s)
 	}
-	if rss, err := peakRSS(os.Getpid()); err != nil || rss <= 0 {
-		t.Errorf("peakRSS(self) = %d, %v", rss, err)
+	if rss, err := PeakRSS(os.Getpid()); err != nil || rss <= 0 {
+		t.Errorf("PeakRSS(self) = %d, %v", rss, err)
 	}
-	if hz := clockTicks(); hz <= 0 {
+	if hz := ClockTicks(); hz <= 0 {
 		t.Errorf("clockTicks = %d", hz)
 	}
 }
 
 func TestCPUPercent(t *testing.T) {
-	before := cpuSnap{1: 100, 2: 50}
-	after := cpuSnap{1: 150, 3: 20} // 2 exited (missed), 3 started (counts from 0)
-	if got := cpuPercent(before, after, 100, time.Second); got != 70 {
-		t.Errorf("cpuPercent = %v, want 70", got)
+	before := CPUSnap{1: 100, 2: 50}
+	after := CPUSnap{1: 150, 3: 20} // 2 exited (missed), 3 started (counts from 0)
+	if got := CPUPercent(before, after, 100, time.Second); got != 70 {
+		t.Errorf("CPUPercent = %v, want 70", got)
 	}
-	if got := cpuPercent(before, after, 100, 0); !math.IsNaN(got) {
-		t.Errorf("cpuPercent over no time = %v, want NaN", got)
+	if got := CPUPercent(before, after, 100, 0); !math.IsNaN(got) {
+		t.Errorf("CPUPercent over no time = %v, want NaN", got)
 	}
 }
 
@@ -117,7 +117,7 @@ func TestCountTimeWait(t *testing.T) {
 	if got := countTimeWait([]byte(tcp6), 8080); got != 1 {
 		t.Errorf("countTimeWait(tcp6, 8080) = %d, want 1", got)
 	}
-	if n := timeWaitTo(1); n < 0 {
+	if n := TimeWaitTo(1); n < 0 {
 		t.Errorf("timeWaitTo = %d", n)
 	}
 }
