@@ -34,6 +34,7 @@ import (
 	"github.com/prawnhq/prawn/internal/sqstest"
 	"github.com/prawnhq/prawn/internal/storage"
 	"github.com/prawnhq/prawn/scripts/internal/benchdoc"
+	"github.com/prawnhq/prawn/scripts/internal/benchkit"
 )
 
 // consumerRow is one measured consumer run.
@@ -147,7 +148,7 @@ func runConsumers(ctx context.Context, store *storage.Store, msgs []queue.Receiv
 	var lat []time.Duration
 	var firstErr error
 	deadline := time.Now().Add(duration)
-	pgBefore := pgSnap(master)
+	pgBefore := benchkit.PGSnap(master)
 	cpuBefore := processCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -189,7 +190,7 @@ func runConsumers(ctx context.Context, store *storage.Store, msgs []queue.Receiv
 	}
 	row.CPUBench = float64(cpu.Microseconds()) / float64(row.Views)
 	if pgBefore != nil {
-		pct := cpuPercent(pgBefore, pgSnap(master), hz, took)
+		pct := benchkit.CPUPercent(pgBefore, benchkit.PGSnap(master), hz, took)
 		row.CPUPostgres = pct / 100 * took.Seconds() * 1e6 / float64(row.Views)
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
@@ -300,7 +301,7 @@ func runConsumerBench(ctx context.Context, c config, log *slog.Logger) error {
 	if err := os.Chdir(root); err != nil {
 		return err
 	}
-	b := &bench{c: c, log: log, hz: clockTicks(), started: time.Now()}
+	b := &bench{c: c, log: log, hz: benchkit.ClockTicks(), started: time.Now()}
 	defer b.close()
 	if b.tmp, err = os.MkdirTemp("", "prawn-bench-"); err != nil {
 		return err
@@ -341,7 +342,7 @@ func (b *bench) newStoreDatabase(ctx context.Context, label string) (string, err
 		return "", err
 	}
 	b.dbs = append(b.dbs, name)
-	u, err := withDatabase(b.admin, name)
+	u, err := benchkit.WithDatabase(b.admin, name)
 	if err != nil {
 		return "", err
 	}
