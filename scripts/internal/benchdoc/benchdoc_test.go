@@ -128,12 +128,14 @@ func TestTheDocument(t *testing.T) {
 	for _, s := range []Section{
 		{Name: "ingest", Heading: "## Ingest", By: "make bench", Body: "INGEST BODY"},
 		{Name: "rollups", Heading: "## Rollups", By: "make bench/rollup", Body: "ROLLUPS BODY"},
+		{Name: "consumer", Heading: "## Queue ingest: the consumer", By: "make bench/consumer", Body: "CONSUMER BODY"},
+		{Name: "reads", Heading: "## Reads", By: "make bench/reads", Body: "READS BODY"},
 	} {
 		if doc, err = Replace(doc, s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, want := range append(kept, "\nINGEST BODY\n", "\nROLLUPS BODY\n") {
+	for _, want := range append(kept, "\nINGEST BODY\n", "\nROLLUPS BODY\n", "\nCONSUMER BODY\n", "\nREADS BODY\n") {
 		if strings.Count(doc, want) != 1 {
 			t.Errorf("after rewriting both sections the document holds %q %d times", want, strings.Count(doc, want))
 		}
