@@ -9,10 +9,16 @@ SELECT pg_try_advisory_xact_lock(sqlc.arg(key)::bigint)::boolean AS locked;
 -- Waits for any running rollup, then holds the lock until the transaction ends.
 SELECT pg_advisory_xact_lock(sqlc.arg(key)::bigint);
 
--- name: PreferIndexOrder :exec
--- Makes the rest of the fold transaction read views in primary-key order instead of sorting them,
--- whatever the table statistics say (after a bulk load they may say nothing yet).
-SELECT set_config('enable_sort', 'off', true);
+-- name: TryFoldLock :one
+-- Serialises rollups (the lock is held until the transaction ends), and makes the rest of the
+-- fold transaction read views in primary-key order instead of sorting them, whatever the table
+-- statistics say (after a bulk load they may say nothing yet).
+SELECT pg_try_advisory_xact_lock(sqlc.arg(key)::bigint)::boolean AS locked,
+       set_config('enable_sort', 'off', true)::text AS sort;
+
+-- name: FoldLock :exec
+-- Waits for any running rollup, then holds the lock until the transaction ends; as TryFoldLock.
+SELECT pg_advisory_xact_lock(sqlc.arg(key)::bigint), set_config('enable_sort', 'off', true);
 
 -- name: GetFoldState :one
 -- Where the rollups reach, the horizon (every transaction with an id below it has ended, so the
@@ -47,63 +53,53 @@ CROSS JOIN LATERAL (
     SELECT * FROM visitor_days d WHERE d.day = k.day AND d.visitor = k.visitor AND d.host = k.host
 ) d;
 
--- name: UpsertVisitorDays :exec
--- Writes the dedup state of visitor-days the fold changed (parallel arrays). paths holds each
--- row's paths joined by U+001F, which no path can contain; path_hours its hours, joined by ",".
-INSERT INTO visitor_days AS d (day, visitor, host, hours, paths, path_hours)
-SELECT k.day, k.visitor, k.host, k.hours, string_to_array(k.paths, E'\x1f'), string_to_array(k.path_hours, ',')::integer[]
-FROM (SELECT unnest(sqlc.arg(days)::date[]) AS day,
-             unnest(sqlc.arg(visitors)::bigint[]) AS visitor,
-             unnest(sqlc.arg(hosts)::text[]) AS host,
-             unnest(sqlc.arg(hours)::integer[]) AS hours,
-             unnest(sqlc.arg(paths)::text[]) AS paths,
-             unnest(sqlc.arg(path_hours)::text[]) AS path_hours) AS k
-ON CONFLICT (day, visitor, host) DO UPDATE
-SET hours = excluded.hours, paths = excluded.paths, path_hours = excluded.path_hours;
-
--- name: AddHourly :exec
--- Adds views (q*), new visitor-days (n*) and new visitors of the hour to hourly rollups.
-INSERT INTO hourly_stats AS h (host, path, hour, q0, q1, q2, q3, n0, n1, n2, n3, visitors)
-SELECT unnest(sqlc.arg(hosts)::text[]), unnest(sqlc.arg(paths)::text[]), unnest(sqlc.arg(hours)::timestamptz[]),
-       unnest(sqlc.arg(q0)::bigint[]), unnest(sqlc.arg(q1)::bigint[]), unnest(sqlc.arg(q2)::bigint[]),
-       unnest(sqlc.arg(q3)::bigint[]), unnest(sqlc.arg(n0)::bigint[]), unnest(sqlc.arg(n1)::bigint[]),
-       unnest(sqlc.arg(n2)::bigint[]), unnest(sqlc.arg(n3)::bigint[]), unnest(sqlc.arg(visitors)::bigint[])
-ON CONFLICT (host, path, hour) DO UPDATE
-SET q0 = h.q0 + excluded.q0, q1 = h.q1 + excluded.q1, q2 = h.q2 + excluded.q2, q3 = h.q3 + excluded.q3,
-    n0 = h.n0 + excluded.n0, n1 = h.n1 + excluded.n1, n2 = h.n2 + excluded.n2, n3 = h.n3 + excluded.n3,
-    visitors = h.visitors + excluded.visitors;
-
--- name: AddDaily :exec
--- Adds views and visitors to daily rollups and to the all-time totals.
-WITH d AS (
-    SELECT * FROM (SELECT unnest(sqlc.arg(hosts)::text[]) AS host,
-                          unnest(sqlc.arg(paths)::text[]) AS path,
-                          unnest(sqlc.arg(days)::date[]) AS day,
-                          unnest(sqlc.arg(views)::bigint[]) AS views,
-                          unnest(sqlc.arg(visitors)::bigint[]) AS visitors) AS d
-), up AS (
+-- name: ApplyFold :execrows
+-- Applies a batch's increments to every rollup, writes the dedup state of the visitor-days it
+-- created or changed, and moves the fold point past the batch, in one statement: all of it or
+-- none. The fold point moves only if it is still where the batch started (a compare-and-set:
+-- when no row changes the caller must roll back). The arguments are parallel arrays per rollup.
+-- A visitor-day's paths are joined by U+001F, which no path can contain, and its paths' hours
+-- by ",".
+WITH hourly AS (
+    INSERT INTO hourly_stats AS h (host, path, hour, q0, q1, q2, q3, n0, n1, n2, n3, visitors)
+    SELECT unnest(sqlc.arg(h_hosts)::text[]), unnest(sqlc.arg(h_paths)::text[]), unnest(sqlc.arg(h_hours)::timestamptz[]),
+           unnest(sqlc.arg(h_q0)::bigint[]), unnest(sqlc.arg(h_q1)::bigint[]), unnest(sqlc.arg(h_q2)::bigint[]),
+           unnest(sqlc.arg(h_q3)::bigint[]), unnest(sqlc.arg(h_n0)::bigint[]), unnest(sqlc.arg(h_n1)::bigint[]),
+           unnest(sqlc.arg(h_n2)::bigint[]), unnest(sqlc.arg(h_n3)::bigint[]), unnest(sqlc.arg(h_visitors)::bigint[])
+    ON CONFLICT (host, path, hour) DO UPDATE
+    SET q0 = h.q0 + excluded.q0, q1 = h.q1 + excluded.q1, q2 = h.q2 + excluded.q2, q3 = h.q3 + excluded.q3,
+        n0 = h.n0 + excluded.n0, n1 = h.n1 + excluded.n1, n2 = h.n2 + excluded.n2, n3 = h.n3 + excluded.n3,
+        visitors = h.visitors + excluded.visitors
+), days AS (
+    SELECT unnest(sqlc.arg(d_hosts)::text[]) AS host, unnest(sqlc.arg(d_paths)::text[]) AS path,
+           unnest(sqlc.arg(d_days)::date[]) AS day, unnest(sqlc.arg(d_views)::bigint[]) AS views,
+           unnest(sqlc.arg(d_visitors)::bigint[]) AS visitors
+), daily AS (
     INSERT INTO daily_stats AS s (host, path, day, views, visitors)
-    SELECT * FROM d
+    SELECT d.host, d.path, d.day, d.views, d.visitors FROM days d
     ON CONFLICT (host, path, day) DO UPDATE
     SET views = s.views + excluded.views, visitors = s.visitors + excluded.visitors
+), total AS (
+    INSERT INTO totals AS t (host, path, views, visitors)
+    SELECT d.host, d.path, sum(d.views), sum(d.visitors) FROM days d GROUP BY 1, 2
+    ON CONFLICT (host, path) DO UPDATE
+    SET views = t.views + excluded.views, visitors = t.visitors + excluded.visitors
+), breakdown AS (
+    INSERT INTO daily_breakdowns AS b (host, path, dim, day, value, views, visitors)
+    SELECT unnest(sqlc.arg(b_hosts)::text[]), unnest(sqlc.arg(b_paths)::text[]), unnest(sqlc.arg(b_dims)::smallint[]),
+           unnest(sqlc.arg(b_days)::date[]), unnest(sqlc.arg(b_values)::text[]), unnest(sqlc.arg(b_views)::bigint[]),
+           unnest(sqlc.arg(b_visitors)::bigint[])
+    ON CONFLICT (host, path, dim, day, value) DO UPDATE
+    SET views = b.views + excluded.views, visitors = b.visitors + excluded.visitors
+), visitor_state AS (
+    INSERT INTO visitor_days AS d (day, visitor, host, hours, paths, path_hours)
+    SELECT k.day, k.visitor, k.host, k.hours, string_to_array(k.paths, E'\x1f'), string_to_array(k.path_hours, ',')::integer[]
+    FROM (SELECT unnest(sqlc.arg(v_days)::date[]) AS day, unnest(sqlc.arg(v_visitors)::bigint[]) AS visitor,
+                 unnest(sqlc.arg(v_hosts)::text[]) AS host, unnest(sqlc.arg(v_hours)::integer[]) AS hours,
+                 unnest(sqlc.arg(v_paths)::text[]) AS paths, unnest(sqlc.arg(v_path_hours)::text[]) AS path_hours) AS k
+    ON CONFLICT (day, visitor, host) DO UPDATE
+    SET hours = excluded.hours, paths = excluded.paths, path_hours = excluded.path_hours
 )
-INSERT INTO totals AS t (host, path, views, visitors)
-SELECT d.host, d.path, sum(d.views), sum(d.visitors) FROM d GROUP BY 1, 2
-ON CONFLICT (host, path) DO UPDATE
-SET views = t.views + excluded.views, visitors = t.visitors + excluded.visitors;
-
--- name: AddBreakdowns :exec
--- Adds views and visitors to daily breakdowns.
-INSERT INTO daily_breakdowns AS b (host, path, dim, day, value, views, visitors)
-SELECT unnest(sqlc.arg(hosts)::text[]), unnest(sqlc.arg(paths)::text[]), unnest(sqlc.arg(dims)::smallint[]),
-       unnest(sqlc.arg(days)::date[]), unnest(sqlc.arg(vals)::text[]), unnest(sqlc.arg(views)::bigint[]),
-       unnest(sqlc.arg(visitors)::bigint[])
-ON CONFLICT (host, path, dim, day, value) DO UPDATE
-SET views = b.views + excluded.views, visitors = b.visitors + excluded.visitors;
-
--- name: AdvanceFoldPoint :execrows
--- Moves the fold point past a folded batch, only if it is still where the batch started (a
--- compare-and-set: when no row changes the caller must roll back).
 UPDATE rollup_state
 SET folded_xid = sqlc.arg(to_xid)::bigint::text::xid8, folded_id = sqlc.arg(to_id)::bigint, rolled_at = now()
 WHERE folded_xid = sqlc.arg(after_xid)::bigint::text::xid8 AND folded_id = sqlc.arg(after_id)::bigint;
@@ -163,10 +159,6 @@ LIMIT 1;
 -- name: DeleteExpiredSalts :execrows
 -- Deletes the salts of days that ended more than an hour ago.
 DELETE FROM visitor_salts WHERE day < ((now() - interval '1 hour') AT TIME ZONE 'UTC')::date;
-
--- name: CopyVisitorDays :copyfrom
--- Writes the dedup state of visitor-days new to the rollups.
-INSERT INTO visitor_days (day, visitor, host, hours, paths, path_hours) VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: TailAtLeast :one
 -- Whether at least n views wait to be folded (reads at most n rows of the tail).

@@ -40,7 +40,7 @@ WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_i
 
 -- name: ListTailViews :many
 -- The views after the fold point of some hosts, of one path or, with path '', of all paths, in
--- fold order, as the fold would read them (unknown dimensions as '').
+-- fold order, as the fold would read them (unknown dimensions as ''), at most max_rows.
 SELECT v.xid::text::bigint AS xid, v.id, v.host, v.path, v.viewed_at, coalesce(v.visitor, 0)::bigint AS visitor,
        coalesce(v.ref_host, '')::text AS ref_host, coalesce(v.referrer, '')::text AS referrer,
        coalesce(v.utm_source, '')::text AS utm_source, coalesce(v.utm_medium, '')::text AS utm_medium,
@@ -50,7 +50,8 @@ FROM views v
 WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_id)::bigint)
   AND v.host = ANY(sqlc.arg(hosts)::text[])
   AND (sqlc.arg(path)::text = '' OR v.path = sqlc.arg(path)::text)
-ORDER BY v.xid, v.id;
+ORDER BY v.xid, v.id
+LIMIT sqlc.arg(max_rows)::int;
 
 -- name: ListHours :many
 -- Hourly rollups of a scope in [from_hour, to_hour), summed over hosts.

@@ -93,10 +93,11 @@ func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writ
 }
 
 // foldEarly is how many views waiting to be folded make `prawn serve` fold before its interval
-// is up, so the tail every read counts stays small under load; pollEvery is how often it looks.
+// is up, so the tail every read counts stays small under load; pollEvery is how often it looks
+// (reading at most foldEarly rows of the tail).
 const (
-	foldEarly = 1000
-	pollEvery = 100 * time.Millisecond
+	foldEarly = 200
+	pollEvery = 50 * time.Millisecond
 )
 
 // rollupTicker folds new views every interval, and sooner when foldEarly views wait, until ctx

@@ -10,145 +10,131 @@ import (
 	"time"
 )
 
-const addBreakdowns = `-- name: AddBreakdowns :exec
-INSERT INTO daily_breakdowns AS b (host, path, dim, day, value, views, visitors)
-SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::smallint[]),
-       unnest($4::date[]), unnest($5::text[]), unnest($6::bigint[]),
-       unnest($7::bigint[])
-ON CONFLICT (host, path, dim, day, value) DO UPDATE
-SET views = b.views + excluded.views, visitors = b.visitors + excluded.visitors
-`
-
-type AddBreakdownsParams struct {
-	Hosts    []string
-	Paths    []string
-	Dims     []int16
-	Days     []time.Time
-	Vals     []string
-	Views    []int64
-	Visitors []int64
-}
-
-// Adds views and visitors to daily breakdowns.
-func (q *Queries) AddBreakdowns(ctx context.Context, arg AddBreakdownsParams) error {
-	_, err := q.db.Exec(ctx, addBreakdowns,
-		arg.Hosts,
-		arg.Paths,
-		arg.Dims,
-		arg.Days,
-		arg.Vals,
-		arg.Views,
-		arg.Visitors,
-	)
-	return err
-}
-
-const addDaily = `-- name: AddDaily :exec
-WITH d AS (
-    SELECT host, path, day, views, visitors FROM (SELECT unnest($1::text[]) AS host,
-                          unnest($2::text[]) AS path,
-                          unnest($3::date[]) AS day,
-                          unnest($4::bigint[]) AS views,
-                          unnest($5::bigint[]) AS visitors) AS d
-), up AS (
+const applyFold = `-- name: ApplyFold :execrows
+WITH hourly AS (
+    INSERT INTO hourly_stats AS h (host, path, hour, q0, q1, q2, q3, n0, n1, n2, n3, visitors)
+    SELECT unnest($5::text[]), unnest($6::text[]), unnest($7::timestamptz[]),
+           unnest($8::bigint[]), unnest($9::bigint[]), unnest($10::bigint[]),
+           unnest($11::bigint[]), unnest($12::bigint[]), unnest($13::bigint[]),
+           unnest($14::bigint[]), unnest($15::bigint[]), unnest($16::bigint[])
+    ON CONFLICT (host, path, hour) DO UPDATE
+    SET q0 = h.q0 + excluded.q0, q1 = h.q1 + excluded.q1, q2 = h.q2 + excluded.q2, q3 = h.q3 + excluded.q3,
+        n0 = h.n0 + excluded.n0, n1 = h.n1 + excluded.n1, n2 = h.n2 + excluded.n2, n3 = h.n3 + excluded.n3,
+        visitors = h.visitors + excluded.visitors
+), days AS (
+    SELECT unnest($17::text[]) AS host, unnest($18::text[]) AS path,
+           unnest($19::date[]) AS day, unnest($20::bigint[]) AS views,
+           unnest($21::bigint[]) AS visitors
+), daily AS (
     INSERT INTO daily_stats AS s (host, path, day, views, visitors)
-    SELECT host, path, day, views, visitors FROM d
+    SELECT d.host, d.path, d.day, d.views, d.visitors FROM days d
     ON CONFLICT (host, path, day) DO UPDATE
     SET views = s.views + excluded.views, visitors = s.visitors + excluded.visitors
+), total AS (
+    INSERT INTO totals AS t (host, path, views, visitors)
+    SELECT d.host, d.path, sum(d.views), sum(d.visitors) FROM days d GROUP BY 1, 2
+    ON CONFLICT (host, path) DO UPDATE
+    SET views = t.views + excluded.views, visitors = t.visitors + excluded.visitors
+), breakdown AS (
+    INSERT INTO daily_breakdowns AS b (host, path, dim, day, value, views, visitors)
+    SELECT unnest($22::text[]), unnest($23::text[]), unnest($24::smallint[]),
+           unnest($25::date[]), unnest($26::text[]), unnest($27::bigint[]),
+           unnest($28::bigint[])
+    ON CONFLICT (host, path, dim, day, value) DO UPDATE
+    SET views = b.views + excluded.views, visitors = b.visitors + excluded.visitors
+), visitor_state AS (
+    INSERT INTO visitor_days AS d (day, visitor, host, hours, paths, path_hours)
+    SELECT k.day, k.visitor, k.host, k.hours, string_to_array(k.paths, E'\x1f'), string_to_array(k.path_hours, ',')::integer[]
+    FROM (SELECT unnest($29::date[]) AS day, unnest($30::bigint[]) AS visitor,
+                 unnest($31::text[]) AS host, unnest($32::integer[]) AS hours,
+                 unnest($33::text[]) AS paths, unnest($34::text[]) AS path_hours) AS k
+    ON CONFLICT (day, visitor, host) DO UPDATE
+    SET hours = excluded.hours, paths = excluded.paths, path_hours = excluded.path_hours
 )
-INSERT INTO totals AS t (host, path, views, visitors)
-SELECT d.host, d.path, sum(d.views), sum(d.visitors) FROM d GROUP BY 1, 2
-ON CONFLICT (host, path) DO UPDATE
-SET views = t.views + excluded.views, visitors = t.visitors + excluded.visitors
-`
-
-type AddDailyParams struct {
-	Hosts    []string
-	Paths    []string
-	Days     []time.Time
-	Views    []int64
-	Visitors []int64
-}
-
-// Adds views and visitors to daily rollups and to the all-time totals.
-func (q *Queries) AddDaily(ctx context.Context, arg AddDailyParams) error {
-	_, err := q.db.Exec(ctx, addDaily,
-		arg.Hosts,
-		arg.Paths,
-		arg.Days,
-		arg.Views,
-		arg.Visitors,
-	)
-	return err
-}
-
-const addHourly = `-- name: AddHourly :exec
-INSERT INTO hourly_stats AS h (host, path, hour, q0, q1, q2, q3, n0, n1, n2, n3, visitors)
-SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::timestamptz[]),
-       unnest($4::bigint[]), unnest($5::bigint[]), unnest($6::bigint[]),
-       unnest($7::bigint[]), unnest($8::bigint[]), unnest($9::bigint[]),
-       unnest($10::bigint[]), unnest($11::bigint[]), unnest($12::bigint[])
-ON CONFLICT (host, path, hour) DO UPDATE
-SET q0 = h.q0 + excluded.q0, q1 = h.q1 + excluded.q1, q2 = h.q2 + excluded.q2, q3 = h.q3 + excluded.q3,
-    n0 = h.n0 + excluded.n0, n1 = h.n1 + excluded.n1, n2 = h.n2 + excluded.n2, n3 = h.n3 + excluded.n3,
-    visitors = h.visitors + excluded.visitors
-`
-
-type AddHourlyParams struct {
-	Hosts    []string
-	Paths    []string
-	Hours    []time.Time
-	Q0       []int64
-	Q1       []int64
-	Q2       []int64
-	Q3       []int64
-	N0       []int64
-	N1       []int64
-	N2       []int64
-	N3       []int64
-	Visitors []int64
-}
-
-// Adds views (q*), new visitor-days (n*) and new visitors of the hour to hourly rollups.
-func (q *Queries) AddHourly(ctx context.Context, arg AddHourlyParams) error {
-	_, err := q.db.Exec(ctx, addHourly,
-		arg.Hosts,
-		arg.Paths,
-		arg.Hours,
-		arg.Q0,
-		arg.Q1,
-		arg.Q2,
-		arg.Q3,
-		arg.N0,
-		arg.N1,
-		arg.N2,
-		arg.N3,
-		arg.Visitors,
-	)
-	return err
-}
-
-const advanceFoldPoint = `-- name: AdvanceFoldPoint :execrows
 UPDATE rollup_state
 SET folded_xid = $1::bigint::text::xid8, folded_id = $2::bigint, rolled_at = now()
 WHERE folded_xid = $3::bigint::text::xid8 AND folded_id = $4::bigint
 `
 
-type AdvanceFoldPointParams struct {
-	ToXid    int64
-	ToID     int64
-	AfterXid int64
-	AfterID  int64
+type ApplyFoldParams struct {
+	ToXid      int64
+	ToID       int64
+	AfterXid   int64
+	AfterID    int64
+	HHosts     []string
+	HPaths     []string
+	HHours     []time.Time
+	HQ0        []int64
+	HQ1        []int64
+	HQ2        []int64
+	HQ3        []int64
+	HN0        []int64
+	HN1        []int64
+	HN2        []int64
+	HN3        []int64
+	HVisitors  []int64
+	DHosts     []string
+	DPaths     []string
+	DDays      []time.Time
+	DViews     []int64
+	DVisitors  []int64
+	BHosts     []string
+	BPaths     []string
+	BDims      []int16
+	BDays      []time.Time
+	BValues    []string
+	BViews     []int64
+	BVisitors  []int64
+	VDays      []time.Time
+	VVisitors  []int64
+	VHosts     []string
+	VHours     []int32
+	VPaths     []string
+	VPathHours []string
 }
 
-// Moves the fold point past a folded batch, only if it is still where the batch started (a
-// compare-and-set: when no row changes the caller must roll back).
-func (q *Queries) AdvanceFoldPoint(ctx context.Context, arg AdvanceFoldPointParams) (int64, error) {
-	result, err := q.db.Exec(ctx, advanceFoldPoint,
+// Applies a batch's increments to every rollup, writes the dedup state of the visitor-days it
+// created or changed, and moves the fold point past the batch, in one statement: all of it or
+// none. The fold point moves only if it is still where the batch started (a compare-and-set:
+// when no row changes the caller must roll back). The arguments are parallel arrays per rollup.
+// A visitor-day's paths are joined by U+001F, which no path can contain, and its paths' hours
+// by ",".
+func (q *Queries) ApplyFold(ctx context.Context, arg ApplyFoldParams) (int64, error) {
+	result, err := q.db.Exec(ctx, applyFold,
 		arg.ToXid,
 		arg.ToID,
 		arg.AfterXid,
 		arg.AfterID,
+		arg.HHosts,
+		arg.HPaths,
+		arg.HHours,
+		arg.HQ0,
+		arg.HQ1,
+		arg.HQ2,
+		arg.HQ3,
+		arg.HN0,
+		arg.HN1,
+		arg.HN2,
+		arg.HN3,
+		arg.HVisitors,
+		arg.DHosts,
+		arg.DPaths,
+		arg.DDays,
+		arg.DViews,
+		arg.DVisitors,
+		arg.BHosts,
+		arg.BPaths,
+		arg.BDims,
+		arg.BDays,
+		arg.BValues,
+		arg.BViews,
+		arg.BVisitors,
+		arg.VDays,
+		arg.VVisitors,
+		arg.VHosts,
+		arg.VHours,
+		arg.VPaths,
+		arg.VPathHours,
 	)
 	if err != nil {
 		return 0, err
@@ -191,15 +177,6 @@ func (q *Queries) CloseVisitorDays(ctx context.Context, closeAfterSeconds float6
 	return visitors_open_from, err
 }
 
-type CopyVisitorDaysParams struct {
-	Day       time.Time
-	Visitor   int64
-	Host      string
-	Hours     int32
-	Paths     []string
-	PathHours []int32
-}
-
 const countUnfolded = `-- name: CountUnfolded :one
 SELECT count(*)::bigint AS n
 FROM views v, rollup_state st
@@ -225,6 +202,16 @@ func (q *Queries) DeleteExpiredSalts(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const foldLock = `-- name: FoldLock :exec
+SELECT pg_advisory_xact_lock($1::bigint), set_config('enable_sort', 'off', true)
+`
+
+// Waits for any running rollup, then holds the lock until the transaction ends; as TryFoldLock.
+func (q *Queries) FoldLock(ctx context.Context, key int64) error {
+	_, err := q.db.Exec(ctx, foldLock, key)
+	return err
 }
 
 const getFoldState = `-- name: GetFoldState :one
@@ -428,17 +415,6 @@ func (q *Queries) MarkRolled(ctx context.Context) error {
 	return err
 }
 
-const preferIndexOrder = `-- name: PreferIndexOrder :exec
-SELECT set_config('enable_sort', 'off', true)
-`
-
-// Makes the rest of the fold transaction read views in primary-key order instead of sorting them,
-// whatever the table statistics say (after a bulk load they may say nothing yet).
-func (q *Queries) PreferIndexOrder(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, preferIndexOrder)
-	return err
-}
-
 const rollupLock = `-- name: RollupLock :exec
 SELECT pg_advisory_xact_lock($1::bigint)
 `
@@ -465,6 +441,26 @@ func (q *Queries) TailAtLeast(ctx context.Context, n int32) (bool, error) {
 	return at_least, err
 }
 
+const tryFoldLock = `-- name: TryFoldLock :one
+SELECT pg_try_advisory_xact_lock($1::bigint)::boolean AS locked,
+       set_config('enable_sort', 'off', true)::text AS sort
+`
+
+type TryFoldLockRow struct {
+	Locked bool
+	Sort   string
+}
+
+// Serialises rollups (the lock is held until the transaction ends), and makes the rest of the
+// fold transaction read views in primary-key order instead of sorting them, whatever the table
+// statistics say (after a bulk load they may say nothing yet).
+func (q *Queries) TryFoldLock(ctx context.Context, key int64) (TryFoldLockRow, error) {
+	row := q.db.QueryRow(ctx, tryFoldLock, key)
+	var i TryFoldLockRow
+	err := row.Scan(&i.Locked, &i.Sort)
+	return i, err
+}
+
 const tryRollupLock = `-- name: TryRollupLock :one
 
 SELECT pg_try_advisory_xact_lock($1::bigint)::boolean AS locked
@@ -478,40 +474,4 @@ func (q *Queries) TryRollupLock(ctx context.Context, key int64) (bool, error) {
 	var locked bool
 	err := row.Scan(&locked)
 	return locked, err
-}
-
-const upsertVisitorDays = `-- name: UpsertVisitorDays :exec
-INSERT INTO visitor_days AS d (day, visitor, host, hours, paths, path_hours)
-SELECT k.day, k.visitor, k.host, k.hours, string_to_array(k.paths, E'\x1f'), string_to_array(k.path_hours, ',')::integer[]
-FROM (SELECT unnest($1::date[]) AS day,
-             unnest($2::bigint[]) AS visitor,
-             unnest($3::text[]) AS host,
-             unnest($4::integer[]) AS hours,
-             unnest($5::text[]) AS paths,
-             unnest($6::text[]) AS path_hours) AS k
-ON CONFLICT (day, visitor, host) DO UPDATE
-SET hours = excluded.hours, paths = excluded.paths, path_hours = excluded.path_hours
-`
-
-type UpsertVisitorDaysParams struct {
-	Days      []time.Time
-	Visitors  []int64
-	Hosts     []string
-	Hours     []int32
-	Paths     []string
-	PathHours []string
-}
-
-// Writes the dedup state of visitor-days the fold changed (parallel arrays). paths holds each
-// row's paths joined by U+001F, which no path can contain; path_hours its hours, joined by ",".
-func (q *Queries) UpsertVisitorDays(ctx context.Context, arg UpsertVisitorDaysParams) error {
-	_, err := q.db.Exec(ctx, upsertVisitorDays,
-		arg.Days,
-		arg.Visitors,
-		arg.Hosts,
-		arg.Hours,
-		arg.Paths,
-		arg.PathHours,
-	)
-	return err
 }

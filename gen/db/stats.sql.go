@@ -448,6 +448,7 @@ WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
   AND v.host = ANY($3::text[])
   AND ($4::text = '' OR v.path = $4::text)
 ORDER BY v.xid, v.id
+LIMIT $5::int
 `
 
 type ListTailViewsParams struct {
@@ -455,6 +456,7 @@ type ListTailViewsParams struct {
 	AfterID  int64
 	Hosts    []string
 	Path     string
+	MaxRows  int32
 }
 
 type ListTailViewsRow struct {
@@ -476,13 +478,14 @@ type ListTailViewsRow struct {
 }
 
 // The views after the fold point of some hosts, of one path or, with path ”, of all paths, in
-// fold order, as the fold would read them (unknown dimensions as ”).
+// fold order, as the fold would read them (unknown dimensions as ”), at most max_rows.
 func (q *Queries) ListTailViews(ctx context.Context, arg ListTailViewsParams) ([]ListTailViewsRow, error) {
 	rows, err := q.db.Query(ctx, listTailViews,
 		arg.AfterXid,
 		arg.AfterID,
 		arg.Hosts,
 		arg.Path,
+		arg.MaxRows,
 	)
 	if err != nil {
 		return nil, err

@@ -149,7 +149,7 @@ var Vars = []Var{
 	{"DATABASE_URL", "embedded", everywhere, "Postgres connection string; unset: a private cluster under PRAWN_DATA_DIR (in Lambda: the DB_* settings)"},
 	{"PRAWN_ADDR", "127.0.0.1:8080", InServe, "host:port that `prawn serve` listens on"},
 	{"PRAWN_DATA_DIR", "./.prawn", InServe | InCLI, "folder for the embedded database"},
-	{"PRAWN_ROLLUP_INTERVAL", "1s", InServe, "how often `prawn serve` folds new views into the rollups (sooner when 1000 views wait); 0 turns it off"},
+	{"PRAWN_ROLLUP_INTERVAL", "1s", InServe, "how often `prawn serve` folds new views into the rollups (sooner when 200 views wait); 0 turns it off"},
 	{"PRAWN_DB_MAX_CONNS", "pool_max_conns of DATABASE_URL if given, else 4 or the CPUs, whichever is more; Lambda: 2", everywhere, "connection pool size"},
 	{"PRAWN_LOG_LEVEL", "info", everywhere, "debug, info, warn or error"},
 	{"PRAWN_LOG_FORMAT", "text; Lambda: json", everywhere, "text or json"},

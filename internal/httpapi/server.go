@@ -275,6 +275,8 @@ func errorStatus(err error) (int, string) {
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, pageview.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "the database is unavailable; try again shortly"
+	case errors.Is(err, stats.ErrBacklog):
+		return http.StatusServiceUnavailable, stats.ErrBacklog.Error()
 	case errors.Is(err, pageview.ErrOverloaded):
 		return http.StatusServiceUnavailable, "too many views in flight; try again shortly"
 	case errors.Is(err, context.Canceled):

@@ -212,10 +212,18 @@ func (s *Service) Hosts(ctx context.Context) ([]Host, error) {
 	return out, unavailable(err)
 }
 
-// unavailable maps the store's "database unavailable" to the domain's.
+// ErrBacklog means too many views wait to be folded for a read to count them itself: the rollup
+// is catching up (after a bulk load, or when folding was stopped), and the read will succeed
+// shortly. Counters (Total) are not affected.
+var ErrBacklog = errors.New("too many views are waiting to be folded; try again shortly")
+
+// unavailable maps the store's "database unavailable" and "backlog" to the domain's.
 func unavailable(err error) error {
-	if errors.Is(err, storage.ErrUnavailable) {
+	switch {
+	case errors.Is(err, storage.ErrUnavailable):
 		return fmt.Errorf("%w: %w", pageview.ErrUnavailable, err)
+	case errors.Is(err, storage.ErrBacklog):
+		return fmt.Errorf("%w: %w", ErrBacklog, err)
 	}
 	return err
 }

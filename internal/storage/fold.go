@@ -143,11 +143,18 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 	var res FoldResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
-		if err := lockRollup(ctx, q, wait); err != nil {
-			return err
-		}
-		if err := q.PreferIndexOrder(ctx); err != nil {
-			return fmt.Errorf("fold settings: %w", err)
+		if wait {
+			if err := q.FoldLock(ctx, rollupLockKey); err != nil {
+				return fmt.Errorf("rollup lock: %w", err)
+			}
+		} else {
+			lock, err := q.TryFoldLock(ctx, rollupLockKey)
+			if err != nil {
+				return fmt.Errorf("rollup lock: %w", err)
+			}
+			if !lock.Locked {
+				return ErrRollupBusy
+			}
 		}
 		// A new statement, so a new snapshot: it sees every fold committed before the lock was ours.
 		st, err := q.GetFoldState(ctx)
@@ -169,14 +176,12 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 		if in.Known, err = knownVisitorDays(ctx, q, in.Views, in.OpenFrom); err != nil {
 			return err
 		}
-		if err := writeFold(ctx, q, compute(in)); err != nil {
-			return err
-		}
 		last := rows[len(rows)-1]
-		moved, err := q.AdvanceFoldPoint(ctx, db.AdvanceFoldPointParams{
-			ToXid: last.Xid, ToID: last.ID, AfterXid: st.FoldedXid, AfterID: st.FoldedID})
+		p := applyParams(compute(in))
+		p.ToXid, p.ToID, p.AfterXid, p.AfterID = last.Xid, last.ID, st.FoldedXid, st.FoldedID
+		moved, err := q.ApplyFold(ctx, p)
 		if err != nil {
-			return fmt.Errorf("move the fold point: %w", err)
+			return fmt.Errorf("apply the fold: %w", err)
 		}
 		if moved != 1 {
 			return errors.New("the fold point moved during a fold") // the lock rules this out
@@ -258,76 +263,41 @@ func knownVisitorDays(ctx context.Context, q *db.Queries, views []FoldView, open
 	return known, nil
 }
 
-// pathSep joins a visitor-day's paths for UpsertVisitorDays: no normalised path holds a control
-// character.
+// pathSep joins a visitor-day's paths for ApplyFold: no normalised path holds a control character.
 const pathSep = "\x1f"
 
-// writeFold adds a batch's increments to the rollups and writes the dedup state it changed.
-func writeFold(ctx context.Context, q *db.Queries, out FoldOutput) error {
-	if len(out.Hours) > 0 {
-		var p db.AddHourlyParams
-		for k, c := range out.Hours {
-			p.Hosts, p.Paths, p.Hours = append(p.Hosts, k.Host), append(p.Paths, k.Path), append(p.Hours, k.Hour)
-			p.Q0, p.Q1, p.Q2, p.Q3 = append(p.Q0, c.Views[0]), append(p.Q1, c.Views[1]), append(p.Q2, c.Views[2]), append(p.Q3, c.Views[3])
-			p.N0, p.N1, p.N2, p.N3 = append(p.N0, c.NewVisitors[0]), append(p.N1, c.NewVisitors[1]), append(p.N2, c.NewVisitors[2]), append(p.N3, c.NewVisitors[3])
-			p.Visitors = append(p.Visitors, c.Visitors)
-		}
-		if err := q.AddHourly(ctx, p); err != nil {
-			return fmt.Errorf("add to hourly rollups: %w", err)
-		}
+// applyParams lays a batch's increments out as ApplyFold's parallel arrays.
+func applyParams(out FoldOutput) db.ApplyFoldParams {
+	var p db.ApplyFoldParams
+	for k, c := range out.Hours {
+		p.HHosts, p.HPaths, p.HHours = append(p.HHosts, k.Host), append(p.HPaths, k.Path), append(p.HHours, k.Hour)
+		p.HQ0, p.HQ1, p.HQ2, p.HQ3 = append(p.HQ0, c.Views[0]), append(p.HQ1, c.Views[1]), append(p.HQ2, c.Views[2]), append(p.HQ3, c.Views[3])
+		p.HN0, p.HN1, p.HN2, p.HN3 = append(p.HN0, c.NewVisitors[0]), append(p.HN1, c.NewVisitors[1]), append(p.HN2, c.NewVisitors[2]), append(p.HN3, c.NewVisitors[3])
+		p.HVisitors = append(p.HVisitors, c.Visitors)
 	}
-	if len(out.Days) > 0 {
-		var p db.AddDailyParams
-		for k, c := range out.Days {
-			p.Hosts, p.Paths, p.Days = append(p.Hosts, k.Host), append(p.Paths, k.Path), append(p.Days, k.Day)
-			p.Views, p.Visitors = append(p.Views, c.Views), append(p.Visitors, c.Visitors)
-		}
-		if err := q.AddDaily(ctx, p); err != nil {
-			return fmt.Errorf("add to daily rollups: %w", err)
-		}
+	for k, c := range out.Days {
+		p.DHosts, p.DPaths, p.DDays = append(p.DHosts, k.Host), append(p.DPaths, k.Path), append(p.DDays, k.Day)
+		p.DViews, p.DVisitors = append(p.DViews, c.Views), append(p.DVisitors, c.Visitors)
 	}
-	if len(out.Breakdowns) > 0 {
-		var p db.AddBreakdownsParams
-		for k, c := range out.Breakdowns {
-			p.Hosts, p.Paths, p.Dims = append(p.Hosts, k.Host), append(p.Paths, k.Path), append(p.Dims, int16(k.Dim))
-			p.Days, p.Vals = append(p.Days, k.Day), append(p.Vals, k.Value)
-			p.Views, p.Visitors = append(p.Views, c.Views), append(p.Visitors, c.Visitors)
-		}
-		if err := q.AddBreakdowns(ctx, p); err != nil {
-			return fmt.Errorf("add to breakdowns: %w", err)
-		}
+	for k, c := range out.Breakdowns {
+		p.BHosts, p.BPaths, p.BDims = append(p.BHosts, k.Host), append(p.BPaths, k.Path), append(p.BDims, int16(k.Dim))
+		p.BDays, p.BValues = append(p.BDays, k.Day), append(p.BValues, k.Value)
+		p.BViews, p.BVisitors = append(p.BViews, c.Views), append(p.BVisitors, c.Visitors)
 	}
-	if len(out.NewVisitorDays) > 0 {
-		rows := make([]db.CopyVisitorDaysParams, len(out.NewVisitorDays))
-		for i, vd := range out.NewVisitorDays {
-			rows[i] = db.CopyVisitorDaysParams{Day: vd.Day, Visitor: vd.Visitor, Host: vd.Host, Hours: int32(vd.Hours),
-				Paths: vd.Paths, PathHours: make([]int32, len(vd.PathHours))}
-			for j, h := range vd.PathHours {
-				rows[i].PathHours[j] = int32(h)
-			}
-		}
-		if _, err := q.CopyVisitorDays(ctx, rows); err != nil {
-			return fmt.Errorf("write new visitor days: %w", err)
-		}
-	}
-	if len(out.ChangedVisitorDays) > 0 {
-		var p db.UpsertVisitorDaysParams
-		var hours []string
-		for _, vd := range out.ChangedVisitorDays {
-			p.Days, p.Visitors, p.Hosts = append(p.Days, vd.Day), append(p.Visitors, vd.Visitor), append(p.Hosts, vd.Host)
-			p.Hours = append(p.Hours, int32(vd.Hours))
-			p.Paths = append(p.Paths, strings.Join(vd.Paths, pathSep))
+	var hours []string
+	for _, list := range [2][]*VisitorDay{out.NewVisitorDays, out.ChangedVisitorDays} {
+		for _, vd := range list {
+			p.VDays, p.VVisitors, p.VHosts = append(p.VDays, vd.Day), append(p.VVisitors, vd.Visitor), append(p.VHosts, vd.Host)
+			p.VHours = append(p.VHours, int32(vd.Hours))
+			p.VPaths = append(p.VPaths, strings.Join(vd.Paths, pathSep))
 			hours = hours[:0]
 			for _, h := range vd.PathHours {
 				hours = append(hours, strconv.FormatUint(uint64(h), 10))
 			}
-			p.PathHours = append(p.PathHours, strings.Join(hours, ","))
-		}
-		if err := q.UpsertVisitorDays(ctx, p); err != nil {
-			return fmt.Errorf("write visitor days: %w", err)
+			p.VPathHours = append(p.VPathHours, strings.Join(hours, ","))
 		}
 	}
-	return nil
+	return p
 }
 
 // TailAtLeast reports whether at least n views wait to be folded, reading at most n of them.

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -141,14 +142,26 @@ func (r *Reader) TailCount(ctx context.Context, hosts []string, path string) (in
 	return n, nil
 }
 
+// MaxTail bounds the views not yet folded that one read counts itself (see Reader.Tail). The fold
+// keeps the tail far below it; it is reached only when folding has stopped or a bulk load is
+// being folded, and a read then answers ErrBacklog at once instead of working for seconds.
+const MaxTail = 50_000
+
+// ErrBacklog means more views wait to be folded than one read counts itself; the rollup is
+// catching up and the read will succeed shortly.
+var ErrBacklog = errors.New("too many views are waiting to be folded")
+
 // Tail returns the views not yet folded of path ("" for every path) of hosts, as the fold would
 // read them, and the dedup state of their visitor-days, so the caller can count them as the fold
-// will (see rollup.Compute).
+// will (see rollup.Compute). It fails with ErrBacklog beyond MaxTail views.
 func (r *Reader) Tail(ctx context.Context, hosts []string, path string) (FoldInput, error) {
 	rows, err := r.q.ListTailViews(ctx, db.ListTailViewsParams{
-		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path})
+		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path, MaxRows: MaxTail + 1})
 	if err != nil {
 		return FoldInput{}, fmt.Errorf("read tail: %w", err)
+	}
+	if len(rows) > MaxTail {
+		return FoldInput{}, fmt.Errorf("%w: more than %d", ErrBacklog, MaxTail)
 	}
 	in := FoldInput{Views: make([]FoldView, len(rows)), OpenFrom: r.state.VisitorsOpenFrom}
 	for i, row := range rows {

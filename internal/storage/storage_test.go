@@ -360,6 +360,25 @@ func TestAnalyzeIfStale(t *testing.T) {
 	}
 }
 
+// ListTailViews stops at MaxTail: a read never counts more than that itself.
+func TestTailBeyondMaxTailIsABacklog(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	if _, err := db.SeedViews(ctx, storage.MaxTail+1, storage.Seed{Paths: 3, Referrers: 1, VisitorPool: 10, End: time.Now(), Span: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Read(ctx, func(r *storage.Reader) error {
+		_, err := r.Tail(ctx, []string{""}, "")
+		return err
+	})
+	if !errors.Is(err, storage.ErrBacklog) {
+		t.Errorf("a tail of MaxTail+1 views: %v; want ErrBacklog", err)
+	}
+	if n, err := db.SiteViews(ctx); err != nil || n != storage.MaxTail+1 {
+		t.Errorf("the counters still count it: %d, %v", n, err)
+	}
+}
+
 // SplitDays cuts a range of hours into whole days and the hours around them.
 func TestSplitDays(t *testing.T) {
 	d := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
