@@ -1,4 +1,3 @@
-
 // This test runs the Hasher on the real salt store, storage.(*Store).Salt. It builds once the
 // store has that method: remove the build constraint above when it lands.
 
