@@ -63,7 +63,9 @@ func Build(store *storage.Store, cfg config.Config, log *slog.Logger) (*App, err
 		Stats:    &stats.Service{Store: store},
 		Log:      log,
 		Edge: httpapi.Edge{
-			TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+			TrustedProxies: cfg.TrustedProxies, OriginSecret: cfg.OriginSecret,
+			RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+			ReadRateLimit: cfg.ReadRateLimit, ReadRateBurst: cfg.ReadRateBurst, RateExemptLoopback: cfg.RateExemptLoopback,
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
 		},
 	}, nil

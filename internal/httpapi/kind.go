@@ -16,7 +16,8 @@ const (
 	// KindRecord operations record views: rate limited per client, bots and prefetches answered
 	// without counting, refused views tallied in dropped, CORS for PRAWN_CORS_ORIGINS.
 	KindRecord Kind = "record"
-	// KindRead operations read counts from the database.
+	// KindRead operations read counts from the database: rate limited per client, apart from
+	// recording.
 	KindRead Kind = "read"
 	// KindMeta operations describe the service (health, readiness, the contract).
 	KindMeta Kind = "meta"
@@ -43,7 +44,16 @@ type rateClass int
 const (
 	noRate        rateClass = iota
 	rateRecording           // Edge.RateLimit and Edge.RateBurst
+	rateReading             // Edge.ReadRateLimit and Edge.ReadRateBurst
 )
+
+// counts names what a class counts, for the 429's detail.
+func (c rateClass) counts() string {
+	if c == rateReading {
+		return "reads"
+	}
+	return "views"
+}
 
 // corsRule says which origins may call an operation from their pages.
 type corsRule int
@@ -56,10 +66,12 @@ const (
 // policies is the edge's table: one row per kind. What is planned lands here, not in string
 // matches: a pixel or a badge that records is an operation of kind record in the contract; a
 // per-client limit for reads is a rateClass in the read row; public reads answering CORS with
-// "*" a corsRule; a header every request from the CDN must carry a field of the rows it guards.
+// "*" a corsRule. A cheap read (a badge) that deserves a more generous limit than the other reads
+// is a rateClass of its own with its own Edge setting. The origin secret guards every request
+// (edge.identify), not a kind.
 var policies = map[Kind]policy{
 	KindRecord: {records: true, rate: rateRecording, dbDeadline: true, cors: corsConfigured, maxBody: MaxBodyBytes},
-	KindRead:   {dbDeadline: true, maxBody: MaxBodyBytes},
+	KindRead:   {rate: rateReading, dbDeadline: true, maxBody: MaxBodyBytes},
 	KindMeta:   {maxBody: MaxBodyBytes},
 }
 
