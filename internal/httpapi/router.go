@@ -97,11 +97,15 @@ func (rw *routingWriter) WriteHeader(code int) {
 	}
 	rw.replied = true
 	r := rw.r
+	target := r.URL.Path
+	if target == "" {
+		target = r.RequestURI // CONNECT host:port
+	}
 	switch code {
 	case http.StatusMethodNotAllowed:
-		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rw.Header().Get("Allow")))
+		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, target, rw.Header().Get("Allow")))
 	case http.StatusNotFound:
-		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("nothing at %s", r.URL.Path))
+		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("nothing at %s", target))
 	default:
 		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("%s %s is not a request this server answers", r.Method, r.RequestURI))
 	}
