@@ -622,8 +622,26 @@ func TestRouterAnswersAreProblems(t *testing.T) {
 			t.Errorf("%s %s = %d %s %q; want a %d problem saying %q", tt.method, tt.target, w.Code, w.Header().Get("Content-Type"), w.Body, tt.status, tt.detail)
 		}
 	}
-	resp, _ := serve(h, "GET", "/api//stats", "192.0.2.1:1", "")
-	if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != "/api/stats" {
-		t.Errorf("GET /api//stats = %d Location %q; want the ServeMux's redirect to /api/stats", resp.StatusCode, resp.Header.Get("Location"))
+	// Issue 18 finding 9: the ServeMux redirected unclean API paths with a text/html 307.
+	for _, tt := range []struct{ method, target, meant string }{
+		{"GET", "/api//stats", "/api/stats"},
+		{"POST", "/api//views", "/api/views"},
+		{"GET", "/api/../api/home", "/api/home"},
+		{"GET", "/api/./pages", "/api/pages"},
+		{"GET", "//healthz", "/healthz"},
+		{"GET", "/api", "/api/"},
+		{"POST", "//about", "/about"},
+	} {
+		req := httptest.NewRequest(tt.method, "/", strings.NewReader(`{"path":"/a"}`))
+		req.URL.Path, req.RequestURI = tt.target, tt.target
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var p map[string]any
+		err := json.Unmarshal(w.Body.Bytes(), &p)
+		if w.Code != 404 || w.Header().Get("Content-Type") != "application/problem+json" || err != nil || w.Header().Get("Location") != "" ||
+			!strings.Contains(fmt.Sprint(p["detail"]), "did you mean "+tt.meant+"?") {
+			t.Errorf("%s %s = %d %s Location %q %s; want a 404 problem naming %s", tt.method, tt.target, w.Code, w.Header().Get("Content-Type"), w.Header().Get("Location"), w.Body, tt.meant)
+		}
 	}
 }
