@@ -106,6 +106,44 @@ func TestUnknownInputsAreRejected(t *testing.T) {
 	}
 }
 
+// TestMalformedInputsAreRejected is issue 18 findings 6 and 8: invalid UTF-8 and lone surrogate
+// escapes in a body were stored as U+FFFD, and a query string net/url could not parse was dropped
+// in silence (?path=/x;y read the whole site). Both are 400 problems now, and nothing is recorded.
+func TestMalformedInputsAreRejected(t *testing.T) {
+	t.Parallel()
+	rec := &fakeRecorder{}
+	h, _ := edgeHandler(rec, httpapi.Edge{})
+	for _, tt := range []struct {
+		method, target, body, detail string
+	}{
+		{"POST", "/api/views", "{\"path\":\"/a\xff\"}", "request body is not valid UTF-8 (at byte 11)"},
+		{"POST", "/api/views", "{\"path\":\"/a\xed\xa0\x80\"}", "not valid UTF-8"}, // a surrogate in UTF-8
+		{"POST", "/api/views", `{"path":"/a\ud800"}`, `lone surrogate escape at byte 11 (\ud800)`},
+		{"POST", "/api/views", `{"path":"/a\uDC00"}`, "lone surrogate"},
+		{"POST", "/api/views", `{"path":"/a\ud800\u0041"}`, "lone surrogate"},
+		{"POST", "/api/views", `{"path":"/a","referrer":"https://x.example/\ud83d"}`, "lone surrogate"},
+		{"GET", "/api/stats?path=/x;y", "", `the query string has a ";"`},
+		{"GET", "/api/stats?%zz=1", "", `invalid percent-escape "%zz"`},
+		{"GET", "/api/pages?limit=500;", "", `the query string has a ";"`},
+		{"GET", "/api/stats?path=/a%", "", "invalid percent-escape"},
+		{"POST", "/api/views?;", `{"path":"/a"}`, `the query string has a ";"`},
+	} {
+		resp, body := serve(h, tt.method, tt.target, "192.0.2.1:1", tt.body)
+		detail, _ := body["detail"].(string)
+		if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(detail, tt.detail) {
+			t.Errorf("%s %s %q = %d %v; want 400 with %q", tt.method, tt.target, tt.body, resp.StatusCode, body, tt.detail)
+		}
+	}
+	if n := rec.count(); n != 0 {
+		t.Errorf("%d views recorded from malformed requests", n)
+	}
+	for _, body := range []string{`{"path":"/a\ud83d\ude00"}`, `{"path":"/a\\ud800"}`, `{"path":"/caf\u00e9"}`} {
+		if resp, b := serve(h, "POST", "/api/views", "192.0.2.1:1", body); resp.StatusCode != 201 {
+			t.Errorf("valid %s = %d %v", body, resp.StatusCode, b)
+		}
+	}
+}
+
 func TestBodyOverLimitWithoutContentLength(t *testing.T) {
 	t.Parallel()
 	rec := &fakeRecorder{}
