@@ -30,7 +30,9 @@ type App struct {
 	Web http.Handler
 	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound),
 	// from the configuration.
-	Edge    httpapi.Edge
+	Edge httpapi.Edge
+	// Budget bounds the new paths a host gains a day (PRAWN_MAX_NEW_PATHS); nil: no bound.
+	Budget  *pageview.Budget
 	closers []func() error
 }
 
@@ -62,6 +64,7 @@ func Build(store *storage.Store, cfg config.Config, log *slog.Logger) (*App, err
 		Recorder: rec,
 		Stats:    &stats.Service{Store: store},
 		Log:      log,
+		Budget:   pageview.NewBudget(cfg.MaxNewPaths, nil),
 		Edge: httpapi.Edge{
 			TrustedProxies: cfg.TrustedProxies, OriginSecret: cfg.OriginSecret,
 			RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
@@ -117,7 +120,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 
 // Handler is the one http.Handler serving the API and the page.
 func (a *App) Handler() http.Handler {
-	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log}
+	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log, Budget: a.Budget}
 	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: a.Edge})
 }
 

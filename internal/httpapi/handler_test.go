@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/pgtest"
 )
 
@@ -174,5 +177,52 @@ func TestHeadHomeDoesNotCount(t *testing.T) {
 	}
 	if _, body := do(t, srv, "GET", "/api/home", ""); body["pageViews"] != 1.0 {
 		t.Errorf("GET /api/home after the HEADs = %v; want 1", body["pageViews"])
+	}
+}
+
+// TestFloodOfNewPathsIsBounded is issue 18 finding 1's last part, against a real Postgres: a
+// flood of made-up paths (each a rollup row per hour and per day, kept for ever) was counted path
+// by path. Now a host gains at most PRAWN_MAX_NEW_PATHS new paths a day; the views beyond count
+// for the site under /(other), so totals stay exact and the paths stay bounded.
+func TestFloodOfNewPathsIsBounded(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	a := app.New(db.Store, slog.New(slog.DiscardHandler))
+	a.Budget = pageview.NewBudget(5, nil)
+	a.Edge.RateLimit = 0
+	h := a.Handler()
+	const flood = 40
+	other := 0
+	for i := range flood {
+		// From as many addresses: the rate limit is not what bounds this.
+		resp, body := serve(h, "POST", "/api/views", fmt.Sprintf("198.51.100.%d:1", i), fmt.Sprintf(`{"path":"/junk/%d"}`, i))
+		if resp.StatusCode != 201 {
+			t.Fatalf("view %d = %d %v", i, resp.StatusCode, body)
+		}
+		if body["path"] == pageview.OtherPath {
+			other++
+		} else if body["path"] != fmt.Sprintf("/junk/%d", i) {
+			t.Errorf("view %d answered path %v", i, body["path"])
+		}
+	}
+	if other != flood-5 {
+		t.Errorf("%d views counted under %s, want %d", other, pageview.OtherPath, flood-5)
+	}
+	var paths int
+	if err := db.Conn(t).QueryRow(context.Background(), "SELECT count(DISTINCT path) FROM views").Scan(&paths); err != nil {
+		t.Fatal(err)
+	}
+	if paths != 6 {
+		t.Errorf("%d distinct paths stored, want 6 (5 and %s)", paths, pageview.OtherPath)
+	}
+	db.FoldAll(t)
+	_, stats := serve(h, "GET", "/api/stats", "192.0.2.1:1", "")
+	_, pages := serve(h, "GET", "/api/pages?limit=100", "192.0.2.1:1", "")
+	list, _ := pages["pages"].([]any)
+	if stats["total"] != float64(flood) || len(list) != 6 {
+		t.Errorf("after the flood: total %v, %d pages listed; want %d and 6", stats["total"], len(list), flood)
+	}
+	if first, _ := list[0].(map[string]any); first["path"] != pageview.OtherPath || first["views"] != float64(flood-5) {
+		t.Errorf("top page = %v, want %s with %d views", first, pageview.OtherPath, flood-5)
 	}
 }

@@ -28,6 +28,9 @@ type Server struct {
 	Log *slog.Logger
 	// Drops counts the views not counted; NewHandler sets it when nil.
 	Drops *Drops
+	// Budget bounds the new paths (and referrers, campaign values) a host gains a day; nil: no
+	// bound.
+	Budget *pageview.Budget
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -58,6 +61,7 @@ func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject
 		reason := api.NotCountedReason(why)
 		return api.RecordView200JSONResponse{Host: v.Host, Path: v.Path, Counted: false, Reason: &reason}, nil
 	}
+	v = s.Budget.Cap(v)
 	if err := s.Recorder.Record(ctx, v); err != nil {
 		return nil, err
 	}
