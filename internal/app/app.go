@@ -69,9 +69,19 @@ func Build(store *storage.Store, cfg config.Config, log *slog.Logger) (*App, err
 			TrustedProxies: cfg.TrustedProxies, OriginSecret: cfg.OriginSecret,
 			RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 			ReadRateLimit: cfg.ReadRateLimit, ReadRateBurst: cfg.ReadRateBurst, RateExemptLoopback: cfg.RateExemptLoopback,
+			ReadsPerClient: readsPerClient(cfg), MaxReads: max(1, int(cfg.DBMaxConns)-1),
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
 		},
 	}, nil
+}
+
+// readsPerClient is the edge's bound on one client's reads in flight; off with every per-client
+// limit (PRAWN_RATE_LIMIT=0).
+func readsPerClient(cfg config.Config) int {
+	if cfg.RateLimit == 0 {
+		return 0
+	}
+	return httpapi.DefaultReadsPerClient
 }
 
 // commitTimeout bounds one batch's INSERT so that a request's answer stays near its database

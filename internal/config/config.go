@@ -55,7 +55,7 @@ type Config struct {
 	// UTC day that it did not have the day before; 0 means no bound.
 	MaxNewPaths int
 	// MaxConns caps the connections `prawn serve` holds open; MaxConnsPerClient those of one
-	// client address (trusted proxies excepted).
+	// client address (trusted proxies excepted; 0, no cap, when RateLimit is 0).
 	MaxConns, MaxConnsPerClient int
 	// CORSOrigins may call the recording operations from their pages; "*" means any.
 	CORSOrigins []string
@@ -153,7 +153,7 @@ var Vars = []Var{
 	{"PRAWN_LOG_LEVEL", "info", everywhere, "debug, info, warn or error"},
 	{"PRAWN_LOG_FORMAT", "text; Lambda: json", everywhere, "text or json"},
 	{"PRAWN_TRUSTED_PROXIES", "none", recording, "comma list of CIDRs or addresses whose X-Forwarded-For is believed (CloudFront's ranges in AWS)"},
-	{"PRAWN_RATE_LIMIT", "10", recording, "views a second one client may record (POST /api/views, GET /api/home); 0 turns off every per-client limit, reads too (load tests)"},
+	{"PRAWN_RATE_LIMIT", "10", recording, "views a second one client may record (POST /api/views, GET /api/home); 0 turns off every per-client limit, reads and connections too (load tests)"},
 	{"PRAWN_RATE_BURST", "50", recording, "views one client may record at once before PRAWN_RATE_LIMIT applies"},
 	{"PRAWN_READ_RATE_LIMIT", "10", recording, "reads a second one client may make (GET /api/stats, /api/pages, /api/breakdown, /api/hosts); 0 turns it off"},
 	{"PRAWN_READ_RATE_BURST", "60", recording, "reads one client may make at once before PRAWN_READ_RATE_LIMIT applies"},
@@ -161,7 +161,7 @@ var Vars = []Var{
 	{"PRAWN_ORIGIN_SECRET", "none", recording, "when set, every request without the header X-Origin-Verify: <this value> is refused (403), and only requests with it have CloudFront-Viewer-Address believed (the stack sets it)"},
 	{"PRAWN_MAX_NEW_PATHS", "1000", recording, "paths (and referrers, campaign values) one host may gain in a UTC day that it did not have the day before, per process; beyond it views count under the path /(other); 0: no bound"},
 	{"PRAWN_MAX_CONNS", "1024", InServe, "connections `prawn serve` holds open at once; at the cap an idle one is closed for a new one, or the new one gets 503"},
-	{"PRAWN_MAX_CONNS_PER_CLIENT", "32", InServe, "connections one client address may hold open (trusted proxies excepted); over it its idle ones are closed first, else 429"},
+	{"PRAWN_MAX_CONNS_PER_CLIENT", "32", InServe, "connections one client address may hold open (trusted proxies excepted); over it its idle ones are closed first, else 429; PRAWN_RATE_LIMIT=0 lifts it"},
 	{"PRAWN_CORS_ORIGINS", "none", recording, "comma list of origins such as https://example.com whose pages may record views (POST /api/views, GET /api/home); * for any"},
 	{"PRAWN_HSTS", "false", recording, "true sends Strict-Transport-Security (behind an HTTPS proxy); always sent over TLS"},
 	{"PRAWN_DB_TIMEOUT", "800ms", recording, "longest an API request waits for the database before answering 503"},
@@ -380,6 +380,9 @@ func (c *Config) loadEdge(get func(name, def string) string) []error {
 	intVar("PRAWN_MAX_NEW_PATHS", "1000", 0, 1000000, &c.MaxNewPaths)
 	intVar("PRAWN_MAX_CONNS", "1024", 1, 1000000, &c.MaxConns)
 	intVar("PRAWN_MAX_CONNS_PER_CLIENT", "32", 1, 1000000, &c.MaxConnsPerClient)
+	if c.RateLimit == 0 {
+		c.MaxConnsPerClient = 0 // a load test from one address opens as many as it needs
+	}
 	for _, o := range strings.Split(get("PRAWN_CORS_ORIGINS", ""), ",") {
 		if o = strings.TrimSpace(o); o == "" {
 			continue

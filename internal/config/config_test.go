@@ -152,8 +152,8 @@ func TestEdgeSettings(t *testing.T) {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
 	c, err = Load(env(map[string]string{"PRAWN_RATE_LIMIT": "0", "PRAWN_READ_RATE_LIMIT": "5"}), Serve)
-	if err != nil || c.RateLimit != 0 || c.ReadRateLimit != 0 {
-		t.Errorf("PRAWN_RATE_LIMIT=0: rate %g, read rate %g, %v; want both off", c.RateLimit, c.ReadRateLimit, err)
+	if err != nil || c.RateLimit != 0 || c.ReadRateLimit != 0 || c.MaxConnsPerClient != 0 || c.MaxConns != 1024 {
+		t.Errorf("PRAWN_RATE_LIMIT=0: rate %g, read rate %g, conns per client %d, conns %d, %v; want every per-client limit off", c.RateLimit, c.ReadRateLimit, c.MaxConnsPerClient, c.MaxConns, err)
 	}
 	const secret = "0123456789abcdef-secret"
 	c, err = Load(env(map[string]string{"PRAWN_ORIGIN_SECRET": secret, "PRAWN_RATE_EXEMPT_LOOPBACK": "true"}), LambdaAPI)

@@ -33,6 +33,12 @@ type Edge struct {
 	ReadRateLimit float64
 	// ReadRateBurst is how many reads a client may make at once before ReadRateLimit applies.
 	ReadRateBurst int
+	// ReadsPerClient is how many reads one client may have in flight; more wait for their turn
+	// until their database deadline. 0 means no bound.
+	ReadsPerClient int
+	// MaxReads is how many reads may be in flight at once, so that reads never hold every
+	// database connection; 0 means no bound.
+	MaxReads int
 	// RateExemptLoopback leaves unlimited the clients that connect from loopback directly (not
 	// through a trusted proxy): for local benchmarks. Off, loopback is limited like any client.
 	RateExemptLoopback bool
@@ -53,7 +59,9 @@ const (
 	DefaultRateBurst     = 50
 	DefaultReadRateLimit = 10
 	DefaultReadRateBurst = 60
-	DefaultDBTimeout     = 800 * time.Millisecond
+	// DefaultReadsPerClient lets a page's parallel reads run two at a time.
+	DefaultReadsPerClient = 2
+	DefaultDBTimeout      = 800 * time.Millisecond
 )
 
 // rateClients bounds the clients the rate limiter tracks (see limiter).
@@ -62,7 +70,8 @@ const rateClients = 100_000
 // DefaultEdge is the edge with prawn's default protections.
 func DefaultEdge() Edge {
 	return Edge{RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst,
-		ReadRateLimit: DefaultReadRateLimit, ReadRateBurst: DefaultReadRateBurst, DBTimeout: DefaultDBTimeout}
+		ReadRateLimit: DefaultReadRateLimit, ReadRateBurst: DefaultReadRateBurst, ReadsPerClient: DefaultReadsPerClient,
+		DBTimeout: DefaultDBTimeout}
 }
 
 // edge is an Edge ready to serve: its limiters built, with the counters of refused views.
@@ -70,6 +79,7 @@ type edge struct {
 	Edge
 	limiters map[rateClass]*limiter
 	cors     *corsPolicy // nil: no CORS at all
+	reads    *readSlots  // nil: no bound on reads in flight
 	drops    *Drops
 	log      *slog.Logger
 	secret   *[sha256.Size]byte // the origin secret's hash; nil: none configured
@@ -91,6 +101,7 @@ func newEdge(e Edge, drops *Drops, log *slog.Logger) *edge {
 	if len(e.CORSOrigins) > 0 {
 		ed.cors = newCORSPolicy(e.CORSOrigins)
 	}
+	ed.reads = newReadSlots(e.ReadsPerClient, e.MaxReads)
 	if e.OriginSecret != "" {
 		sum := sha256.Sum256([]byte(e.OriginSecret))
 		ed.secret = &sum
@@ -131,12 +142,15 @@ func (e *edge) identify(next http.Handler) http.Handler {
 }
 
 // operation wraps h, the generated handler of op, in what op's kind asks of the edge, from the
-// outside in: CORS, the database deadline, the recording guard, the body limit, and the check of
-// the inputs that the generated code lets through.
+// outside in: CORS, the database deadline, the recording guard or the rate limit, the read slots,
+// the body limit, and the check of the inputs that the generated code lets through.
 func (e *edge) operation(op *operation, h http.Handler) http.Handler {
 	p := policies[op.kind]
 	h = checkInputs(op, h)
 	h = limitBody(p.maxBody, h)
+	if p.slots && e.reads != nil {
+		h = e.reads.wrap(h)
+	}
 	if p.records {
 		h = e.guardRecording(e.limiters[p.rate], h)
 	} else if lim := e.limiters[p.rate]; lim != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prawnhq/prawn/internal/app"
 	"github.com/prawnhq/prawn/internal/pageview"
@@ -224,5 +225,68 @@ func TestFloodOfNewPathsIsBounded(t *testing.T) {
 	}
 	if first, _ := list[0].(map[string]any); first["path"] != pageview.OtherPath || first["views"] != float64(flood-5) {
 		t.Errorf("top page = %v, want %s with %d views", first, pageview.OtherPath, flood-5)
+	}
+}
+
+// TestReadsInFlightAreBounded is issue 18 finding 1's cost part, against a real Postgres whose
+// rollups another transaction holds locked (every read takes as long as its deadline): one
+// client's reads beyond ReadsPerClient wait for its own instead of taking more connections, other
+// clients' reads get theirs, and reads never take more than MaxReads connections. Postgres itself
+// says how many reads wait on the lock.
+func TestReadsInFlightAreBounded(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	lock := db.Conn(t)
+	if _, err := lock.Exec(ctx, "BEGIN; LOCK TABLE totals IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	watch := db.Conn(t) // outside the lock's transaction, which sees one snapshot of pg_stat_activity
+	var dbName string
+	if err := watch.QueryRow(ctx, "SELECT current_database()").Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(db.Store, slog.New(slog.DiscardHandler))
+	a.Edge.ReadsPerClient, a.Edge.MaxReads, a.Edge.DBTimeout = 1, 2, 3*time.Second
+	h := a.Handler()
+	answers := make(chan int, 8)
+	read := func(addr string) {
+		resp, _ := serve(h, "GET", "/api/hosts", addr, "")
+		answers <- resp.StatusCode
+	}
+	waiting := func(want int) {
+		t.Helper()
+		count := func() (n int) {
+			if err := watch.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", dbName).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for i := 0; count() != want && i < 100; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond) // and no more arrive
+		if n := count(); n != want {
+			t.Errorf("%d reads wait on the database, want %d", n, want)
+		}
+	}
+	for range 3 {
+		go read("198.51.100.1:1") // one client, three reads at once: one reaches the database
+	}
+	waiting(1)
+	go read("198.51.100.2:1") // another client is not held up by the first
+	waiting(2)
+	go read("198.51.100.3:1") // a third finds both of the server's read slots taken
+	waiting(2)
+	if _, err := lock.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if code := <-answers; code != 200 && code != 429 && code != 503 {
+			t.Errorf("a read answered %d", code)
+		}
+	}
+	if resp, _ := serve(h, "GET", "/api/hosts", "198.51.100.1:4", ""); resp.StatusCode != 200 {
+		t.Errorf("a read once the lock is gone = %d", resp.StatusCode)
 	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -116,5 +117,51 @@ func TestLimiterMemoryIsBounded(t *testing.T) {
 	}
 	if ok, wait := l.allow(b); ok || wait <= 0 {
 		t.Errorf("same /64 not limited together: %v %s", ok, wait)
+	}
+}
+
+// TestReadSlots: one client has at most perClient reads in flight and the server at most max;
+// a read that cannot get its slots before its deadline gives up, and nothing is left tracked.
+func TestReadSlots(t *testing.T) {
+	s := newReadSlots(2, 3)
+	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	var releases []func()
+	for _, addr := range []netip.Addr{a, a, b} {
+		release, ok := s.acquire(context.Background(), addr)
+		if !ok {
+			t.Fatalf("slot for %s refused", addr)
+		}
+		releases = append(releases, release)
+	}
+	if _, ok := s.acquire(expired, a); ok {
+		t.Error("a third read of one client got a slot")
+	}
+	if _, ok := s.acquire(expired, c); ok {
+		t.Error("a fourth read overall got a slot")
+	}
+	got := make(chan bool)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		release, ok := s.acquire(ctx, c)
+		if ok {
+			release()
+		}
+		got <- ok
+	}()
+	releases[0]()
+	if !<-got {
+		t.Error("a waiting read did not get the slot freed")
+	}
+	for _, r := range releases[1:] {
+		r()
+	}
+	if n := s.tracked(); n != 0 {
+		t.Errorf("%d clients still tracked", n)
+	}
+	if newReadSlots(0, 0) != nil {
+		t.Error("no bounds, yet slots")
 	}
 }

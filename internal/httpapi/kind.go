@@ -32,6 +32,9 @@ type policy struct {
 	rate rateClass
 	// dbDeadline bounds the operation's work by Edge.DBTimeout.
 	dbDeadline bool
+	// slots bounds the operation's requests in flight, per client and overall (Edge.ReadsPerClient,
+	// Edge.MaxReads).
+	slots bool
 	// cors is which origins' pages may call the operation across origins.
 	cors corsRule
 	// maxBody caps the request body, in bytes.
@@ -71,7 +74,7 @@ const (
 // (edge.identify), not a kind.
 var policies = map[Kind]policy{
 	KindRecord: {records: true, rate: rateRecording, dbDeadline: true, cors: corsConfigured, maxBody: MaxBodyBytes},
-	KindRead:   {rate: rateReading, dbDeadline: true, maxBody: MaxBodyBytes},
+	KindRead:   {rate: rateReading, slots: true, dbDeadline: true, maxBody: MaxBodyBytes},
 	KindMeta:   {maxBody: MaxBodyBytes},
 }
 

@@ -50,14 +50,14 @@ func TestNormalizePath(t *testing.T) {
 		{in: "/cafe\u0301", want: "/caf\u00e9"},
 		{in: "/cafe%CC%81", want: "/caf\u00e9"},
 		{in: "/caf\u00e9", want: "/caf\u00e9"},
-		{in: "/\u212b", want: "/\u00c5"}, // ANGSTROM SIGN is canonically Å
-		{in: "/a\u200bb", err: "invisible character U+200B"},  // zero-width space
+		{in: "/\u212b", want: "/\u00c5"},                        // ANGSTROM SIGN is canonically Å
+		{in: "/a\u200bb", err: "invisible character U+200B"},    // zero-width space
 		{in: "/a%E2%80%8Bb", err: "invisible character U+200B"}, // the same, encoded
-		{in: "/a\u200db", err: "U+200D"},                       // zero-width joiner
-		{in: "/a\u202eb", err: "U+202E"},                       // right-to-left override
-		{in: "/a\ufeff", err: "U+FEFF"},                        // byte-order mark
-		{in: "/a\u00adb", err: "U+00AD"},                       // soft hyphen
-		{in: "/a\u2028b", err: "U+2028"},                       // line separator
+		{in: "/a\u200db", err: "U+200D"},                        // zero-width joiner
+		{in: "/a\u202eb", err: "U+202E"},                        // right-to-left override
+		{in: "/a\ufeff", err: "U+FEFF"},                         // byte-order mark
+		{in: "/a\u00adb", err: "U+00AD"},                        // soft hyphen
+		{in: "/a\u2028b", err: "U+2028"},                        // line separator
 		{in: "/a%E2%80%A9b", err: "U+2029"},                     // paragraph separator
 	}
 	for _, tt := range tests {
