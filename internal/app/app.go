@@ -69,7 +69,7 @@ func Build(store *storage.Store, cfg config.Config, log *slog.Logger) (*App, err
 			TrustedProxies: cfg.TrustedProxies, OriginSecret: cfg.OriginSecret,
 			RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 			ReadRateLimit: cfg.ReadRateLimit, ReadRateBurst: cfg.ReadRateBurst, RateExemptLoopback: cfg.RateExemptLoopback,
-			ReadsPerClient: readsPerClient(cfg), MaxReads: max(1, int(cfg.DBMaxConns)-1),
+			ReadsPerClient: readsPerClient(cfg), MaxReads: max(1, int(cfg.DBMaxConns)/2),
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
 		},
 	}, nil

@@ -147,7 +147,7 @@ func TestReadmeListsEverySetting(t *testing.T) {
 // connection caps; PRAWN_RATE_LIMIT=0 turns every per-client limit off, reads too.
 func TestEdgeSettings(t *testing.T) {
 	c, err := Load(env(nil), Serve)
-	if err != nil || c.ReadRateLimit != 10 || c.ReadRateBurst != 60 || c.RateExemptLoopback || c.OriginSecret != "" ||
+	if err != nil || c.ReadRateLimit != 5 || c.ReadRateBurst != 30 || c.RateExemptLoopback || c.OriginSecret != "" ||
 		c.MaxNewPaths != 1000 || c.MaxConns != 1024 || c.MaxConnsPerClient != 32 {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}

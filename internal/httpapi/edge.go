@@ -36,8 +36,9 @@ type Edge struct {
 	// ReadsPerClient is how many reads one client may have in flight; more wait for their turn
 	// until their database deadline. 0 means no bound.
 	ReadsPerClient int
-	// MaxReads is how many reads may be in flight at once, so that reads never hold every
-	// database connection; 0 means no bound.
+	// MaxReads is how many reads may be in flight at once, so that reads never hold the
+	// database connections recording needs (prawn serve and Lambda: half the pool, at least
+	// one); 0 means no bound.
 	MaxReads int
 	// RateExemptLoopback leaves unlimited the clients that connect from loopback directly (not
 	// through a trusted proxy): for local benchmarks. Off, loopback is limited like any client.
@@ -57,8 +58,8 @@ type Edge struct {
 const (
 	DefaultRateLimit     = 10
 	DefaultRateBurst     = 50
-	DefaultReadRateLimit = 10
-	DefaultReadRateBurst = 60
+	DefaultReadRateLimit = 5
+	DefaultReadRateBurst = 30
 	// DefaultReadsPerClient lets a page's parallel reads run two at a time.
 	DefaultReadsPerClient = 2
 	DefaultDBTimeout      = 800 * time.Millisecond
