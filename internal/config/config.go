@@ -160,7 +160,7 @@ var Vars = []Var{
 	{"PRAWN_RATE_EXEMPT_LOOPBACK", "false", recording, "true: clients connecting from loopback directly (not through a trusted proxy) are not rate limited; for local benchmarks only"},
 	{"PRAWN_ORIGIN_SECRET", "none", recording, "when set, every request without the header X-Origin-Verify: <this value> is refused (403), and only requests with it have CloudFront-Viewer-Address believed (the stack sets it)"},
 	{"PRAWN_MAX_NEW_PATHS", "1000", recording, "paths (and referrers, campaign values) one host may gain in a UTC day that it did not have the day before, per process; beyond it views count under the path /(other); 0: no bound"},
-	{"PRAWN_MAX_CONNS", "1024", InServe, "connections `prawn serve` holds open at once; at the cap an idle one is closed for a new one, or the new one gets 503"},
+	{"PRAWN_MAX_CONNS", "1024", InServe, "connections `prawn serve` holds open at once; at the cap the longest idle one is closed for a new one, or the new one waits up to 5 s, then gets 503"},
 	{"PRAWN_MAX_CONNS_PER_CLIENT", "32", InServe, "connections one client address may hold open (trusted proxies excepted); over it its idle ones are closed first, else 429; PRAWN_RATE_LIMIT=0 lifts it"},
 	{"PRAWN_CORS_ORIGINS", "none", recording, "comma list of origins such as https://example.com whose pages may record views (POST /api/views, GET /api/home); * for any"},
 	{"PRAWN_HSTS", "false", recording, "true sends Strict-Transport-Security (behind an HTTPS proxy); always sent over TLS"},

@@ -57,6 +57,10 @@ type ConnLimits struct {
 	PerClient int
 	// Trusted are the peers PerClient does not apply to: a proxy's connections carry many clients.
 	Trusted []netip.Prefix
+	// Wait is how long a new connection waits for room at Max when every connection is busy
+	// (meanwhile no other is accepted: they wait in the kernel's backlog); 0 means
+	// ReadHeaderTimeout.
+	Wait time.Duration
 }
 
 // Defaults of ConnLimits (PRAWN_MAX_CONNS, PRAWN_MAX_CONNS_PER_CLIENT).
@@ -71,8 +75,9 @@ const (
 // that is not HTTP/1.1, 417 for an Expect other than 100-continue, 501 for an unknown transfer
 // encoding, 505 for an unsupported protocol version. And it caps connections: a client address
 // at PerClient has one of its idle (or not yet used) connections closed to make room, or gets a
-// 429 problem and its new connection closed; at Max overall, any idle connection is closed for
-// the new one, or the new one gets a 503 problem.
+// 429 problem and its new connection closed; at Max overall, the connection idle (or unused) the
+// longest, for evictAfter at least, is closed for the new one, or, when there is none, the new one
+// waits for room up to Wait (a busy server is slow, not refusing), then gets a 503 problem.
 type ConnListener struct {
 	net.Listener
 	lim    ConnLimits
@@ -81,11 +86,17 @@ type ConnListener struct {
 	byAddr map[netip.Addr]map[*problemConn]struct{}
 	// waiting are the connections that are idle between requests or have not sent one yet.
 	waiting map[*problemConn]struct{}
+	// room is signalled when a connection closes or turns idle.
+	room chan struct{}
 }
 
 // Listener wraps ln: see ConnListener.
 func Listener(ln net.Listener, lim ConnLimits) *ConnListener {
-	return &ConnListener{Listener: ln, lim: lim, byAddr: map[netip.Addr]map[*problemConn]struct{}{}, waiting: map[*problemConn]struct{}{}}
+	if lim.Wait <= 0 {
+		lim.Wait = ReadHeaderTimeout
+	}
+	return &ConnListener{Listener: ln, lim: lim, byAddr: map[netip.Addr]map[*problemConn]struct{}{},
+		waiting: map[*problemConn]struct{}{}, room: make(chan struct{}, 1)}
 }
 
 // Serve serves srv on l, tracking which connections are idle (srv.ConnState).
@@ -103,6 +114,13 @@ func (l *ConnListener) Accept() (net.Conn, error) {
 		}
 		pc := &problemConn{Conn: c, l: l, addr: parseAddr(c.RemoteAddr().String())}
 		status, evict := l.admit(pc)
+		for deadline := time.Now().Add(l.lim.Wait); status == http.StatusServiceUnavailable && time.Now().Before(deadline); {
+			select {
+			case <-l.room:
+			case <-time.After(min(time.Until(deadline), evictAfter/5)): // a connection may have waited long enough now
+			}
+			status, evict = l.admit(pc)
+		}
 		if evict != nil {
 			_ = evict.Conn.Close()
 		}
@@ -124,19 +142,23 @@ func (l *ConnListener) Accept() (net.Conn, error) {
 func (l *ConnListener) admit(pc *problemConn) (status int, evict *problemConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := time.Now()
 	own := l.byAddr[pc.addr]
 	if l.lim.PerClient > 0 && len(own) >= l.lim.PerClient && !isTrusted(pc.addr, l.lim.Trusted) {
-		if evict = l.waitingOf(own); evict == nil {
+		if evict = l.oldestWaiting(own, now, 0); evict == nil {
 			return http.StatusTooManyRequests, nil
 		}
 		l.release(evict)
 	}
 	if l.lim.Max > 0 && l.total >= l.lim.Max && evict == nil {
-		if evict = l.waitingOf(l.waiting); evict == nil {
+		// Another client's connection, idle (or unused) long enough not to be about to carry a
+		// request: a busy client's keep-alive connections come back within moments.
+		if evict = l.oldestWaiting(l.waiting, now, evictAfter); evict == nil {
 			return http.StatusServiceUnavailable, nil
 		}
 		l.release(evict)
 	}
+	pc.since = now
 	l.total++
 	if l.byAddr[pc.addr] == nil {
 		l.byAddr[pc.addr] = map[*problemConn]struct{}{}
@@ -147,14 +169,24 @@ func (l *ConnListener) admit(pc *problemConn) (status int, evict *problemConn) {
 	return 0, evict
 }
 
-// waitingOf picks a connection of set that is waiting (idle or not yet used), nil if none.
-func (l *ConnListener) waitingOf(set map[*problemConn]struct{}) *problemConn {
+// evictAfter is how long a connection must have waited before the overall cap closes it for
+// another client's: long enough for a busy client's keep-alive connection to carry its next
+// request, short enough that idle ones held on purpose go at once.
+const evictAfter = 250 * time.Millisecond
+
+// oldestWaiting picks the connection of set that has waited (idle, or not yet used) longest, at
+// least minAge; nil if none.
+func (l *ConnListener) oldestWaiting(set map[*problemConn]struct{}, now time.Time, minAge time.Duration) *problemConn {
+	var oldest *problemConn
 	for c := range set {
-		if _, ok := l.waiting[c]; ok {
-			return c
+		if _, ok := l.waiting[c]; !ok || now.Sub(c.since) < minAge {
+			continue
+		}
+		if oldest == nil || c.since.Before(oldest.since) {
+			oldest = c
 		}
 	}
-	return nil
+	return oldest
 }
 
 // release stops counting c (it is closing); l.mu is held.
@@ -162,6 +194,7 @@ func (l *ConnListener) release(c *problemConn) {
 	if !c.counted {
 		return
 	}
+	l.signal()
 	c.counted = false
 	l.total--
 	delete(l.waiting, c)
@@ -186,9 +219,19 @@ func (l *ConnListener) connState(c net.Conn, state http.ConnState) {
 	case http.StateIdle:
 		if pc.counted {
 			l.waiting[pc] = struct{}{}
+			pc.since = time.Now()
+			l.signal()
 		}
 	case http.StateHijacked, http.StateClosed:
 		l.release(pc)
+	}
+}
+
+// signal tells a new connection waiting for room that there may be some.
+func (l *ConnListener) signal() {
+	select {
+	case l.room <- struct{}{}:
+	default:
 	}
 }
 
@@ -207,7 +250,8 @@ type problemConn struct {
 	net.Conn
 	l       *ConnListener
 	addr    netip.Addr
-	counted bool // in l's counts; guarded by l.mu
+	counted bool      // in l's counts; guarded by l.mu
+	since   time.Time // when it last began to wait (accepted, or idle); guarded by l.mu
 }
 
 // plainErrorHeaders are the headers of net/http's own error answers (net/http's errorHeaders).

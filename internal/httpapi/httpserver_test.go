@@ -129,7 +129,11 @@ func TestConnectionsAreCapped(t *testing.T) {
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/busy" {
-			<-release
+			select {
+			case <-release:
+			case <-r.Context().Done(): // its client went away
+				return
+			}
 		}
 		io.WriteString(w, "ok")
 	})
@@ -137,7 +141,7 @@ func TestConnectionsAreCapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := httpapi.Listener(ln, httpapi.ConnLimits{Max: 5, PerClient: 3, Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.9/32")}})
+	cl := httpapi.Listener(ln, httpapi.ConnLimits{Max: 5, PerClient: 3, Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.9/32")}, Wait: 300 * time.Millisecond})
 	srv := httpapi.NewHTTPServer(h, slog.New(slog.DiscardHandler))
 	go cl.Serve(srv)
 	t.Cleanup(func() { srv.Close() })
@@ -223,18 +227,28 @@ func TestConnectionsAreCapped(t *testing.T) {
 		t.Errorf("429 detail %q, headers %v", detail, resp.Header)
 	}
 	c.Close()
-	// Overall: two more busy connections from elsewhere fill the server; a sixth gets a 503.
+	// Overall: two more busy connections from elsewhere fill the server; a sixth waits for room
+	// (Wait), then gets a 503; a seventh that finds room while it waits is served.
+	var last net.Conn
 	for _, from := range []string{"127.0.0.3", "127.0.0.4"} {
 		c, br := dial(from)
 		io.WriteString(c, "GET /busy HTTP/1.1\r\nHost: x\r\n\r\n")
 		busy = append(busy, br)
+		last = c
 	}
 	waitConns(5)
 	time.Sleep(50 * time.Millisecond)
-	_, br = dial("127.0.0.5")
+	c5, br := dial("127.0.0.5")
+	io.WriteString(c5, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("a connection over the server's cap: %v %v; want a 503 with Retry-After", resp, err)
+		t.Fatalf("a connection over the server's cap: %v %v; want a 503 with Retry-After after waiting", resp, err)
 	}
+	c6, br6 := dial("127.0.0.6")
+	time.AfterFunc(100*time.Millisecond, func() { last.Close() }) // its client goes: room for c6
+	if resp, err := get(c6, br6, "/"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a connection that found room while it waited: %v %v; want 200", resp, err)
+	}
+	busy = busy[:len(busy)-1]
 	once.Do(func() { close(release) })
 	for _, br := range busy { // the busy ones answer and are idle then
 		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
@@ -242,7 +256,9 @@ func TestConnectionsAreCapped(t *testing.T) {
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
-	// A trusted proxy may hold more than PerClient: it closes idle connections of others instead.
+	// A trusted proxy may hold more than PerClient: it closes connections of others idle for a
+	// moment instead.
+	time.Sleep(300 * time.Millisecond)
 	for i := range 4 {
 		c, br := dial("127.0.0.9")
 		if resp, err := get(c, br, "/"); err != nil || resp.StatusCode != 200 {
