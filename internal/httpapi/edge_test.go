@@ -572,6 +572,7 @@ func TestConfigDefaultsMatchEdge(t *testing.T) {
 	d := httpapi.DefaultEdge()
 	if c.RateLimit != d.RateLimit || c.RateBurst != d.RateBurst || c.ReadRateLimit != d.ReadRateLimit || c.ReadRateBurst != d.ReadRateBurst ||
 		c.RateExemptLoopback != d.RateExemptLoopback || c.OriginSecret != d.OriginSecret ||
+		c.MaxConns != httpapi.DefaultMaxConns || c.MaxConnsPerClient != httpapi.DefaultMaxConnsPerClient ||
 		c.DBTimeout != d.DBTimeout || c.HSTS || len(c.CORSOrigins) != 0 || len(c.TrustedProxies) != 0 {
 		t.Errorf("config defaults %+v differ from httpapi.DefaultEdge %+v", c, d)
 	}
