@@ -70,7 +70,8 @@ func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writ
 		rollupTicker(tickCtx, a, cfg.RollupInterval, log)
 	}()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(httpapi.Listener(ln)) }()
+	conns := httpapi.Listener(ln, httpapi.ConnLimits{Max: cfg.MaxConns, PerClient: cfg.MaxConnsPerClient, Trusted: cfg.TrustedProxies})
+	go func() { serveErr <- conns.Serve(srv) }()
 	log.Info("prawn is serving", "url", "http://"+ln.Addr().String(), "version", buildinfo.String())
 
 	select {

@@ -41,7 +41,9 @@ type App struct {
 	// app, so each process fetches a day's salt once.
 	Visitors *visitor.Hasher
 	// Sites are the hosts whose views count (PRAWN_SITES); empty counts every host.
-	Sites   []string
+	Sites []string
+	// Budget bounds the new paths a host gains a day (PRAWN_MAX_NEW_PATHS); nil: no bound.
+	Budget  *pageview.Budget
 	closers []func() error
 }
 
@@ -93,14 +95,27 @@ func Build(store *storage.Store, cfg config.Config, log *slog.Logger, queue ...Q
 		CanaryPath: cfg.CanaryPath,
 		Stats:      &stats.Service{Store: store},
 		Log:        log,
+		Budget:     pageview.NewBudget(cfg.MaxNewPaths, nil),
 		Edge: httpapi.Edge{
-			TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+			TrustedProxies: cfg.TrustedProxies, OriginSecret: cfg.OriginSecret,
+			RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+			ReadRateLimit: cfg.ReadRateLimit, ReadRateBurst: cfg.ReadRateBurst, RateExemptLoopback: cfg.RateExemptLoopback,
+			ReadsPerClient: readsPerClient(cfg), MaxReads: max(1, int(cfg.DBMaxConns)/2),
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
 			CountryHeader: cfg.CountryHeader,
 		},
 		Visitors: visitor.New(store, nil),
 		Sites:    cfg.Sites,
 	}, nil
+}
+
+// readsPerClient is the edge's bound on one client's reads in flight; off with every per-client
+// limit (PRAWN_RATE_LIMIT=0).
+func readsPerClient(cfg config.Config) int {
+	if cfg.RateLimit == 0 {
+		return 0
+	}
+	return httpapi.DefaultReadsPerClient
 }
 
 // commitTimeout bounds one batch's INSERT so that a request's answer stays near its database
@@ -150,7 +165,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 // Handler is the one http.Handler serving the API and the page.
 func (a *App) Handler() http.Handler {
 	s := &httpapi.Server{Recorder: a.Recorder, Queue: a.Queue, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log,
-		Visitors: a.Visitors, Sites: a.Sites}
+		Visitors: a.Visitors, Sites: a.Sites, Budget: a.Budget}
 	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: a.Edge})
 }
 

@@ -42,10 +42,27 @@ type Config struct {
 	LogFormat string
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
-	// RateLimit is the views a second one client may record; 0 turns the limit off.
+	// RateLimit is the views a second one client may record; 0 turns every per-client limit
+	// off (reads too).
 	RateLimit float64
 	// RateBurst is the views one client may record at once.
 	RateBurst int
+	// ReadRateLimit is the reads a second one client may make; 0 turns the read limit off.
+	ReadRateLimit float64
+	// ReadRateBurst is the reads one client may make at once.
+	ReadRateBurst int
+	// RateExemptLoopback leaves clients that connect from loopback directly (not through a
+	// trusted proxy) unlimited: local benchmarks only.
+	RateExemptLoopback bool
+	// OriginSecret, when set, is the X-Origin-Verify value every request must carry (the CDN's
+	// secret header); only requests carrying it have the CDN's viewer headers believed.
+	OriginSecret Secret
+	// MaxNewPaths is how many paths (and referrers, campaign values) one host may gain in a
+	// UTC day that it did not have the day before; 0 means no bound.
+	MaxNewPaths int
+	// MaxConns caps the connections `prawn serve` holds open; MaxConnsPerClient those of one
+	// client address (trusted proxies excepted; 0, no cap, when RateLimit is 0).
+	MaxConns, MaxConnsPerClient int
 	// CORSOrigins may call the recording operations from their pages; "*" means any.
 	CORSOrigins []string
 	// HSTS sends Strict-Transport-Security on every answer.
@@ -154,8 +171,15 @@ var Vars = []Var{
 	{"PRAWN_LOG_LEVEL", "info", everywhere, "debug, info, warn or error"},
 	{"PRAWN_LOG_FORMAT", "text; Lambda: json", everywhere, "text or json"},
 	{"PRAWN_TRUSTED_PROXIES", "none", recording, "comma list of CIDRs or addresses whose X-Forwarded-For is believed (CloudFront's ranges in AWS)"},
-	{"PRAWN_RATE_LIMIT", "10", recording, "views a second one client may record (POST /api/views, GET /api/views.gif, GET /api/badge.svg?record=true, GET /api/home); 0 turns it off; loopback is exempt"},
+	{"PRAWN_RATE_LIMIT", "10", recording, "views a second one client may record (POST /api/views, GET /api/views.gif, GET /api/badge.svg, GET /api/home); 0 turns off every per-client limit, reads and connections too (load tests)"},
 	{"PRAWN_RATE_BURST", "50", recording, "views one client may record at once before PRAWN_RATE_LIMIT applies"},
+	{"PRAWN_READ_RATE_LIMIT", "5", recording, "reads a second one client may make (GET /api/stats, /api/pages, /api/breakdown, /api/hosts, /api/badge.json); 0 turns it off"},
+	{"PRAWN_READ_RATE_BURST", "30", recording, "reads one client may make at once before PRAWN_READ_RATE_LIMIT applies"},
+	{"PRAWN_RATE_EXEMPT_LOOPBACK", "false", recording, "true: clients connecting from loopback directly (not through a trusted proxy) are not rate limited; for local benchmarks only"},
+	{"PRAWN_ORIGIN_SECRET", "none", recording, "when set, every request without the header X-Origin-Verify: <this value> is refused (403), and only requests with it have CloudFront-Viewer-Address believed (the stack sets it)"},
+	{"PRAWN_MAX_NEW_PATHS", "1000", recording, "paths (and referrers, campaign values) one host may gain in a UTC day that it did not have the day before, per process; beyond it views count under the path /(other); 0: no bound"},
+	{"PRAWN_MAX_CONNS", "1024", InServe, "connections `prawn serve` holds open at once; at the cap the longest idle one is closed for a new one, or the new one waits up to 5 s, then gets 503"},
+	{"PRAWN_MAX_CONNS_PER_CLIENT", "32", InServe, "connections one client address may hold open (trusted proxies excepted); over it its idle ones are closed first, else 429; PRAWN_RATE_LIMIT=0 lifts it"},
 	{"PRAWN_CORS_ORIGINS", "none", recording, "comma list of origins such as https://example.com whose pages may record views with fetch and read the answer (POST /api/views, GET /api/home; the tracker's beacons need none); * for any"},
 	{"PRAWN_HSTS", "false", recording, "true sends Strict-Transport-Security (behind an HTTPS proxy); always sent over TLS"},
 	{"PRAWN_DB_TIMEOUT", "800ms", recording, "longest an API request waits for the database before answering 503"},
@@ -374,6 +398,49 @@ func (c *Config) loadEdge(get func(name, def string) string) []error {
 	} else {
 		c.RateBurst = n
 	}
+	rrl := get("PRAWN_READ_RATE_LIMIT", "5")
+	if f, err := strconv.ParseFloat(rrl, 64); err != nil || f < 0 || f > 1e6 || f != f {
+		errs = append(errs, fmt.Errorf("PRAWN_READ_RATE_LIMIT=%q: want reads a second from 0 (off) to 1000000, such as 10 or 0.5", rrl))
+	} else {
+		c.ReadRateLimit = f
+	}
+	rrb := get("PRAWN_READ_RATE_BURST", "30")
+	if n, err := strconv.Atoi(rrb); err != nil || n < 1 || n > 1000000 {
+		errs = append(errs, fmt.Errorf("PRAWN_READ_RATE_BURST=%q: want a whole number from 1 to 1000000", rrb))
+	} else {
+		c.ReadRateBurst = n
+	}
+	if c.RateLimit == 0 {
+		c.ReadRateLimit = 0 // PRAWN_RATE_LIMIT=0 is the one switch load tests set
+	}
+	ex := get("PRAWN_RATE_EXEMPT_LOOPBACK", "false")
+	if b, err := strconv.ParseBool(ex); err != nil {
+		errs = append(errs, fmt.Errorf("PRAWN_RATE_EXEMPT_LOOPBACK=%q: want true or false", ex))
+	} else {
+		c.RateExemptLoopback = b
+	}
+	if s := get("PRAWN_ORIGIN_SECRET", ""); s != "" {
+		if len(s) < 16 || strings.ContainsFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+			// The value is never repeated, in an error or anywhere else.
+			errs = append(errs, errors.New("PRAWN_ORIGIN_SECRET: want at least 16 printable ASCII characters without spaces"))
+		} else {
+			c.OriginSecret = Secret(s)
+		}
+	}
+	intVar := func(name, def string, lo, hi int, dst *int) {
+		v := get(name, def)
+		if n, err := strconv.Atoi(v); err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s=%q: want a whole number from %d to %d", name, v, lo, hi))
+		} else {
+			*dst = n
+		}
+	}
+	intVar("PRAWN_MAX_NEW_PATHS", "1000", 0, 1000000, &c.MaxNewPaths)
+	intVar("PRAWN_MAX_CONNS", "1024", 1, 1000000, &c.MaxConns)
+	intVar("PRAWN_MAX_CONNS_PER_CLIENT", "32", 1, 1000000, &c.MaxConnsPerClient)
+	if c.RateLimit == 0 {
+		c.MaxConnsPerClient = 0 // a load test from one address opens as many as it needs
+	}
 	for _, o := range strings.Split(get("PRAWN_CORS_ORIGINS", ""), ",") {
 		if o = strings.TrimSpace(o); o == "" {
 			continue
@@ -421,6 +488,18 @@ func (c *Config) loadEdge(get func(name, def string) string) []error {
 	}
 	return errs
 }
+
+// Secret is a setting that is never shown: printed or logged it reads "[redacted]".
+type Secret string
+
+// String hides the value.
+func (Secret) String() string { return "[redacted]" }
+
+// GoString hides the value from %#v.
+func (Secret) GoString() string { return `"[redacted]"` }
+
+// LogValue hides the value from log/slog.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
 // Logger builds the logger the configuration asks for, writing to stderr.
 func (c Config) Logger() *slog.Logger {

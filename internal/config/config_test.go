@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"runtime"
@@ -195,5 +196,38 @@ func TestQueueIngest(t *testing.T) {
 	c, err = Load(env(map[string]string{"PRAWN_CANARY_PATH": "/_prawn/canary"}), LambdaJob)
 	if err != nil || c.CanaryPath != "/_prawn/canary" {
 		t.Errorf("canary path: %+v, %v", c.CanaryPath, err)
+	}
+}
+
+// TestEdgeSettings: the read limit, the loopback opt-in, the origin secret (never shown) and the
+// connection caps; PRAWN_RATE_LIMIT=0 turns every per-client limit off, reads too.
+func TestEdgeSettings(t *testing.T) {
+	c, err := Load(env(nil), Serve)
+	if err != nil || c.ReadRateLimit != 5 || c.ReadRateBurst != 30 || c.RateExemptLoopback || c.OriginSecret != "" ||
+		c.MaxNewPaths != 1000 || c.MaxConns != 1024 || c.MaxConnsPerClient != 32 {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	c, err = Load(env(map[string]string{"PRAWN_RATE_LIMIT": "0", "PRAWN_READ_RATE_LIMIT": "5"}), Serve)
+	if err != nil || c.RateLimit != 0 || c.ReadRateLimit != 0 || c.MaxConnsPerClient != 0 || c.MaxConns != 1024 {
+		t.Errorf("PRAWN_RATE_LIMIT=0: rate %g, read rate %g, conns per client %d, conns %d, %v; want every per-client limit off", c.RateLimit, c.ReadRateLimit, c.MaxConnsPerClient, c.MaxConns, err)
+	}
+	const secret = "0123456789abcdef-secret"
+	c, err = Load(env(map[string]string{"PRAWN_ORIGIN_SECRET": secret, "PRAWN_RATE_EXEMPT_LOOPBACK": "true"}), LambdaAPI)
+	if err != nil || string(c.OriginSecret) != secret || !c.RateExemptLoopback {
+		t.Errorf("secret and opt-in: %v", err)
+	}
+	if s := fmt.Sprintf("%v %+v %#v %s", c, c, c, c.OriginSecret); strings.Contains(s, secret) {
+		t.Errorf("the configuration prints the secret: %s", s)
+	}
+	_, err = Load(env(map[string]string{"PRAWN_ORIGIN_SECRET": "short secret", "PRAWN_READ_RATE_LIMIT": "-1", "PRAWN_READ_RATE_BURST": "0",
+		"PRAWN_RATE_EXEMPT_LOOPBACK": "yes", "PRAWN_MAX_NEW_PATHS": "-1", "PRAWN_MAX_CONNS": "0", "PRAWN_MAX_CONNS_PER_CLIENT": "x"}), Serve)
+	for _, name := range []string{"PRAWN_ORIGIN_SECRET", "PRAWN_READ_RATE_LIMIT", "PRAWN_READ_RATE_BURST", "PRAWN_RATE_EXEMPT_LOOPBACK",
+		"PRAWN_MAX_NEW_PATHS", "PRAWN_MAX_CONNS", "PRAWN_MAX_CONNS_PER_CLIENT"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("invalid %s not named: %v", name, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "short secret") {
+		t.Errorf("the error repeats the secret: %v", err)
 	}
 }

@@ -2,26 +2,47 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/prawnhq/prawn/internal/config"
 )
 
 // Edge holds the protections of the HTTP edge, which apply to each operation as its kind says
 // (see policies). The zero value turns them off; DefaultEdge is what the configuration's
 // defaults give.
 type Edge struct {
-	// TrustedProxies are the peers whose X-Forwarded-For is believed (CloudFront, a load
-	// balancer); from anyone else it is ignored.
+	// TrustedProxies are the peers whose X-Forwarded-For is believed (a load balancer, a
+	// reverse proxy on the same machine); from anyone else it is ignored.
 	TrustedProxies []netip.Prefix
+	// OriginSecret, when set, must come with every request in X-Origin-Verify (the CDN adds it):
+	// requests without it are answered 403, and only requests with it have
+	// CloudFront-Viewer-Address believed. It prints as [redacted].
+	OriginSecret config.Secret
 	// RateLimit is the views a second one client may record on average; 0 means no limit.
-	// Clients on loopback are never limited (local benchmarks), unless loopback is a trusted
-	// proxy and the request names another client.
 	RateLimit float64
 	// RateBurst is how many views a client may record at once before RateLimit applies.
 	RateBurst int
+	// ReadRateLimit is the reads a second one client may make on average; 0 means no limit.
+	ReadRateLimit float64
+	// ReadRateBurst is how many reads a client may make at once before ReadRateLimit applies.
+	ReadRateBurst int
+	// ReadsPerClient is how many reads one client may have in flight; more wait for their turn
+	// until their database deadline. 0 means no bound.
+	ReadsPerClient int
+	// MaxReads is how many reads may be in flight at once, so that reads never hold the
+	// database connections recording needs (prawn serve and Lambda: half the pool, at least
+	// one); 0 means no bound.
+	MaxReads int
+	// RateExemptLoopback leaves unlimited the clients that connect from loopback directly (not
+	// through a trusted proxy): for local benchmarks. Off, loopback is limited like any client.
+	RateExemptLoopback bool
 	// CORSOrigins may call the recording operations from their pages ("https://example.com";
 	// "*" for any).
 	CORSOrigins []string
@@ -38,9 +59,13 @@ type Edge struct {
 
 // Defaults of Edge.
 const (
-	DefaultRateLimit = 10
-	DefaultRateBurst = 50
-	DefaultDBTimeout = 800 * time.Millisecond
+	DefaultRateLimit     = 10
+	DefaultRateBurst     = 50
+	DefaultReadRateLimit = 5
+	DefaultReadRateBurst = 30
+	// DefaultReadsPerClient lets a page's parallel reads run two at a time.
+	DefaultReadsPerClient = 2
+	DefaultDBTimeout      = 800 * time.Millisecond
 )
 
 // rateClients bounds the clients the rate limiter tracks (see limiter).
@@ -48,7 +73,9 @@ const rateClients = 100_000
 
 // DefaultEdge is the edge with prawn's default protections.
 func DefaultEdge() Edge {
-	return Edge{RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst, DBTimeout: DefaultDBTimeout}
+	return Edge{RateLimit: DefaultRateLimit, RateBurst: DefaultRateBurst,
+		ReadRateLimit: DefaultReadRateLimit, ReadRateBurst: DefaultReadRateBurst, ReadsPerClient: DefaultReadsPerClient,
+		DBTimeout: DefaultDBTimeout}
 }
 
 // edge is an Edge ready to serve: its limiters built, with the counters of refused views.
@@ -56,18 +83,66 @@ type edge struct {
 	Edge
 	limiters map[rateClass]*limiter
 	cors     *corsPolicy // nil: no CORS at all
+	reads    *readSlots  // nil: no bound on reads in flight
 	drops    *Drops
+	log      *slog.Logger
+	secret   *[sha256.Size]byte // the origin secret's hash; nil: none configured
+	// warnedLoopback is done once the loopback warning is logged (see identify).
+	warnedLoopback sync.Once
 }
 
-func newEdge(e Edge, drops *Drops) *edge {
-	ed := &edge{Edge: e, drops: drops, limiters: map[rateClass]*limiter{}}
+func newEdge(e Edge, drops *Drops, log *slog.Logger) *edge {
+	if log == nil {
+		log = slog.Default()
+	}
+	ed := &edge{Edge: e, drops: drops, log: log, limiters: map[rateClass]*limiter{}}
 	if lim := newLimiter(e.RateLimit, e.RateBurst, rateClients, nil); lim != nil {
 		ed.limiters[rateRecording] = lim
+	}
+	if lim := newLimiter(e.ReadRateLimit, e.ReadRateBurst, rateClients, nil); lim != nil {
+		ed.limiters[rateReading] = lim
 	}
 	if len(e.CORSOrigins) > 0 {
 		ed.cors = newCORSPolicy(e.CORSOrigins)
 	}
+	ed.reads = newReadSlots(e.ReadsPerClient, e.MaxReads)
+	if e.OriginSecret != "" {
+		sum := sha256.Sum256([]byte(e.OriginSecret))
+		ed.secret = &sum
+		ed.OriginSecret = "" // only the hash is kept
+	}
 	return ed
+}
+
+// identify decides who every request comes from (see identifyClient) and keeps it in the
+// request's context. With an origin secret configured, a request without it is answered 403
+// and goes no further; the header is removed before anything else sees the request. The first
+// request that arrives from loopback while no proxy is trusted logs a warning: behind a reverse
+// proxy on the same machine every visitor would share the proxy's address.
+func (e *edge) identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cdn := false
+		if e.secret != nil {
+			if !secretMatches(r.Header.Get(OriginVerifyHeader), *e.secret) {
+				writeProblem(w, http.StatusForbidden, "this endpoint answers only requests that come through the site's CDN")
+				return
+			}
+			cdn = true
+		}
+		r.Header.Del(OriginVerifyHeader)
+		c := identifyClient(r, e.TrustedProxies, cdn)
+		if c.direct && c.addr.IsLoopback() && len(e.TrustedProxies) == 0 && len(e.limiters) > 0 {
+			e.warnedLoopback.Do(func() {
+				exempt := "they are all limited as one client"
+				if e.RateExemptLoopback {
+					exempt = "PRAWN_RATE_EXEMPT_LOOPBACK=true leaves them unlimited"
+				}
+				e.log.Warn("requests arrive from loopback and PRAWN_TRUSTED_PROXIES is not set: if a reverse proxy on this machine forwards them, "+
+					"every visitor has the proxy's address and "+exempt+"; list the proxy in PRAWN_TRUSTED_PROXIES (such as 127.0.0.1)", "peer", c.addr.String())
+			})
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, c)))
+	})
 }
 
 // operation wraps h, the generated handler of op, in what op's kind asks of the edge (see
@@ -77,7 +152,7 @@ func newEdge(e Edge, drops *Drops) *edge {
 func (e *edge) operation(op *operation, h http.Handler) http.Handler {
 	out := e.protect(op, policies[op.kind], h)
 	if op.recordParam != "" {
-		records, reads := out, e.protect(op, policies[KindRead], h)
+		records, reads := out, e.protect(op, badgeRead, h)
 		out = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if asksToRecord(r, op.recordParam) {
 				records.ServeHTTP(w, r)
@@ -93,13 +168,18 @@ func (e *edge) operation(op *operation, h http.Handler) http.Handler {
 }
 
 // protect wraps h in what policy p asks of the edge, from the outside in: CORS, the database
-// deadline, the recording guard, the body limit, and the check of the inputs that the generated
-// code lets through.
+// deadline, the recording guard or the rate limit, the read slots, the body limit, and the check
+// of the inputs that the generated code lets through.
 func (e *edge) protect(op *operation, p policy, h http.Handler) http.Handler {
 	h = checkInputs(op, h)
 	h = limitBody(p.maxBody, h)
+	if p.slots && e.reads != nil {
+		h = e.reads.wrap(h)
+	}
 	if p.records {
 		h = e.guardRecording(op, e.limiters[p.rate], h)
+	} else if lim := e.limiters[p.rate]; lim != nil {
+		h = e.rateLimited(lim, p.rate, h)
 	}
 	if p.dbDeadline {
 		h = withDBDeadline(e.DBTimeout, h)
@@ -119,7 +199,7 @@ func (e *edge) protect(op *operation, p policy, h http.Handler) http.Handler {
 // the requests it refuses by reason.
 func (e *edge) guardRecording(op *operation, lim *limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if lim != nil && !e.allow(lim, w, r) {
+		if lim != nil && !e.allow(lim, rateRecording, w, r) {
 			e.drops.rateLimited.Add(1)
 			return
 		}
@@ -135,22 +215,32 @@ func (e *edge) guardRecording(op *operation, lim *limiter, next http.Handler) ht
 	})
 }
 
-// allow takes a token of lim for r's client, or answers 429 and reports false. Clients on
-// loopback and clients of unknown address are not limited.
-func (e *edge) allow(lim *limiter, w http.ResponseWriter, r *http.Request) bool {
-	addr := clientAddr(r, e.TrustedProxies)
-	if !addr.IsValid() || addr.IsLoopback() {
+// rateLimited limits an operation per client by lim (class names what is counted in the answer).
+func (e *edge) rateLimited(lim *limiter, class rateClass, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.allow(lim, class, w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// allow takes a token of lim for r's client, or answers 429 and reports false. The client is the
+// one identify decided on; clients of unknown address share one bucket. Only a client that
+// connects from loopback directly is exempt, and only with RateExemptLoopback.
+func (e *edge) allow(lim *limiter, class rateClass, w http.ResponseWriter, r *http.Request) bool {
+	c := clientFrom(r.Context())
+	if e.RateExemptLoopback && c.direct && c.addr.IsLoopback() {
 		return true
 	}
-	ok, wait := lim.allow(addr)
+	ok, wait := lim.allow(c.addr)
 	if ok {
 		return true
 	}
 	secs := retryAfter(wait)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	writeProblem(w, http.StatusTooManyRequests, fmt.Sprintf(
-		"too many views from this client (at most %g a second, bursts of %d); retry in %d s",
-		float64(lim.every), lim.burst, secs))
+		"too many %s from this client (at most %g a second, bursts of %d); retry in %d s",
+		class.counts(), float64(lim.every), lim.burst, secs))
 	return false
 }
 

@@ -106,6 +106,44 @@ func TestUnknownInputsAreRejected(t *testing.T) {
 	}
 }
 
+// TestMalformedInputsAreRejected is issue 18 findings 6 and 8: invalid UTF-8 and lone surrogate
+// escapes in a body were stored as U+FFFD, and a query string net/url could not parse was dropped
+// in silence (?path=/x;y read the whole site). Both are 400 problems now, and nothing is recorded.
+func TestMalformedInputsAreRejected(t *testing.T) {
+	t.Parallel()
+	rec := &fakeRecorder{}
+	h, _ := edgeHandler(rec, httpapi.Edge{})
+	for _, tt := range []struct {
+		method, target, body, detail string
+	}{
+		{"POST", "/api/views", "{\"path\":\"/a\xff\"}", "request body is not valid UTF-8 (at byte 11)"},
+		{"POST", "/api/views", "{\"path\":\"/a\xed\xa0\x80\"}", "not valid UTF-8"}, // a surrogate in UTF-8
+		{"POST", "/api/views", `{"path":"/a\ud800"}`, `lone surrogate escape at byte 11 (\ud800)`},
+		{"POST", "/api/views", `{"path":"/a\uDC00"}`, "lone surrogate"},
+		{"POST", "/api/views", `{"path":"/a\ud800\u0041"}`, "lone surrogate"},
+		{"POST", "/api/views", `{"path":"/a","referrer":"https://x.example/\ud83d"}`, "lone surrogate"},
+		{"GET", "/api/stats?path=/x;y", "", `the query string has a ";"`},
+		{"GET", "/api/stats?%zz=1", "", `invalid percent-escape "%zz"`},
+		{"GET", "/api/pages?limit=500;", "", `the query string has a ";"`},
+		{"GET", "/api/stats?path=/a%", "", "invalid percent-escape"},
+		{"POST", "/api/views?;", `{"path":"/a"}`, `the query string has a ";"`},
+	} {
+		resp, body := serve(h, tt.method, tt.target, "192.0.2.1:1", tt.body)
+		detail, _ := body["detail"].(string)
+		if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(detail, tt.detail) {
+			t.Errorf("%s %s %q = %d %v; want 400 with %q", tt.method, tt.target, tt.body, resp.StatusCode, body, tt.detail)
+		}
+	}
+	if n := rec.count(); n != 0 {
+		t.Errorf("%d views recorded from malformed requests", n)
+	}
+	for _, body := range []string{`{"path":"/a\ud83d\ude00"}`, `{"path":"/a\\ud800"}`, `{"path":"/caf\u00e9"}`} {
+		if resp, b := serve(h, "POST", "/api/views", "192.0.2.1:1", body); resp.StatusCode != 201 {
+			t.Errorf("valid %s = %d %v", body, resp.StatusCode, b)
+		}
+	}
+}
+
 func TestBodyOverLimitWithoutContentLength(t *testing.T) {
 	t.Parallel()
 	rec := &fakeRecorder{}
@@ -212,33 +250,172 @@ func TestRateLimit(t *testing.T) {
 	if r := post("10.1.2.3:5000", "X-Forwarded-For", "198.51.100.8"); r.StatusCode != 201 {
 		t.Errorf("second forwarded client = %d", r.StatusCode)
 	}
-	// Loopback is exempt.
-	for i := range 200 {
-		if r := post("127.0.0.1:4000"); r.StatusCode != 201 {
-			t.Fatalf("loopback view %d = %d", i, r.StatusCode)
-		}
-	}
 	if got := s.Drops.Snapshot().RateLimited; got != 3 {
 		t.Errorf("rateLimited = %d, want 3", got)
 	}
 }
 
-func TestLoopbackProxyLimitsForwardedClient(t *testing.T) {
+// TestLoopbackIsLimitedUnlessOptedIn is issue 18 finding 2: loopback was exempt, so behind a
+// reverse proxy on the same machine nothing was limited, and with the proxy trusted a missing or
+// malformed X-Forwarded-For, or one naming loopback, fell back to the exempt proxy. Now loopback
+// is limited unless PRAWN_RATE_EXEMPT_LOOPBACK opts in, and the opt-in never covers a request
+// through a trusted proxy: whatever its headers say, it is limited by the client they name or by
+// the proxy's own bucket.
+func TestLoopbackIsLimitedUnlessOptedIn(t *testing.T) {
 	t.Parallel()
-	h, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{RateLimit: 1, RateBurst: 1,
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
-	codes := []int{}
-	for range 2 {
-		resp, _ := serve(h, "POST", "/api/views", "127.0.0.1:9", `{"path":"/a"}`, "X-Forwarded-For", "198.51.100.20")
+	post := func(h http.Handler, headers ...string) int {
+		resp, _ := serve(h, "POST", "/api/views", "127.0.0.1:9", `{"path":"/a"}`, headers...)
+		return resp.StatusCode
+	}
+	h, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{RateLimit: 1, RateBurst: 2})
+	if codes := []int{post(h), post(h), post(h)}; codes[2] != 429 {
+		t.Errorf("loopback by default: %v, want the third limited", codes)
+	}
+	exempt, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{RateLimit: 1, RateBurst: 2, RateExemptLoopback: true})
+	for i := range 50 {
+		if code := post(exempt); code != 201 {
+			t.Fatalf("loopback with RateExemptLoopback, view %d = %d", i, code)
+		}
+	}
+	for _, bypass := range [][]string{
+		nil,
+		{"X-Real-IP", "198.51.100.2"},
+		{"Forwarded", "for=198.51.100.2"},
+		{"X-Forwarded-For", "unknown"},
+		{"X-Forwarded-For", "a b"},
+		{"X-Forwarded-For", "198.51.100.3, unknown"},
+		{"X-Forwarded-For", "127.0.0.5"},
+		{"X-Forwarded-For", "::1"},
+		{"X-Forwarded-For", "::ffff:127.0.0.1"},
+	} {
+		// A proxy on loopback, trusted, with the exemption on: the bypass is limited all the same.
+		h, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{RateLimit: 1, RateBurst: 2, RateExemptLoopback: true,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+		if codes := []int{post(h, bypass...), post(h, bypass...), post(h, bypass...)}; codes[0] != 201 || codes[2] != 429 {
+			t.Errorf("through a trusted loopback proxy with %q: %v, want [201 201 429]", bypass, codes)
+		}
+		// ...and the proxy's own bucket is what they share: a visitor it names is apart.
+		if code := post(h, "X-Forwarded-For", "198.51.100.9"); code != 201 {
+			t.Errorf("after %q, a named visitor = %d, want 201 (a bucket of its own)", bypass, code)
+		}
+	}
+}
+
+// TestLoopbackWarning: the first request from loopback while no proxy is trusted logs a warning,
+// once.
+func TestLoopbackWarning(t *testing.T) {
+	t.Parallel()
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	s := &httpapi.Server{Recorder: &fakeRecorder{}, Stats: &stats.Service{}, Log: log}
+	h := httpapi.NewHandler(s, httpapi.Options{Log: log, Edge: httpapi.DefaultEdge()})
+	serve(h, "POST", "/api/views", "192.0.2.1:1", `{"path":"/a"}`)
+	mu.Lock()
+	if logs.Len() != 0 {
+		t.Errorf("a request from elsewhere logged: %s", logs.String())
+	}
+	mu.Unlock()
+	for range 3 {
+		serve(h, "POST", "/api/views", "127.0.0.1:1", `{"path":"/a"}`)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "PRAWN_TRUSTED_PROXIES is not set"); n != 1 {
+		t.Errorf("loopback warnings logged: %d, want 1:\n%s", n, logs.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// TestReadsAreRateLimited is issue 18 finding 1's first part: reads have a per-client limit of
+// their own, apart from recording's.
+func TestReadsAreRateLimited(t *testing.T) {
+	t.Parallel()
+	h, _ := edgeHandler(&fakeRecorder{}, httpapi.Edge{RateLimit: 100, RateBurst: 100, ReadRateLimit: 1, ReadRateBurst: 2})
+	const client = "192.0.2.7:1"
+	var codes []int
+	for _, target := range []string{"/api/stats?bucket=week", "/api/pages?limit=0", "/api/breakdown?by=nothing"} {
+		resp, _ := serve(h, "GET", target, client, "")
 		codes = append(codes, resp.StatusCode)
 	}
-	if codes[0] != 201 || codes[1] != 429 {
-		t.Errorf("via a trusted loopback proxy: %v, want [201 429]", codes)
+	if codes[0] != 400 || codes[1] != 400 || codes[2] != 429 {
+		t.Errorf("reads from one client: %v, want [400 400 429] (the third over the read burst)", codes)
 	}
-	for range 5 { // loopback itself, not forwarded: exempt
-		if resp, _ := serve(h, "POST", "/api/views", "127.0.0.1:9", `{"path":"/a"}`); resp.StatusCode != 201 {
-			t.Errorf("loopback without X-Forwarded-For = %d", resp.StatusCode)
+	resp, body := serve(h, "GET", "/api/hosts", client, "")
+	if detail, _ := body["detail"].(string); resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(detail, "too many reads") {
+		t.Errorf("read over the limit = %d %v", resp.StatusCode, body)
+	}
+	if resp, _ := serve(h, "POST", "/api/views", client, `{"path":"/a"}`); resp.StatusCode != 201 {
+		t.Errorf("recording after the reads ran out = %d, want 201: reads and views have their own buckets", resp.StatusCode)
+	}
+	if resp, _ := serve(h, "GET", "/healthz", client, ""); resp.StatusCode != 200 {
+		t.Errorf("meta after the reads ran out = %d, want 200", resp.StatusCode)
+	}
+	if resp, _ := serve(h, "GET", "/api/stats?bucket=week", "192.0.2.8:1", ""); resp.StatusCode != 400 {
+		t.Errorf("another client's read = %d, want 400 (not limited)", resp.StatusCode)
+	}
+}
+
+// TestOriginSecret is issue 15 §1: with PRAWN_ORIGIN_SECRET every request without the header is a
+// 403 problem, and only requests with it have CloudFront-Viewer-Address believed; without a
+// secret nothing is refused and a forged CloudFront-Viewer-Address gets no trust.
+func TestOriginSecret(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-0f-the-cdn-0123456789abcdef"
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	newHandler := func(secret string) http.Handler {
+		s := &httpapi.Server{Recorder: &fakeRecorder{}, Stats: &stats.Service{}, Ready: func(context.Context) error { return nil }, Log: log}
+		return httpapi.NewHandler(s, httpapi.Options{Log: log, Edge: httpapi.Edge{RateLimit: 1, RateBurst: 1, OriginSecret: config.Secret(secret)}})
+	}
+	h := newHandler(secret)
+	const edgeAddr = "130.176.12.34:443"
+	for _, headers := range [][]string{nil, {"X-Origin-Verify", "wrong"}, {"X-Origin-Verify", secret[:len(secret)-1]}, {"X-Origin-Verify", secret + "x"}} {
+		for _, target := range []string{"/api/views", "/healthz", "/api/stats"} {
+			method, body := "GET", ""
+			if target == "/api/views" {
+				method, body = "POST", `{"path":"/a"}`
+			}
+			resp, p := serve(h, method, target, edgeAddr, body, headers...)
+			if resp.StatusCode != 403 || resp.Header.Get("Content-Type") != "application/problem+json" || p["detail"] == nil {
+				t.Errorf("%s %s with %q = %d %v, want a 403 problem", method, target, headers, resp.StatusCode, p)
+			}
 		}
+	}
+	withSecret := func(viewer string) int {
+		resp, _ := serve(h, "POST", "/api/views", edgeAddr, `{"path":"/a"}`, "X-Origin-Verify", secret, "CloudFront-Viewer-Address", viewer)
+		return resp.StatusCode
+	}
+	if a, b, c := withSecret("198.51.100.40:1000"), withSecret("198.51.100.40:1001"), withSecret("2a00:1450:4001:81b::200e:443"); a != 201 || b != 429 || c != 201 {
+		t.Errorf("through the CDN: viewer A %d, A again %d, viewer B %d; want 201 429 201 (each viewer its own bucket)", a, b, c)
+	}
+	// No secret configured: nothing is refused, and the header is not believed.
+	open := newHandler("")
+	forged := func(viewer string) int {
+		resp, _ := serve(open, "POST", "/api/views", edgeAddr, `{"path":"/a"}`, "CloudFront-Viewer-Address", viewer, "X-Origin-Verify", "anything")
+		return resp.StatusCode
+	}
+	if a, b := forged("198.51.100.41:1"), forged("198.51.100.42:1"); a != 201 || b != 429 {
+		t.Errorf("forged CloudFront-Viewer-Address without a secret: %d then %d; want 201 then 429 (limited by the peer)", a, b)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), secret) {
+		t.Errorf("the secret was logged: %s", logs.String())
+	}
+	if got := fmt.Sprintf("%v %+v %#v", httpapi.Edge{OriginSecret: secret}, httpapi.Edge{OriginSecret: secret}, httpapi.Edge{OriginSecret: secret}); strings.Contains(got, secret) {
+		t.Errorf("an Edge prints its secret: %s", got)
 	}
 }
 
@@ -402,7 +579,10 @@ func TestConfigDefaultsMatchEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := httpapi.DefaultEdge()
-	if c.RateLimit != d.RateLimit || c.RateBurst != d.RateBurst || c.DBTimeout != d.DBTimeout || c.HSTS || len(c.CORSOrigins) != 0 || len(c.TrustedProxies) != 0 {
+	if c.RateLimit != d.RateLimit || c.RateBurst != d.RateBurst || c.ReadRateLimit != d.ReadRateLimit || c.ReadRateBurst != d.ReadRateBurst ||
+		c.RateExemptLoopback != d.RateExemptLoopback || c.OriginSecret != d.OriginSecret ||
+		c.MaxConns != httpapi.DefaultMaxConns || c.MaxConnsPerClient != httpapi.DefaultMaxConnsPerClient ||
+		c.DBTimeout != d.DBTimeout || c.HSTS || len(c.CORSOrigins) != 0 || len(c.TrustedProxies) != 0 {
 		t.Errorf("config defaults %+v differ from httpapi.DefaultEdge %+v", c, d)
 	}
 	c, err = config.Load(func(k string) string {
@@ -423,8 +603,8 @@ func TestConfigDefaultsMatchEdge(t *testing.T) {
 }
 
 // TestEdgeFollowsTheOperationsKind checks that the edge applies by kind: the recording operations
-// share one rate limit per client and answer CORS to the configured origins; reads are not rate
-// limited and answer every origin (Access-Control-Allow-Origin: *, no credentials); meta
+// share one rate limit per client and answer CORS to the configured origins; reads (without a
+// read limit configured) are not rate limited and answer every origin (Access-Control-Allow-Origin: *, no credentials); meta
 // operations have neither.
 func TestEdgeFollowsTheOperationsKind(t *testing.T) {
 	t.Parallel()
@@ -447,8 +627,15 @@ func TestEdgeFollowsTheOperationsKind(t *testing.T) {
 			t.Errorf("%s %s after the burst = %d, want 429: the recording operations share the client's bucket", req[0], req[1], resp.StatusCode)
 		}
 	}
+	// A badge that only shows its count is a read, but one that README images make through a few
+	// image proxies: it is limited by the recording bucket (spent above), and readable anywhere.
+	for _, target := range []string{"/api/badge.svg?path=/a", "/api/badge.svg?path=/a&record=false"} {
+		if resp, _ := serve(h, "GET", target, client, "", "Origin", "https://other.example"); resp.StatusCode != 429 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("GET %s after the burst = %d, ACAO %q; want 429 (the recording bucket), ACAO *", target, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
 	for _, target := range []string{"/api/stats", "/api/pages", "/api/hosts", "/api/breakdown?by=browser", "/api/badge.json?path=/a",
-		"/api/badge.svg?path=/a", "/api/badge.svg?path=/a&record=false", "/healthz", "/readyz", "/api/openapi.yaml"} {
+		"/healthz", "/readyz", "/api/openapi.yaml"} {
 		want := "*"
 		if !strings.HasPrefix(target, "/api/") || target == "/api/openapi.yaml" {
 			want = ""
@@ -507,8 +694,26 @@ func TestRouterAnswersAreProblems(t *testing.T) {
 			t.Errorf("%s %s = %d %s %q; want a %d problem saying %q", tt.method, tt.target, w.Code, w.Header().Get("Content-Type"), w.Body, tt.status, tt.detail)
 		}
 	}
-	resp, _ := serve(h, "GET", "/api//stats", "192.0.2.1:1", "")
-	if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != "/api/stats" {
-		t.Errorf("GET /api//stats = %d Location %q; want the ServeMux's redirect to /api/stats", resp.StatusCode, resp.Header.Get("Location"))
+	// Issue 18 finding 9: the ServeMux redirected unclean API paths with a text/html 307.
+	for _, tt := range []struct{ method, target, meant string }{
+		{"GET", "/api//stats", "/api/stats"},
+		{"POST", "/api//views", "/api/views"},
+		{"GET", "/api/../api/home", "/api/home"},
+		{"GET", "/api/./pages", "/api/pages"},
+		{"GET", "//healthz", "/healthz"},
+		{"GET", "/api", "/api/"},
+		{"POST", "//about", "/about"},
+	} {
+		req := httptest.NewRequest(tt.method, "/", strings.NewReader(`{"path":"/a"}`))
+		req.URL.Path, req.RequestURI = tt.target, tt.target
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var p map[string]any
+		err := json.Unmarshal(w.Body.Bytes(), &p)
+		if w.Code != 404 || w.Header().Get("Content-Type") != "application/problem+json" || err != nil || w.Header().Get("Location") != "" ||
+			!strings.Contains(fmt.Sprint(p["detail"]), "did you mean "+tt.meant+"?") {
+			t.Errorf("%s %s = %d %s Location %q %s; want a 404 problem naming %s", tt.method, tt.target, w.Code, w.Header().Get("Content-Type"), w.Header().Get("Location"), w.Body, tt.meant)
+		}
 	}
 }

@@ -67,7 +67,7 @@ func (s *Server) RecordPixel(ctx context.Context, req api.RecordPixelRequestObje
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.record(ctx, v, false); err != nil {
+	if _, _, err := s.record(ctx, v, false); err != nil {
 		return nil, err
 	}
 	noStore := "no-store"
@@ -157,7 +157,7 @@ func (s *Server) GetBadge(ctx context.Context, req api.GetBadgeRequestObject) (a
 	cache := showCache
 	if recording {
 		cache = recordCache
-		why, err := s.record(ctx, b.scope, false)
+		_, why, err := s.record(ctx, b.scope, false)
 		if err != nil {
 			return nil, err
 		}

@@ -1,18 +1,23 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/prawnhq/prawn/internal/httpapi"
 	"github.com/prawnhq/prawn/internal/pageview"
 )
 
-// FuzzRecordView sends arbitrary bodies, User-Agents and query strings through the real handler
-// to POST /api/views: it must never panic or answer 5xx; errors are problem+json with the status
-// they claim; a 201 records exactly the normalised path it answers.
+// FuzzRecordView sends arbitrary bodies (raw bytes), User-Agents and query strings through the
+// real handler to POST /api/views: it must never panic or answer 5xx; errors are problem+json with
+// the status they claim; a body that is not valid UTF-8 or a query string that does not parse
+// strictly is a 400; a 201 records exactly the normalised path it answers, and that path has no
+// U+FFFD unless the body spelled one.
 func FuzzRecordView(f *testing.F) {
 	for _, s := range []struct{ body, ua, query string }{
 		{`{"path":"/a"}`, "Go-http-client/1.1", ""},
@@ -30,11 +35,26 @@ func FuzzRecordView(f *testing.F) {
 		{`{"path":"/\u0000"}`, "", ""},
 		{`{"path":"` + strings.Repeat("/a", 300) + `"}`, "", ""},
 		{`{"path":"/a","referrer":"` + strings.Repeat("%", 2000) + `"}`, "", ""},
+		{"{\"path\":\"/a\xff\"}", "", ""},
+		{"{\"path\":\"/a\xed\xa0\x80\"}", "", ""},
+		{`{"path":"/a\ud800"}`, "", ""},
+		{`{"path":"/a\ud83d\ude00"}`, "", ""},
+		{`{"path":"/a\\ud800"}`, "", ""},
+		{`{"path":"/a\ufffd"}`, "", ""},
+		{`{"path":"/cafe\u0301"}`, "", ""},
+		{`{"path":"/a\u200bb"}`, "", ""},
+		{`{"path":"/a","referrer":"https://x.example/reset/TOKEN123"}`, "", ""},
+		{`{"path":"/a"}`, "", "x=1;y=2"},
+		{`{"path":"/a"}`, "", "%zz=1"},
+		{`{"path":"/a"}`, "", ";"},
+		{`{"path":"/a"}`, "", "%"},
 	} {
 		f.Add([]byte(s.body), s.ua, s.query)
 	}
 	rec := &fakeRecorder{}
-	h, _ := edgeHandler(rec, httpapi.DefaultEdge())
+	edge := httpapi.DefaultEdge()
+	edge.RateLimit, edge.ReadRateLimit = 0, 0 // one client sends every input: the limit is not what this checks
+	h, _ := edgeHandler(rec, edge)
 	f.Fuzz(func(t *testing.T, body []byte, ua, query string) {
 		target := "/api/views"
 		if query != "" {
@@ -55,6 +75,12 @@ func FuzzRecordView(f *testing.F) {
 		case 200, 201, 400, 413:
 		default:
 			t.Fatalf("POST %s %q (UA %q) = %d %s", target, body, ua, status, w.Body)
+		}
+		if _, err := url.ParseQuery(query); err != nil && status != 400 {
+			t.Fatalf("POST %s with a query net/url cannot parse (%v) = %d, want 400", target, err, status)
+		}
+		if !utf8.Valid(body) && status != 400 && status != 413 {
+			t.Fatalf("POST %q (not UTF-8) = %d, want 400", body, status)
 		}
 		if status >= 400 {
 			var p struct {
@@ -78,6 +104,10 @@ func FuzzRecordView(f *testing.F) {
 		}
 		if p, err := pageview.NormalizePath(v.Path); err != nil || p != v.Path {
 			t.Fatalf("answered path %q is not normalised: %q %v", v.Path, p, err)
+		}
+		if lower := bytes.ToLower(body); strings.ContainsRune(v.Path, utf8.RuneError) && !bytes.Contains(lower, []byte(`\ufffd`)) &&
+			!bytes.Contains(lower, []byte("%ef%bf%bd")) && !bytes.ContainsRune(body, utf8.RuneError) {
+			t.Fatalf("POST %q = %d with path %q: a U+FFFD the body did not send", body, status, v.Path)
 		}
 		if v.Counted != (status == 201) || (status == 201 && rec.count() != before+1) {
 			t.Fatalf("POST %q = %d counted=%v, recorded %d", body, status, v.Counted, rec.count()-before)

@@ -41,7 +41,8 @@ func NewHandler(s *Server, opt Options) http.Handler {
 	if err != nil {
 		panic(err) // the contract is embedded; tests load it
 	}
-	rt := newRouter(spec, newEdge(opt.Edge, s.Drops))
+	ed := newEdge(opt.Edge, s.Drops, log)
+	rt := newRouter(spec, ed)
 	strict := api.NewStrictHandlerWithOptions(s, []api.StrictMiddlewareFunc{withRequestFacts}, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			status, detail := describeBodyError(err)
@@ -70,6 +71,7 @@ func NewHandler(s *Server, opt Options) http.Handler {
 	}
 	var h http.Handler = rt
 	h = recoverPanics(log, h)
+	h = ed.identify(h)
 	h = withSecurityHeaders(opt.Edge.HSTS, h)
 	return withRequestID(log, h)
 }

@@ -1,15 +1,19 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/pgtest"
 )
 
@@ -174,5 +178,115 @@ func TestHeadHomeDoesNotCount(t *testing.T) {
 	}
 	if _, body := do(t, srv, "GET", "/api/home", ""); body["pageViews"] != 1.0 {
 		t.Errorf("GET /api/home after the HEADs = %v; want 1", body["pageViews"])
+	}
+}
+
+// TestFloodOfNewPathsIsBounded is issue 18 finding 1's last part, against a real Postgres: a
+// flood of made-up paths (each a rollup row per hour and per day, kept for ever) was counted path
+// by path. Now a host gains at most PRAWN_MAX_NEW_PATHS new paths a day; the views beyond count
+// for the site under /(other), so totals stay exact and the paths stay bounded.
+func TestFloodOfNewPathsIsBounded(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	a := app.New(db.Store, slog.New(slog.DiscardHandler))
+	a.Budget = pageview.NewBudget(5, nil)
+	a.Edge.RateLimit = 0
+	h := a.Handler()
+	const flood = 40
+	other := 0
+	for i := range flood {
+		// From as many addresses: the rate limit is not what bounds this.
+		resp, body := serve(h, "POST", "/api/views", fmt.Sprintf("198.51.100.%d:1", i), fmt.Sprintf(`{"path":"/junk/%d"}`, i))
+		if resp.StatusCode != 201 {
+			t.Fatalf("view %d = %d %v", i, resp.StatusCode, body)
+		}
+		if body["path"] == pageview.OtherPath {
+			other++
+		} else if body["path"] != fmt.Sprintf("/junk/%d", i) {
+			t.Errorf("view %d answered path %v", i, body["path"])
+		}
+	}
+	if other != flood-5 {
+		t.Errorf("%d views counted under %s, want %d", other, pageview.OtherPath, flood-5)
+	}
+	var paths int
+	if err := db.Conn(t).QueryRow(context.Background(), "SELECT count(DISTINCT path) FROM views").Scan(&paths); err != nil {
+		t.Fatal(err)
+	}
+	if paths != 6 {
+		t.Errorf("%d distinct paths stored, want 6 (5 and %s)", paths, pageview.OtherPath)
+	}
+	db.FoldAll(t)
+	_, stats := serve(h, "GET", "/api/stats", "192.0.2.1:1", "")
+	_, pages := serve(h, "GET", "/api/pages?limit=100", "192.0.2.1:1", "")
+	list, _ := pages["pages"].([]any)
+	if stats["total"] != float64(flood) || len(list) != 6 {
+		t.Errorf("after the flood: total %v, %d pages listed; want %d and 6", stats["total"], len(list), flood)
+	}
+	if first, _ := list[0].(map[string]any); first["path"] != pageview.OtherPath || first["views"] != float64(flood-5) {
+		t.Errorf("top page = %v, want %s with %d views", first, pageview.OtherPath, flood-5)
+	}
+}
+
+// TestReadsInFlightAreBounded is issue 18 finding 1's cost part, against a real Postgres whose
+// rollups another transaction holds locked (every read takes as long as its deadline): one
+// client's reads beyond ReadsPerClient wait for its own instead of taking more connections, other
+// clients' reads get theirs, and reads never take more than MaxReads connections. Postgres itself
+// says how many reads wait on the lock.
+func TestReadsInFlightAreBounded(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	lock := db.Conn(t)
+	if _, err := lock.Exec(ctx, "BEGIN; LOCK TABLE totals IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	watch := db.Conn(t) // outside the lock's transaction, which sees one snapshot of pg_stat_activity
+	var dbName string
+	if err := watch.QueryRow(ctx, "SELECT current_database()").Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(db.Store, slog.New(slog.DiscardHandler))
+	a.Edge.ReadsPerClient, a.Edge.MaxReads, a.Edge.DBTimeout = 1, 2, 3*time.Second
+	h := a.Handler()
+	answers := make(chan int, 8)
+	read := func(addr string) {
+		resp, _ := serve(h, "GET", "/api/hosts", addr, "")
+		answers <- resp.StatusCode
+	}
+	waiting := func(want int) {
+		t.Helper()
+		count := func() (n int) {
+			if err := watch.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", dbName).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for i := 0; count() != want && i < 100; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond) // and no more arrive
+		if n := count(); n != want {
+			t.Errorf("%d reads wait on the database, want %d", n, want)
+		}
+	}
+	for range 3 {
+		go read("198.51.100.1:1") // one client, three reads at once: one reaches the database
+	}
+	waiting(1)
+	go read("198.51.100.2:1") // another client is not held up by the first
+	waiting(2)
+	go read("198.51.100.3:1") // a third finds both of the server's read slots taken
+	waiting(2)
+	if _, err := lock.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if code := <-answers; code != 200 && code != 429 && code != 503 {
+			t.Errorf("a read answered %d", code)
+		}
+	}
+	if resp, _ := serve(h, "GET", "/api/hosts", "198.51.100.1:4", ""); resp.StatusCode != 200 {
+		t.Errorf("a read once the lock is gone = %d", resp.StatusCode)
 	}
 }

@@ -16,7 +16,8 @@ const (
 	// KindRecord operations record views: rate limited per client, bots and prefetches answered
 	// without counting, refused views tallied in dropped, CORS for PRAWN_CORS_ORIGINS.
 	KindRecord Kind = "record"
-	// KindRead operations read counts from the database; any origin's pages may read them.
+	// KindRead operations read counts from the database: rate limited per client, apart from
+	// recording; any origin's pages may read them.
 	KindRead Kind = "read"
 	// KindMeta operations describe the service (health, readiness, the contract).
 	KindMeta Kind = "meta"
@@ -31,6 +32,9 @@ type policy struct {
 	rate rateClass
 	// dbDeadline bounds the operation's work by Edge.DBTimeout.
 	dbDeadline bool
+	// slots bounds the operation's requests in flight, per client and overall (Edge.ReadsPerClient,
+	// Edge.MaxReads).
+	slots bool
 	// cors is which origins' pages may call the operation across origins.
 	cors corsRule
 	// maxBody caps the request body, in bytes.
@@ -43,7 +47,16 @@ type rateClass int
 const (
 	noRate        rateClass = iota
 	rateRecording           // Edge.RateLimit and Edge.RateBurst
+	rateReading             // Edge.ReadRateLimit and Edge.ReadRateBurst
 )
+
+// counts names what a class counts, for the 429's detail.
+func (c rateClass) counts() string {
+	if c == rateReading {
+		return "reads"
+	}
+	return "views"
+}
 
 // corsRule says which origins may call an operation from their pages.
 type corsRule int
@@ -56,14 +69,19 @@ const (
 
 // policies is the edge's table: one row per kind. What is planned lands here, not in string
 // matches: the pixel and the badge are operations of kind record in the contract (the badge's
-// requests that do not ask to record are served under the read row: x-prawn-record-param);
-// public reads answer CORS with "*" (corsAnyOrigin); a per-client limit for reads is a rateClass
-// in the read row; a header every request from the CDN must carry a field of the rows it guards.
+// requests that do not ask to record are served under badgeRead: x-prawn-record-param); public
+// reads answer CORS with "*" (corsAnyOrigin); reads have a per-client limit of their own
+// (rateReading). The origin secret guards every request (edge.identify), not a kind.
 var policies = map[Kind]policy{
 	KindRecord: {records: true, rate: rateRecording, dbDeadline: true, cors: corsConfigured, maxBody: MaxBodyBytes},
-	KindRead:   {dbDeadline: true, cors: corsAnyOrigin, maxBody: MaxBodyBytes},
+	KindRead:   {rate: rateReading, slots: true, dbDeadline: true, cors: corsAnyOrigin, maxBody: MaxBodyBytes},
 	KindMeta:   {maxBody: MaxBodyBytes},
 }
+
+// badgeRead is the policy of a badge's requests that do not ask to record: a read, but one that
+// README images make through a few image proxies (GitHub's camo), so it shares the recording
+// limit (PRAWN_RATE_LIMIT) rather than the stricter one of reads, and takes no read slot.
+var badgeRead = policy{rate: rateRecording, dbDeadline: true, cors: corsAnyOrigin, maxBody: MaxBodyBytes}
 
 // kindNames lists the kinds for error messages.
 func kindNames() string {

@@ -56,7 +56,7 @@ func TestEveryRouteIsAnOperation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := newRouter(c, newEdge(Edge{}, NewDrops()))
+	rt := newRouter(c, newEdge(Edge{}, NewDrops(), nil))
 	func() {
 		defer func() {
 			if v := recover(); v == nil || !strings.Contains(v.(string), `route "DELETE /api/views" is not an operation`) {

@@ -9,10 +9,12 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// limiter is a token bucket per client address (IPv6 clients by /64, the block one subscriber
-// usually gets). Its map is bounded: entries idle long enough to have refilled their bucket are
-// swept (forgetting them changes nothing), and when the map is still full, arbitrary entries go
-// (those clients start over with a full bucket).
+// limiter is a token bucket per client address. IPv6 clients are keyed by their /64 (the block
+// one subscriber usually gets) and must also find a token in the bucket of their /48 (one site's
+// allocation), which holds ipv6BlockShare times as much: a client that spreads its requests over
+// the /64s of its /48 gets that much, not a full bucket per /64. Its map is bounded: entries idle
+// long enough to have refilled their bucket are swept (forgetting them changes nothing), and when
+// the map is still full, arbitrary entries go (those clients start over with a full bucket).
 type limiter struct {
 	every   rate.Limit
 	burst   int
@@ -20,8 +22,17 @@ type limiter struct {
 	refill  time.Duration // time for an empty bucket to fill up
 	now     func() time.Time
 	mu      sync.Mutex
-	clients map[netip.Addr]*bucket
+	clients map[limitKey]*bucket
 	swept   time.Time
+}
+
+// ipv6BlockShare is how many /64s' worth of requests one IPv6 /48 may make.
+const ipv6BlockShare = 4
+
+// limitKey is a bucket's block: an address masked to bits.
+type limitKey struct {
+	addr netip.Addr
+	bits uint8
 }
 
 type bucket struct {
@@ -50,33 +61,53 @@ func newLimiter(perSecond float64, burst, maxClients int, now func() time.Time) 
 		max:     maxClients,
 		refill:  time.Duration(float64(burst) / perSecond * float64(time.Second)),
 		now:     now,
-		clients: make(map[netip.Addr]*bucket),
+		clients: make(map[limitKey]*bucket),
 	}
 }
 
-// allow takes a token for addr; when there is none it says how long until there will be.
+// allow takes a token for addr (and for an IPv6 address, one of its /48 too); when there is none
+// it says how long until there will be.
 func (l *limiter) allow(addr netip.Addr) (bool, time.Duration) {
-	if addr.Is6() {
-		addr = netip.PrefixFrom(addr, 64).Masked().Addr()
-	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.clients[addr]
-	if b == nil {
-		if len(l.clients) >= l.max || now.Sub(l.swept) > l.refill+time.Minute {
-			l.sweep(now)
-		}
-		b = &bucket{lim: rate.NewLimiter(l.every, l.burst)}
-		l.clients[addr] = b
+	if !addr.Is6() {
+		return l.take(now, limitKey{addr, 32}, 1)
 	}
-	b.seen = now
-	res := b.lim.ReserveN(now, 1)
+	p64 := netip.PrefixFrom(addr, 64).Masked().Addr()
+	p48 := netip.PrefixFrom(addr, 48).Masked().Addr()
+	own := l.bucket(now, limitKey{p64, 64}, 1).lim.ReserveN(now, 1)
+	block := l.bucket(now, limitKey{p48, 48}, ipv6BlockShare).lim.ReserveN(now, 1)
+	if d := max(own.DelayFrom(now), block.DelayFrom(now)); d > 0 {
+		own.CancelAt(now)
+		block.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// take takes a token from k's bucket.
+func (l *limiter) take(now time.Time, k limitKey, share int) (bool, time.Duration) {
+	res := l.bucket(now, k, share).lim.ReserveN(now, 1)
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
 		return false, d
 	}
 	return true, 0
+}
+
+// bucket is k's bucket, made with share times the rate and burst when new.
+func (l *limiter) bucket(now time.Time, k limitKey, share int) *bucket {
+	b := l.clients[k]
+	if b == nil {
+		if len(l.clients) >= l.max || now.Sub(l.swept) > l.refill+time.Minute {
+			l.sweep(now)
+		}
+		b = &bucket{lim: rate.NewLimiter(l.every*rate.Limit(share), l.burst*share)}
+		l.clients[k] = b
+	}
+	b.seen = now
+	return b
 }
 
 // sweep forgets clients whose bucket is full again, then arbitrary ones while at capacity.

@@ -10,9 +10,10 @@ import (
 
 // record commits v, as every recording operation does, unless it is not to be counted: the edge
 // found a bot or a prefetch, the client said it is a bot (bot), or v's host is not one of
-// s.Sites. It reports why a view was not counted ("" when it was), after tallying it in Drops.
-// A counted view is stored with its visitor id and dimensions (see identify).
-func (s *Server) record(ctx context.Context, v pageview.View, bot bool) (NotCounted, error) {
+// s.Sites. It reports why a view was not counted ("" when it was), after tallying it in Drops,
+// and the view as recorded: with its visitor id and dimensions (see identify), and under
+// pageview.OtherPath when its host is out of new paths for the day (s.Budget).
+func (s *Server) record(ctx context.Context, v pageview.View, bot bool) (pageview.View, NotCounted, error) {
 	why := viewerFrom(ctx).notCounted
 	if why == "" && bot {
 		why = NotCountedBot
@@ -22,10 +23,11 @@ func (s *Server) record(ctx context.Context, v pageview.View, bot bool) (NotCoun
 	}
 	if why != "" {
 		s.Drops.notCounted(why)
-		return why, nil
+		return v, why, nil
 	}
 	s.identify(ctx, &v)
-	return "", s.Recorder.Record(ctx, v)
+	v = s.Budget.Cap(v)
+	return v, "", s.Recorder.Record(ctx, v)
 }
 
 // countsHost reports whether views of host count: every host when Sites is empty, else the

@@ -84,29 +84,61 @@ func (rt *router) handle(pattern string, h http.Handler) {
 
 // ServeHTTP routes r: one lookup in the ServeMux.
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt.mux.ServeHTTP(&routingWriter{ResponseWriter: w, r: r}, r)
+	rt.mux.ServeHTTP(&routingWriter{ResponseWriter: w, r: r, rt: rt}, r)
 }
 
-// routingWriter turns the ServeMux's own error answers into problems; a route unwraps it.
+// apiPath reports whether p (as sent, or where the ServeMux would redirect it) is the API's: under
+// /api or an operation's path. Such paths are matched as sent: the ServeMux's redirects to a
+// cleaned path (/api//views, /api/../api/home, /api) are not followed for them.
+func (rt *router) apiPath(p string) bool {
+	if p == "/api" || strings.HasPrefix(p, "/api/") {
+		return true
+	}
+	for _, op := range rt.spec.ops {
+		if op.path == p {
+			return true
+		}
+	}
+	return false
+}
+
+// routingWriter turns the ServeMux's own error answers into problems, and its redirects of API
+// paths and of methods other than GET and HEAD into 404 problems that name the path meant; a
+// route unwraps it.
 type routingWriter struct {
 	http.ResponseWriter
 	r       *http.Request
+	rt      *router
 	routed  bool
 	replied bool // the problem is written: drop the ServeMux's plain text
 }
 
 func (rw *routingWriter) WriteHeader(code int) {
+	r := rw.r
+	if !rw.routed && !rw.replied && code >= 300 && code < 400 {
+		loc := rw.Header().Get("Location")
+		locPath, _, _ := strings.Cut(loc, "?")
+		if rw.rt.apiPath(r.URL.Path) || rw.rt.apiPath(locPath) || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+			rw.replied = true
+			rw.Header().Del("Location")
+			writeProblem(rw.ResponseWriter, http.StatusNotFound, fmt.Sprintf("nothing at %s: paths are matched as sent; did you mean %s?", r.URL.Path, locPath))
+			return
+		}
+	}
 	if rw.routed || rw.replied || code < 400 {
 		rw.ResponseWriter.WriteHeader(code)
 		return
 	}
 	rw.replied = true
-	r := rw.r
+	target := r.URL.Path
+	if target == "" {
+		target = r.RequestURI // CONNECT host:port
+	}
 	switch code {
 	case http.StatusMethodNotAllowed:
-		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rw.Header().Get("Allow")))
+		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, target, rw.Header().Get("Allow")))
 	case http.StatusNotFound:
-		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("nothing at %s", r.URL.Path))
+		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("nothing at %s", target))
 	default:
 		writeProblem(rw.ResponseWriter, code, fmt.Sprintf("%s %s is not a request this server answers", r.Method, r.RequestURI))
 	}

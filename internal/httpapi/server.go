@@ -42,6 +42,9 @@ type Server struct {
 	// Queue, when set, is where the Recorder queues views (queue ingest): recording answers 202
 	// once a view is queued, and GET /api/stats reports the queue's depth.
 	Queue pageview.Queue
+	// Budget bounds the new paths (and referrers, campaign values) a host gains a day; nil: no
+	// bound.
+	Budget *pageview.Budget
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -77,7 +80,7 @@ func (s *Server) RecordView(ctx context.Context, req api.RecordViewRequestObject
 	if err != nil {
 		return nil, err
 	}
-	why, err := s.record(ctx, v, b.Bot != nil && *b.Bot)
+	v, why, err := s.record(ctx, v, b.Bot != nil && *b.Bot)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +110,7 @@ func (s *Server) GetHome(ctx context.Context, _ api.GetHomeRequestObject) (api.G
 	if err != nil {
 		return nil, err
 	}
-	why, err := s.record(ctx, pageview.View{Path: "/"}, false)
+	_, why, err := s.record(ctx, pageview.View{Path: "/"}, false)
 	if err != nil {
 		return nil, err
 	}

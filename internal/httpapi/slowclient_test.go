@@ -23,7 +23,7 @@ func TestSlowClientsAreDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(httpapi.Listener(ln))
+	go httpapi.Listener(ln, httpapi.ConnLimits{}).Serve(srv)
 	t.Cleanup(func() { srv.Close() })
 
 	for _, tt := range []struct {

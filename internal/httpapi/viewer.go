@@ -19,7 +19,7 @@ type viewerKey struct{}
 // User-Agent are only ever hashed and parsed (Server.identify), never stored or logged.
 type viewer struct {
 	notCounted NotCounted
-	addr       netip.Addr // the client's address (see clientAddr); the zero Addr when unknown
+	addr       netip.Addr // the client's address (see identifyClient); the zero Addr when unknown
 	userAgent  string
 	country    string // ISO 3166-1 alpha-2, upper case; "" when unknown
 }
@@ -33,21 +33,14 @@ func viewerFrom(ctx context.Context) viewer {
 // viewing a page (GitHub's camo) is a viewer of the operations that answer images, not a bot.
 func (e *edge) viewerOf(op *operation, r *http.Request) viewer {
 	ua := r.Header.Get("User-Agent")
-	v := viewer{notCounted: notCounted(r), addr: clientAddr(r, e.TrustedProxies), userAgent: ua}
+	v := viewer{notCounted: notCounted(r), addr: clientFrom(r.Context()).addr, userAgent: ua}
 	if v.notCounted == NotCountedBot && op.errorImage != "" && bots.ImageProxy(ua) {
 		v.notCounted = ""
 	}
-	if e.CountryHeader != "" && e.fromTrustedProxy(r) {
+	if e.CountryHeader != "" && fromTrustedHop(r.Context()) {
 		v.country = countryCode(r.Header.Get(e.CountryHeader))
 	}
 	return v
-}
-
-// fromTrustedProxy reports whether r comes from a proxy prawn trusts to tell it about the
-// client (its country): a peer in TrustedProxies. It is the one place that decides it.
-func (e *edge) fromTrustedProxy(r *http.Request) bool {
-	peer := parseAddr(r.RemoteAddr)
-	return peer.IsValid() && isTrusted(peer, e.TrustedProxies)
 }
 
 // countryCode is v as a country: two letters (any case) that name a country or territory in

@@ -14,6 +14,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
@@ -225,10 +227,14 @@ func RefHost(referrer string) string {
 // with "/", be valid UTF-8 without control characters and at most MaxPathLen bytes. A query
 // string or fragment is dropped; percent-escapes are decoded except those of "/", "?", "#" and
 // "%" (kept, with upper-case hex), and a "%" that starts no escape becomes "%25"; the decoded path
-// must again be UTF-8 without control characters. Then "." and ".." segments are resolved,
-// repeated slashes collapse and a trailing slash is removed ("/a/" counts as "/a"; "/" stays
-// "/"). Case is kept: "/A" and "/a" are different pages. The result is at most MaxPathLen bytes,
-// and normalising it again changes nothing.
+// must again be UTF-8 without control characters. It is put in Unicode normalisation form C (so
+// "/café" counts as one page however its é was composed), and must hold no invisible format
+// character (Unicode category Cf: zero-width spaces and joiners, bidirectional overrides, the
+// byte-order mark, soft hyphens) nor a line or paragraph separator (Zl, Zp): such paths look like
+// another page. Then "." and ".." segments are resolved, repeated slashes collapse and a trailing
+// slash is removed ("/a/" counts as "/a"; "/" stays "/"). Case is kept: "/A" and "/a" are
+// different pages. The result is at most MaxPathLen bytes, and normalising it again changes
+// nothing.
 func NormalizePath(raw string) (string, error) {
 	if raw == "" {
 		return "", broken("path is required")
@@ -249,11 +255,21 @@ func NormalizePath(raw string) (string, error) {
 	if strings.IndexFunc(p, unicode.IsControl) >= 0 {
 		return "", broken("path holds a percent-encoded control character")
 	}
+	p = norm.NFC.String(p)
+	if i := strings.IndexFunc(p, invisible); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(p[i:])
+		return "", broken("path holds the invisible character U+%04X at byte %d (format characters and line or paragraph separators make look-alike paths)", r, i)
+	}
 	p = path.Clean(p)
 	if len(p) > MaxPathLen {
 		return "", broken("path is %d bytes long once normalised, at most %d are allowed", len(p), MaxPathLen)
 	}
 	return p, nil
+}
+
+// invisible reports a format character (Cf) or a line or paragraph separator (Zl, Zp).
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // unescape decodes percent-escapes except those of "/", "?", "#" and "%", which keep their
@@ -304,10 +320,13 @@ func unhex(c byte) byte {
 
 // NormalizeReferrer checks a referrer and reduces it to what prawn keeps. It must be at most
 // MaxReferrerLen bytes of UTF-8 without control characters (else ErrInvalid). An absolute http or
-// https URL with a host is kept as scheme://host/path: scheme and host in lower case, user
-// information, query string and fragment dropped (they may hold personal data or tokens).
-// Anything else (an app's referrer such as android-app://…, a relative or unparsable URL, one
-// longer than MaxReferrerLen once re-encoded) is replaced by "" (unknown): the view still counts.
+// https URL with a host is kept as its origin and the start of its path: scheme and host in lower
+// case; user information, query string and fragment dropped; the path cut before its first
+// segment that may carry a secret or a person (see secretSegment: after /reset/, /token/ and the
+// like, and any segment that looks like a token, a UUID, an e-mail address or a long number) and
+// to at most MaxReferrerPathLen bytes, at a segment's end. Anything else (an app's referrer such
+// as android-app://…, a relative or unparsable URL) is replaced by "" (unknown): the view still
+// counts.
 func NormalizeReferrer(raw string) (string, error) {
 	if raw == "" {
 		return "", nil
@@ -323,10 +342,126 @@ func NormalizeReferrer(raw string) (string, error) {
 	u.RawQuery, u.ForceQuery = "", false
 	u.Fragment, u.RawFragment = "", ""
 	u.Host = strings.ToLower(u.Host)
+	kept := keptPath(u.EscapedPath())
+	dec, err := url.PathUnescape(kept)
+	if err != nil {
+		return "", nil
+	}
+	u.Path, u.RawPath = dec, kept
 	if s := u.String(); len(s) <= MaxReferrerLen {
 		return s, nil
 	}
 	return "", nil
+}
+
+// MaxReferrerPathLen bounds the path a referrer keeps, in bytes (escaped).
+const MaxReferrerPathLen = 200
+
+// keptPath is the part of a referrer's escaped path that prawn keeps: the segments before the
+// first one that may carry a secret (secretSegment), at most MaxReferrerPathLen bytes of them.
+// A path that keeps nothing is "/" when it had segments, "" when it was "".
+func keptPath(p string) string {
+	if p == "" || p == "/" {
+		return p
+	}
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	var b strings.Builder
+	for i, seg := range segs {
+		dec, err := url.PathUnescape(seg)
+		if err != nil || secretSegment(dec) || (i > 0 && secretMarker(segs[i-1])) {
+			break
+		}
+		if b.Len()+1+len(seg) > MaxReferrerPathLen {
+			break
+		}
+		b.WriteString("/" + seg)
+	}
+	if b.Len() == 0 {
+		return "/"
+	}
+	return b.String()
+}
+
+// secretMarkers are path segments after which the next one is, on many sites, a secret: a
+// password reset or e-mail confirmation token, an invitation, a magic link, a share link.
+var secretMarkers = []string{"reset", "password", "token", "tokens", "confirm", "confirmation", "verify",
+	"verification", "activate", "activation", "invite", "invitation", "magic", "magic-link", "login",
+	"signin", "sign-in", "auth", "oauth", "callback", "unsubscribe", "session", "sso", "share", "key", "otp"}
+
+func secretMarker(escaped string) bool {
+	dec, err := url.PathUnescape(escaped)
+	return err == nil && slicesContainsFold(secretMarkers, dec)
+}
+
+func slicesContainsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretSegment reports whether a path segment may carry a secret or a person: an e-mail address
+// (an "@"), a run of 9 or more digits (a phone number, an account), a UUID or a long hex string,
+// a JSON web token ("eyJ…"), a word of 8 or more letters and digits only with at least two of
+// each (TOKEN123, a3f9c2d1e8), or 20 or more characters of letters, digits, "-" and "_" that are
+// not words separated by hyphens (base64 tokens). Slugs (how-to-x-in-10-steps) are kept.
+func secretSegment(s string) bool {
+	if strings.ContainsRune(s, '@') || strings.HasPrefix(s, "eyJ") {
+		return true
+	}
+	var letters, digits, run, maxRun, hex, other int
+	for _, r := range s {
+		switch {
+		case '0' <= r && r <= '9':
+			digits++
+			run++
+			maxRun = max(maxRun, run)
+			hex++
+			continue
+		case 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F':
+			hex++
+			letters++
+		case 'g' <= r && r <= 'z' || 'G' <= r && r <= 'Z':
+			letters++
+		case r == '-' || r == '_':
+			other++
+		default:
+			other += 100 // not token material
+		}
+		run = 0
+	}
+	switch {
+	case maxRun >= 9:
+		return true
+	case hex >= 16 && hex+strings.Count(s, "-") == len(s) && digits > 0:
+		return true // a UUID or a hash
+	case other == 0 && len(s) >= 8 && letters >= 2 && digits >= 2:
+		return true
+	case other < 100 && len(s) >= 20 && !hyphenatedWords(s):
+		return true
+	}
+	return false
+}
+
+// hyphenatedWords reports whether s reads as words joined by "-" (a slug): every part at most 15
+// characters, and most parts without digits.
+func hyphenatedWords(s string) bool {
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == '-' })
+	if len(parts) < 2 {
+		return false
+	}
+	withDigits := 0
+	for _, p := range parts {
+		if len(p) > 15 {
+			return false
+		}
+		if strings.ContainsAny(p, "0123456789") {
+			withDigits++
+		}
+	}
+	return withDigits*2 <= len(parts)
 }
 
 // checkText rejects values that are too long, not UTF-8 or hold control characters.

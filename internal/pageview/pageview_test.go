@@ -45,6 +45,20 @@ func TestNormalizePath(t *testing.T) {
 		{in: "/a\x00", err: "control character"},
 		{in: "/\xff", err: "not valid UTF-8"},
 		{in: "/" + strings.Repeat("a", MaxPathLen), err: "at most 512"},
+		// Issue 18 finding 7: look-alike paths. NFC and NFD are one page; invisible characters
+		// are refused, raw or percent-encoded.
+		{in: "/cafe\u0301", want: "/caf\u00e9"},
+		{in: "/cafe%CC%81", want: "/caf\u00e9"},
+		{in: "/caf\u00e9", want: "/caf\u00e9"},
+		{in: "/\u212b", want: "/\u00c5"},                        // ANGSTROM SIGN is canonically Å
+		{in: "/a\u200bb", err: "invisible character U+200B"},    // zero-width space
+		{in: "/a%E2%80%8Bb", err: "invisible character U+200B"}, // the same, encoded
+		{in: "/a\u200db", err: "U+200D"},                        // zero-width joiner
+		{in: "/a\u202eb", err: "U+202E"},                        // right-to-left override
+		{in: "/a\ufeff", err: "U+FEFF"},                         // byte-order mark
+		{in: "/a\u00adb", err: "U+00AD"},                        // soft hyphen
+		{in: "/a\u2028b", err: "U+2028"},                        // line separator
+		{in: "/a%E2%80%A9b", err: "U+2029"},                     // paragraph separator
 	}
 	for _, tt := range tests {
 		got, err := NormalizePath(tt.in)
@@ -86,6 +100,21 @@ func TestNormalizeReferrer(t *testing.T) {
 		{"https:opaque", ""},
 		{"javascript:alert(1)", ""},
 		{"http://[::1", ""},
+		// Issue 18 finding 12: the origin and the start of the path; never what may be a secret.
+		{"https://shop.example/account/reset/TOKEN123", "https://shop.example/account/reset"},
+		{"https://shop.example/reset-password/9f86d081884c7d659a2feaa0c55ad015", "https://shop.example/reset-password"},
+		{"https://app.example/invite/abc", "https://app.example/invite"},
+		{"https://app.example/u/jane.doe@mail.example/profile", "https://app.example/u"},
+		{"https://app.example/u/jane%40mail.example", "https://app.example/u"},
+		{"https://app.example/d/123e4567-e89b-12d3-a456-426614174000/view", "https://app.example/d"},
+		{"https://app.example/s/eyJhbGciOiJIUzI1NiJ9.e30.x", "https://app.example/s"},
+		{"https://app.example/call/4915112345678", "https://app.example/call"},
+		{"https://app.example/x/aGVsbG8gd29ybGQgaGVsbG8", "https://app.example/x"},
+		{"https://news.example/blog/2026/12/how-to-count-views-in-10-steps", "https://news.example/blog/2026/12/how-to-count-views-in-10-steps"},
+		{"https://news.example/r/golang/comments/1abc2d/", "https://news.example/r/golang/comments/1abc2d/"},
+		{"https://news.example/TOKEN123", "https://news.example/"},
+		{"https://news.example/caf%C3%A9/a%20b", "https://news.example/caf%C3%A9/a%20b"},
+		{"https://news.example/" + strings.Repeat("abcdefghi/", 30), "https://news.example/" + strings.TrimSuffix(strings.Repeat("abcdefghi/", 20), "/")},
 	}
 	for _, tt := range tests {
 		got, err := NormalizeReferrer(tt.in)

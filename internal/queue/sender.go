@@ -104,7 +104,8 @@ func (s *Sender) Record(ctx context.Context, v pageview.View) error {
 	return nil
 }
 
-// Depth is the queue's ApproximateNumberOfMessages (waiting) and
+// Depth is the queue's ApproximateNumberOfMessages plus ApproximateNumberOfMessagesDelayed
+// (waiting) and
 // ApproximateNumberOfMessagesNotVisible (received by a consumer, being written), read at most
 // every DepthMaxAge; a failure is remembered as long, so a queue that does not answer is not
 // asked on every read.
@@ -117,7 +118,8 @@ func (s *Sender) Depth(ctx context.Context) (pageview.QueueDepth, error) {
 	ctx, cancel := context.WithTimeout(ctx, depthTimeout)
 	defer cancel()
 	out, err := s.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(s.url),
-		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages,
+			types.QueueAttributeNameApproximateNumberOfMessagesDelayed, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
 	s.fetched = s.now()
 	if err != nil {
 		s.depth, s.depthErr = pageview.QueueDepth{}, fmt.Errorf("queue depth: %w", err)
@@ -128,7 +130,8 @@ func (s *Sender) Depth(ctx context.Context) (pageview.QueueDepth, error) {
 		n, _ := strconv.ParseInt(out.Attributes[string(name)], 10, 64)
 		return n
 	}
-	s.depth = pageview.QueueDepth{Waiting: attr(types.QueueAttributeNameApproximateNumberOfMessages),
+	// A message SQS holds back (delayed) is accepted and waiting all the same.
+	s.depth = pageview.QueueDepth{Waiting: attr(types.QueueAttributeNameApproximateNumberOfMessages) + attr(types.QueueAttributeNameApproximateNumberOfMessagesDelayed),
 		InFlight: attr(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible), ReadAt: s.fetched}
 	s.depthErr = nil
 	return s.depth, nil

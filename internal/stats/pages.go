@@ -17,8 +17,8 @@ type PagesQuery struct {
 	Limit    int
 }
 
-// NewPagesQuery validates a top-pages request: from rounds down and to up to whole hours;
-// defaults are the last 24 hours and DefaultPages paths.
+// NewPagesQuery validates a top-pages request: from rounds down and to up to whole hours, at most
+// MaxBreakdownDays apart; defaults are the last 24 hours and DefaultPages paths.
 func NewPagesQuery(sc Scope, from, to *time.Time, limit *int, now time.Time) (PagesQuery, error) {
 	q := PagesQuery{Host: sc.Host, To: now, Limit: DefaultPages}
 	if sc.Path != nil {
@@ -40,6 +40,10 @@ func NewPagesQuery(sc Scope, from, to *time.Time, limit *int, now time.Time) (Pa
 	if !q.From.Before(q.To) {
 		return PagesQuery{}, fmt.Errorf("%w: from (%s) must be before to (%s)", ErrInvalid,
 			q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+	}
+	if days := q.To.Sub(q.From).Hours() / 24; days > MaxBreakdownDays {
+		// Each day of the range is an index probe, found or not: the range bounds the read.
+		return PagesQuery{}, fmt.Errorf("%w: top pages span at most %d days, not %.0f", ErrInvalid, MaxBreakdownDays, days)
 	}
 	if limit != nil {
 		if *limit < 1 || *limit > MaxPages {

@@ -126,6 +126,15 @@ func TestNewPagesQuery(t *testing.T) {
 			t.Errorf("limit %d: err = %v", l, err)
 		}
 	}
+	// Issue 18 finding 1: every day of the range is an index probe; the range is bounded.
+	from, to := mustTime(t, "2000-01-01T00:00:00Z"), mustTime(t, "2999-12-31T00:00:00Z")
+	if _, err := NewPagesQuery(Scope{}, &from, &to, nil, now); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "at most 400 days") {
+		t.Errorf("a thousand years of top pages: err = %v", err)
+	}
+	from = to.AddDate(0, 0, -MaxBreakdownDays)
+	if _, err := NewPagesQuery(Scope{}, &from, &to, nil, now); err != nil {
+		t.Errorf("400 days of top pages: %v", err)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -73,7 +73,7 @@ func newHandler(fsys fs.FS) http.Handler {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		writeProblem(w, r, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; allowed: GET, HEAD")
 		return
 	}
 	p := path.Clean("/" + r.URL.Path)
@@ -95,7 +95,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if strings.Contains(path.Base(p), ".") {
-			http.NotFound(w, r) // a missing file, not an app route
+			writeProblem(w, r, http.StatusNotFound, "no file at "+r.URL.Path) // a missing file, not an app route
 			return
 		}
 		h.servePage(w, r, "index.html")
@@ -110,7 +110,7 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, name string)
 		f = h.load("index.html")
 	}
 	if f == nil {
-		http.Error(w, "prawn: the page is missing from this build", http.StatusInternalServerError)
+		writeProblem(w, r, http.StatusInternalServerError, "the page is missing from this build")
 		return
 	}
 	w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
@@ -129,8 +129,7 @@ func (h *handler) serveTracker(w http.ResponseWriter, r *http.Request) {
 func (h *handler) serveFile(w http.ResponseWriter, r *http.Request, name, cache string) {
 	f := h.load(name)
 	if f == nil {
-		w.Header().Set("Cache-Control", "no-store")
-		http.NotFound(w, r)
+		writeProblem(w, r, http.StatusNotFound, "no file at "+r.URL.Path)
 		return
 	}
 	h.send(w, r, f, cache)
@@ -221,16 +220,21 @@ func acceptsGzip(r *http.Request) bool {
 
 // notFoundProblem answers an unknown /api/ path the way the API does: RFC 9457.
 func notFoundProblem(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, r, http.StatusNotFound, "no API operation at "+r.URL.Path)
+}
+
+// writeProblem answers with an RFC 9457 problem, as every error of prawn is.
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNotFound)
+	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"type":   "about:blank",
-		"title":  "Not Found",
-		"status": http.StatusNotFound,
-		"detail": "no API operation at " + r.URL.Path,
+		"title":  http.StatusText(status),
+		"status": status,
+		"detail": detail,
 	})
 }

@@ -59,19 +59,19 @@ func TestRoutes(t *testing.T) {
 		{"index.html by name", "GET", "/index.html", 200, "no-cache", "text/html; charset=utf-8", `id="root"`, true},
 		{"hashed asset is immutable", "GET", "/assets/index-abc123.js", 200, "public, max-age=31536000, immutable", "text/javascript; charset=utf-8", "console.log", false},
 		{"hashed css is immutable", "GET", "/assets/index-abc123.css", 200, "public, max-age=31536000, immutable", "text/css; charset=utf-8", "margin", false},
-		{"missing asset is a 404, not the app", "GET", "/assets/index-gone.js", 404, "no-store", "text/plain; charset=utf-8", "not found", false},
+		{"missing asset is a 404 problem, not the app", "GET", "/assets/index-gone.js", 404, "no-store", "application/problem+json", `"detail":"no file at /assets/index-gone.js"`, false},
 		{"other files revalidate", "GET", "/favicon.svg", 200, "no-cache", "image/svg+xml", "<svg", false},
 		{"app route falls back to index.html", "GET", "/some/app/route", 200, "no-cache", "text/html; charset=utf-8", `id="root"`, true},
 		{"app route with query", "GET", "/stats?range=7d", 200, "no-cache", "text/html; charset=utf-8", `id="root"`, true},
-		{"unknown file is a 404", "GET", "/robots.txt", 404, "", "text/plain; charset=utf-8", "not found", false},
+		{"unknown file is a 404 problem", "GET", "/robots.txt", 404, "no-store", "application/problem+json", `"status":404`, false},
 		{"docs page", "GET", "/api/docs", 200, "no-cache", "text/html; charset=utf-8", `id="swagger"`, true},
 		{"docs page with slash", "GET", "/api/docs/", 200, "no-cache", "text/html; charset=utf-8", `id="swagger"`, true},
 		{"other api paths are problem+json 404s", "GET", "/api/nope", 404, "no-store", "application/problem+json", `"status":404`, false},
-		{"dot segments cannot escape", "GET", "/assets/../../go.mod", 404, "", "text/plain; charset=utf-8", "not found", false},
+		{"dot segments cannot escape", "GET", "/assets/../../go.mod", 404, "no-store", "application/problem+json", "no file at", false},
 		{"tracker", "GET", "/count.js", 200, "public, max-age=86400, stale-while-revalidate=604800", "text/javascript; charset=utf-8", "sendBeacon", false},
 		{"tracker with a query", "GET", "/count.js?v=2", 200, "public, max-age=86400, stale-while-revalidate=604800", "text/javascript; charset=utf-8", "sendBeacon", false},
 		{"HEAD works", "HEAD", "/", 200, "no-cache", "text/html; charset=utf-8", "", true},
-		{"POST is refused", "POST", "/", 405, "", "text/plain; charset=utf-8", "method not allowed", false},
+		{"POST is refused", "POST", "/", 405, "no-store", "application/problem+json", "POST is not allowed on /; allowed: GET, HEAD", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -180,8 +180,8 @@ export interface paths {
         /**
          * The most viewed paths in a range
          * @description Paths by views over [from, to) (rounded out to whole UTC hours; default the last 24
-         *     hours), of one host or, with `host` absent, of every host (a path of each host is listed
-         *     on its own).
+         *     hours; at most 400 days), of one host or, with `host` absent, of every host (a path of
+         *     each host is listed on its own).
          */
         get: operations["listPages"];
         put?: never;
