@@ -9,6 +9,53 @@ import (
 	"context"
 )
 
+// iteratorForCopyImportedViews implements pgx.CopyFromSource.
+type iteratorForCopyImportedViews struct {
+	rows                 []CopyImportedViewsParams
+	skippedFirstNextCall bool
+}
+
+func (r *iteratorForCopyImportedViews) Next() bool {
+	if len(r.rows) == 0 {
+		return false
+	}
+	if !r.skippedFirstNextCall {
+		r.skippedFirstNextCall = true
+		return true
+	}
+	r.rows = r.rows[1:]
+	return len(r.rows) > 0
+}
+
+func (r iteratorForCopyImportedViews) Values() ([]interface{}, error) {
+	return []interface{}{
+		r.rows[0].ID,
+		r.rows[0].Chunk,
+		r.rows[0].Host,
+		r.rows[0].Path,
+		r.rows[0].ViewedAt,
+		r.rows[0].N,
+		r.rows[0].Visitor,
+		r.rows[0].Referrer,
+		r.rows[0].RefHost,
+		r.rows[0].UtmSource,
+		r.rows[0].UtmMedium,
+		r.rows[0].UtmCampaign,
+		r.rows[0].Browser,
+		r.rows[0].Os,
+		r.rows[0].Device,
+		r.rows[0].Country,
+	}, nil
+}
+
+func (r iteratorForCopyImportedViews) Err() error {
+	return nil
+}
+
+func (q *Queries) CopyImportedViews(ctx context.Context, arg []CopyImportedViewsParams) (int64, error) {
+	return q.db.CopyFrom(ctx, []string{"imported_views"}, []string{"id", "chunk", "host", "path", "viewed_at", "n", "visitor", "referrer", "ref_host", "utm_source", "utm_medium", "utm_campaign", "browser", "os", "device", "country"}, &iteratorForCopyImportedViews{rows: arg})
+}
+
 // iteratorForCopyVisitorDays implements pgx.CopyFromSource.
 type iteratorForCopyVisitorDays struct {
 	rows                 []CopyVisitorDaysParams

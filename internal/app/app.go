@@ -28,10 +28,13 @@ type App struct {
 	Log      *slog.Logger
 	// Web serves the page; nil serves none.
 	Web http.Handler
-	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound),
-	// from the configuration.
-	Edge    httpapi.Edge
-	closers []func() error
+	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound,
+	// private stats), from the configuration.
+	Edge httpapi.Edge
+	// RawRetention is how long rollups keep raw views (PRAWN_RAW_RETENTION; 0: forever), for
+	// rollup.Options.
+	RawRetention time.Duration
+	closers      []func() error
 }
 
 // New builds the app around a store with the default settings of `prawn serve` (an empty
@@ -65,7 +68,9 @@ func Build(store *storage.Store, cfg config.Config, log *slog.Logger) (*App, err
 		Edge: httpapi.Edge{
 			TrustedProxies: cfg.TrustedProxies, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
+			PrivateStats: cfg.PrivateStats, PublicTotals: cfg.PublicTotals,
 		},
+		RawRetention: cfg.RawRetention,
 	}, nil
 }
 
@@ -115,8 +120,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 
 // Handler is the one http.Handler serving the API and the page.
 func (a *App) Handler() http.Handler {
-	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log}
-	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: a.Edge})
+	s := &httpapi.Server{Recorder: a.Recorder, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log,
+		Exporter: a.Store, Importer: a.Store}
+	edge := a.Edge
+	if edge.Tokens == nil {
+		edge.Tokens = a.Store
+	}
+	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: edge})
 }
 
 // Close commits the views still queued, then releases the database (and stops the embedded

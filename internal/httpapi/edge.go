@@ -3,10 +3,13 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/prawnhq/prawn/internal/auth"
 )
 
 // Edge holds the protections of the HTTP edge, which apply to each operation as its kind says
@@ -31,6 +34,11 @@ type Edge struct {
 	// DBTimeout bounds the database work of one API request: past it the answer is 503; 0 means
 	// no bound.
 	DBTimeout time.Duration
+	// PrivateStats makes the operations that take a token only when stats are private need one
+	// (PRAWN_STATS=private); PublicTotals exempts those marked x-prawn-public-total.
+	PrivateStats, PublicTotals bool
+	// Tokens looks API tokens up; nil makes every token invalid.
+	Tokens auth.Store
 }
 
 // Defaults of Edge.
@@ -54,10 +62,11 @@ type edge struct {
 	limiters map[rateClass]*limiter
 	cors     *corsPolicy // nil: no CORS at all
 	drops    *Drops
+	log      *slog.Logger
 }
 
 func newEdge(e Edge, drops *Drops) *edge {
-	ed := &edge{Edge: e, drops: drops, limiters: map[rateClass]*limiter{}}
+	ed := &edge{Edge: e, drops: drops, limiters: map[rateClass]*limiter{}, log: slog.Default()}
 	if lim := newLimiter(e.RateLimit, e.RateBurst, rateClients, nil); lim != nil {
 		ed.limiters[rateRecording] = lim
 	}
@@ -68,17 +77,23 @@ func newEdge(e Edge, drops *Drops) *edge {
 }
 
 // operation wraps h, the generated handler of op, in what op's kind asks of the edge, from the
-// outside in: CORS, the database deadline, the recording guard, the body limit, and the check of
-// the inputs that the generated code lets through.
+// outside in: CORS, the token op needs, the database deadline, the recording guard, the timeouts
+// of a stream, the body limit, and the check of the inputs that the generated code lets through.
 func (e *edge) operation(op *operation, h http.Handler) http.Handler {
 	p := policies[op.kind]
 	h = checkInputs(op, h)
 	h = limitBody(p.maxBody, h)
+	if p.stream {
+		h = keepFlowing(h)
+	}
 	if p.records {
 		h = e.guardRecording(e.limiters[p.rate], h)
 	}
 	if p.dbDeadline {
 		h = withDBDeadline(e.DBTimeout, h)
+	}
+	if op.auth.use != tokensNever {
+		h = e.authorize(op, h)
 	}
 	if p.cors == corsConfigured && e.cors != nil {
 		h = e.cors.actual(h)

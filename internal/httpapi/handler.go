@@ -41,7 +41,9 @@ func NewHandler(s *Server, opt Options) http.Handler {
 	if err != nil {
 		panic(err) // the contract is embedded; tests load it
 	}
-	rt := newRouter(spec, newEdge(opt.Edge, s.Drops))
+	ed := newEdge(opt.Edge, s.Drops)
+	ed.log = log
+	rt := newRouter(spec, ed)
 	strict := api.NewStrictHandlerWithOptions(s, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			status, detail := describeBodyError(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/prawnhq/prawn/gen/api"
 	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/stats"
+	"github.com/prawnhq/prawn/internal/transfer"
 )
 
 // Server answers the API's operations.
@@ -28,6 +29,9 @@ type Server struct {
 	Log *slog.Logger
 	// Drops counts the views not counted; NewHandler sets it when nil.
 	Drops *Drops
+	// Exporter and Importer move history out and in (GET /api/export, POST /api/import).
+	Exporter transfer.Exporter
+	Importer transfer.Importer
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -120,9 +124,13 @@ func (s *Server) GetStats(ctx context.Context, req api.GetStatsRequestObject) (a
 		series[i] = api.Bucket{Start: pt.Start, Views: pt.Views, Visitors: pt.Visitors}
 	}
 	tzName := q.Loc.String()
-	dropped := s.Drops.Snapshot()
+	var dropped *api.Dropped
+	if showsOperatorFigures(ctx) { // private stats: admin tokens only
+		d := s.Drops.Snapshot()
+		dropped = &d
+	}
 	return api.GetStats200JSONResponse{
-		Dropped:       &dropped,
+		Dropped:       dropped,
 		Host:          q.Host,
 		Path:          q.Path,
 		Total:         res.Total.Views,
@@ -239,8 +247,10 @@ func (s *Server) GetReady(ctx context.Context, _ api.GetReadyRequestObject) (api
 // errorStatus maps an error from the domain to a status and a detail fit for the client.
 func errorStatus(err error) (int, string) {
 	switch {
-	case errors.Is(err, pageview.ErrInvalid), errors.Is(err, stats.ErrInvalid):
+	case errors.Is(err, pageview.ErrInvalid), errors.Is(err, stats.ErrInvalid), errors.Is(err, transfer.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
+	case errors.As(err, new(*tooLargeError)):
+		return http.StatusRequestEntityTooLarge, err.Error()
 	case errors.Is(err, pageview.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "the database is unavailable; try again shortly"
 	case errors.Is(err, pageview.ErrOverloaded):

@@ -34,6 +34,8 @@ type operation struct {
 	// fields are the properties of the JSON body when its schema forbids others
 	// (additionalProperties: false), sorted; nil otherwise.
 	fields []string
+	// auth is the token the operation needs, from its security and x-prawn-scope.
+	auth authRule
 }
 
 // loadContract reads the embedded api/openapi.yaml once.
@@ -70,6 +72,9 @@ func parseContract(yaml []byte) (*contract, error) {
 			slices.Sort(names)
 			o.params = slices.Compact(names)
 			o.fields = closedFields(op)
+			if o.auth, err = parseAuth(doc, op, o); err != nil {
+				return nil, err
+			}
 			c.ops[o.pattern] = o
 		}
 	}

@@ -86,7 +86,7 @@ func New(name string, a *app.App, db AuthCounter) (any, error) {
 	case HandlerAPI:
 		return NewAPI(a.Handler(), db, a.Log).Handle, nil
 	case HandlerRollup:
-		return (&Rollup{Store: a.Store, DB: db, Log: a.Log}).Handle, nil
+		return (&Rollup{Store: a.Store, DB: db, Log: a.Log, Options: rollup.Options{RawRetention: a.RawRetention}}).Handle, nil
 	case HandlerMigrate:
 		return (&Migrate{Store: a.Store, DB: db, Log: a.Log}).Handle, nil
 	}

@@ -264,6 +264,15 @@ const pathSep = "\x1f"
 
 // writeFold adds a batch's increments to the rollups and writes the dedup state it changed.
 func writeFold(ctx context.Context, q *db.Queries, out FoldOutput) error {
+	if err := writeCounts(ctx, q, out); err != nil {
+		return err
+	}
+	return writeVisitorDays(ctx, q, out)
+}
+
+// writeCounts adds a batch's increments to the hourly and daily rollups, the totals and the
+// breakdowns.
+func writeCounts(ctx context.Context, q *db.Queries, out FoldOutput) error {
 	if len(out.Hours) > 0 {
 		var p db.AddHourlyParams
 		for k, c := range out.Hours {
@@ -297,37 +306,62 @@ func writeFold(ctx context.Context, q *db.Queries, out FoldOutput) error {
 			return fmt.Errorf("add to breakdowns: %w", err)
 		}
 	}
+	return nil
+}
+
+// writeVisitorDays writes the dedup state of the visitor-days a batch created and changed.
+func writeVisitorDays(ctx context.Context, q *db.Queries, out FoldOutput) error {
 	if len(out.NewVisitorDays) > 0 {
-		rows := make([]db.CopyVisitorDaysParams, len(out.NewVisitorDays))
-		for i, vd := range out.NewVisitorDays {
-			rows[i] = db.CopyVisitorDaysParams{Day: vd.Day, Visitor: vd.Visitor, Host: vd.Host, Hours: int32(vd.Hours),
-				Paths: vd.Paths, PathHours: make([]int32, len(vd.PathHours))}
-			for j, h := range vd.PathHours {
-				rows[i].PathHours[j] = int32(h)
-			}
-		}
-		if _, err := q.CopyVisitorDays(ctx, rows); err != nil {
+		if _, err := q.CopyVisitorDays(ctx, visitorDayRows(out.NewVisitorDays)); err != nil {
 			return fmt.Errorf("write new visitor days: %w", err)
 		}
 	}
 	if len(out.ChangedVisitorDays) > 0 {
-		var p db.UpsertVisitorDaysParams
-		var hours []string
-		for _, vd := range out.ChangedVisitorDays {
-			p.Days, p.Visitors, p.Hosts = append(p.Days, vd.Day), append(p.Visitors, vd.Visitor), append(p.Hosts, vd.Host)
-			p.Hours = append(p.Hours, int32(vd.Hours))
-			p.Paths = append(p.Paths, strings.Join(vd.Paths, pathSep))
-			hours = hours[:0]
-			for _, h := range vd.PathHours {
-				hours = append(hours, strconv.FormatUint(uint64(h), 10))
-			}
-			p.PathHours = append(p.PathHours, strings.Join(hours, ","))
-		}
-		if err := q.UpsertVisitorDays(ctx, p); err != nil {
+		a := visitorDayArrays(out.ChangedVisitorDays)
+		if err := q.UpsertVisitorDays(ctx, db.UpsertVisitorDaysParams{Days: a.days, Visitors: a.visitors,
+			Hosts: a.hosts, Hours: a.hours, Paths: a.paths, PathHours: a.pathHours}); err != nil {
 			return fmt.Errorf("write visitor days: %w", err)
 		}
 	}
 	return nil
+}
+
+// visitorDayRows are visitor-days as rows to copy.
+func visitorDayRows(vds []*VisitorDay) []db.CopyVisitorDaysParams {
+	rows := make([]db.CopyVisitorDaysParams, len(vds))
+	for i, vd := range vds {
+		rows[i] = db.CopyVisitorDaysParams{Day: vd.Day, Visitor: vd.Visitor, Host: vd.Host, Hours: int32(vd.Hours),
+			Paths: vd.Paths, PathHours: make([]int32, len(vd.PathHours))}
+		for j, h := range vd.PathHours {
+			rows[i].PathHours[j] = int32(h)
+		}
+	}
+	return rows
+}
+
+// dayArrays are visitor-days as the parallel arrays of an upsert: each row's paths joined by
+// pathSep, its hours by ",".
+type dayArrays struct {
+	days                    []time.Time
+	visitors                []int64
+	hosts, paths, pathHours []string
+	hours                   []int32
+}
+
+func visitorDayArrays(vds []*VisitorDay) dayArrays {
+	var a dayArrays
+	var hours []string
+	for _, vd := range vds {
+		a.days, a.visitors, a.hosts = append(a.days, vd.Day), append(a.visitors, vd.Visitor), append(a.hosts, vd.Host)
+		a.hours = append(a.hours, int32(vd.Hours))
+		a.paths = append(a.paths, strings.Join(vd.Paths, pathSep))
+		hours = hours[:0]
+		for _, h := range vd.PathHours {
+			hours = append(hours, strconv.FormatUint(uint64(h), 10))
+		}
+		a.pathHours = append(a.pathHours, strings.Join(hours, ","))
+	}
+	return a
 }
 
 // TailAtLeast reports whether at least n views wait to be folded, reading at most n of them.
