@@ -59,6 +59,23 @@ ANALYZE imported_views, imported_visitor_days, import_chunks;
 -- of it or later is written) and the first day whose raw rows are all kept.
 SELECT visitors_open_from, raw_kept_from FROM rollup_state;
 
+-- name: GetExportDays :one
+-- The first and last UTC days with views, from the rollups (a small table), the views not yet
+-- folded (the tail, by the primary key) and the imported views (by their index): what an export
+-- without a range covers, found without reading every view. found is false when there are none.
+WITH d AS (
+    SELECT min(day) AS lo, max(day) AS hi FROM daily_stats WHERE path = ''
+), t AS (
+    SELECT min((v.viewed_at AT TIME ZONE 'UTC')::date) AS lo, max((v.viewed_at AT TIME ZONE 'UTC')::date) AS hi
+    FROM views v, rollup_state st WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
+), i AS (
+    SELECT (min(viewed_at) AT TIME ZONE 'UTC')::date AS lo, (max(viewed_at) AT TIME ZONE 'UTC')::date AS hi FROM imported_views
+)
+SELECT coalesce(least(d.lo, t.lo, i.lo), current_date)::date AS first_day,
+       coalesce(greatest(d.hi, t.hi, i.hi), current_date)::date AS last_day,
+       (least(d.lo, t.lo, i.lo) IS NOT NULL)::boolean AS found
+FROM d, t, i;
+
 -- name: ListDayViews :many
 -- The views of each UTC day in [from_day, to_day) in the daily rollups, of one host (or every
 -- host when host is NULL): what an export of those days about holds, for its progress.
@@ -96,3 +113,7 @@ WHERE id IN (
 
 -- name: GetRawKeptFrom :one
 SELECT raw_kept_from FROM rollup_state;
+
+-- name: CopyImportedVisitorDays :copyfrom
+-- Writes the dedup state of imported visitor-days new to the rollups.
+INSERT INTO imported_visitor_days (day, visitor, host, hours, paths, path_hours) VALUES ($1, $2, $3, $4, $5, $6);

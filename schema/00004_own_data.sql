@@ -64,7 +64,7 @@ CREATE TABLE imported_visitor_days (
 
 -- Exports and retention read the views of one UTC day; views are recorded in time order, so a
 -- block range index finds them for almost nothing (recording pays no B-tree upkeep).
-CREATE INDEX views_viewed_at_brin ON views USING brin (viewed_at);
+CREATE INDEX views_viewed_at_brin ON views USING brin (viewed_at) WITH (autosummarize = on);
 
 -- API tokens: only the SHA-256 of each token is kept; the token is shown once, when created.
 -- hint is its last four characters, so `prawn token list` can tell tokens apart.

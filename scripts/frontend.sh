@@ -52,6 +52,8 @@ run_tests() {
   ensure_chromium
   # Bounded: the test stops itself well before this; the timeout is the backstop.
   timeout --kill-after=10s 300s node e2e/e2e.mjs
+  # Private stats (PRAWN_STATS=private): the token prompt. Skips itself without TEST_DATABASE_URL.
+  timeout --kill-after=10s 300s node e2e/private.mjs
 }
 
 case "${1:-}" in

@@ -56,6 +56,44 @@ func (q *Queries) CopyImportedViews(ctx context.Context, arg []CopyImportedViews
 	return q.db.CopyFrom(ctx, []string{"imported_views"}, []string{"id", "chunk", "host", "path", "viewed_at", "n", "visitor", "referrer", "ref_host", "utm_source", "utm_medium", "utm_campaign", "browser", "os", "device", "country"}, &iteratorForCopyImportedViews{rows: arg})
 }
 
+// iteratorForCopyImportedVisitorDays implements pgx.CopyFromSource.
+type iteratorForCopyImportedVisitorDays struct {
+	rows                 []CopyImportedVisitorDaysParams
+	skippedFirstNextCall bool
+}
+
+func (r *iteratorForCopyImportedVisitorDays) Next() bool {
+	if len(r.rows) == 0 {
+		return false
+	}
+	if !r.skippedFirstNextCall {
+		r.skippedFirstNextCall = true
+		return true
+	}
+	r.rows = r.rows[1:]
+	return len(r.rows) > 0
+}
+
+func (r iteratorForCopyImportedVisitorDays) Values() ([]interface{}, error) {
+	return []interface{}{
+		r.rows[0].Day,
+		r.rows[0].Visitor,
+		r.rows[0].Host,
+		r.rows[0].Hours,
+		r.rows[0].Paths,
+		r.rows[0].PathHours,
+	}, nil
+}
+
+func (r iteratorForCopyImportedVisitorDays) Err() error {
+	return nil
+}
+
+// Writes the dedup state of imported visitor-days new to the rollups.
+func (q *Queries) CopyImportedVisitorDays(ctx context.Context, arg []CopyImportedVisitorDaysParams) (int64, error) {
+	return q.db.CopyFrom(ctx, []string{"imported_visitor_days"}, []string{"day", "visitor", "host", "hours", "paths", "path_hours"}, &iteratorForCopyImportedVisitorDays{rows: arg})
+}
+
 // iteratorForCopyVisitorDays implements pgx.CopyFromSource.
 type iteratorForCopyVisitorDays struct {
 	rows                 []CopyVisitorDaysParams

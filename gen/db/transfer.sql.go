@@ -58,6 +58,15 @@ type CopyImportedViewsParams struct {
 	Country     pgtype.Text
 }
 
+type CopyImportedVisitorDaysParams struct {
+	Day       time.Time
+	Visitor   int64
+	Host      string
+	Hours     int32
+	Paths     []string
+	PathHours []int32
+}
+
 const deleteOldImportedViews = `-- name: DeleteOldImportedViews :execrows
 DELETE FROM imported_views
 WHERE id IN (
@@ -108,6 +117,37 @@ func (q *Queries) DeleteOldViews(ctx context.Context, arg DeleteOldViewsParams) 
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const getExportDays = `-- name: GetExportDays :one
+WITH d AS (
+    SELECT min(day) AS lo, max(day) AS hi FROM daily_stats WHERE path = ''
+), t AS (
+    SELECT min((v.viewed_at AT TIME ZONE 'UTC')::date) AS lo, max((v.viewed_at AT TIME ZONE 'UTC')::date) AS hi
+    FROM views v, rollup_state st WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
+), i AS (
+    SELECT (min(viewed_at) AT TIME ZONE 'UTC')::date AS lo, (max(viewed_at) AT TIME ZONE 'UTC')::date AS hi FROM imported_views
+)
+SELECT coalesce(least(d.lo, t.lo, i.lo), current_date)::date AS first_day,
+       coalesce(greatest(d.hi, t.hi, i.hi), current_date)::date AS last_day,
+       (least(d.lo, t.lo, i.lo) IS NOT NULL)::boolean AS found
+FROM d, t, i
+`
+
+type GetExportDaysRow struct {
+	FirstDay time.Time
+	LastDay  time.Time
+	Found    bool
+}
+
+// The first and last UTC days with views, from the rollups (a small table), the views not yet
+// folded (the tail, by the primary key) and the imported views (by their index): what an export
+// without a range covers, found without reading every view. found is false when there are none.
+func (q *Queries) GetExportDays(ctx context.Context) (GetExportDaysRow, error) {
+	row := q.db.QueryRow(ctx, getExportDays)
+	var i GetExportDaysRow
+	err := row.Scan(&i.FirstDay, &i.LastDay, &i.Found)
+	return i, err
 }
 
 const getExportState = `-- name: GetExportState :one

@@ -198,6 +198,7 @@ func (s *Store) SeedViews(ctx context.Context, n int, seed Seed) (int64, error) 
 // Analyze gives the planner fresh statistics of the raw views and the rollups, as a bulk load
 // (seed, import, rebuild) needs before reads are fast again.
 func (s *Store) Analyze(ctx context.Context) error {
+	s.summarizeViewsIndex(ctx)
 	if err := s.q.AnalyzeViews(ctx); err != nil {
 		return fmt.Errorf("analyze views: %w", classify(err))
 	}

@@ -37,7 +37,8 @@ var ViewColumns = []string{"time", "host", "path", "referrer", "referrer_host", 
 // ExportQuery is what to export: Data (ExportViews or a rollup) in Format, over [From, To) of one
 // host or every host (Host nil). Views are exported UTC day by UTC day, each day's in fold order;
 // hourly rollups cover the hours of [From, To), daily ones and breakdowns its UTC days; totals
-// are all-time. A zero From or To means the first or the last view.
+// are all-time. A zero From or To means the start of the first UTC day with views, or the end of
+// the last.
 type ExportQuery struct {
 	Data, Format string
 	From, To     time.Time
@@ -58,6 +59,9 @@ type Export struct {
 // BeginExport starts an export: it takes the snapshot, resolves the range and estimates from the
 // daily rollups how many rows the export holds (for progress). Nothing is written yet.
 func (s *Store) BeginExport(ctx context.Context, q ExportQuery) (*Export, error) {
+	if q.Data == ExportViews {
+		s.summarizeViewsIndex(ctx)
+	}
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("begin export: %w", classify(err))
@@ -70,10 +74,20 @@ func (s *Store) BeginExport(ctx context.Context, q ExportQuery) (*Export, error)
 	return e, nil
 }
 
+// summarizeViewsIndex brings the block range index of views.viewed_at up to date: it finds a
+// day's views only in the ranges it has summarised, which autovacuum does (the index has
+// autosummarize on) but may do late, or never where autovacuum is off. Best effort: a role that
+// does not own the index may not, and a day's views are then found by reading more blocks.
+func (s *Store) summarizeViewsIndex(ctx context.Context) {
+	_, _ = s.pool.Exec(ctx, "SELECT brin_summarize_new_values('views_viewed_at_brin'::regclass)")
+}
+
 func (e *Export) plan(ctx context.Context) error {
 	// Each day's views are found through the block range index and sorted in fold order, by one
 	// process: a day is small work, which JIT compilation and parallel workers only slow down.
-	sets := []string{"SET LOCAL jit = off", "SET LOCAL max_parallel_workers_per_gather = 0"}
+	// Times come out as "2026-11-30 10:00:01.5+00", which rowWriter rewrites in RFC 3339.
+	sets := []string{"SET LOCAL jit = off", "SET LOCAL max_parallel_workers_per_gather = 0",
+		"SET LOCAL timezone = 'UTC'", "SET LOCAL datestyle = 'ISO'"}
 	if e.q.Data == ExportViews {
 		sets = append(sets, "SET LOCAL enable_indexscan = off", "SET LOCAL work_mem = '64MB'")
 	}
@@ -92,15 +106,18 @@ func (e *Export) plan(ctx context.Context) error {
 		return nil
 	}
 	if e.q.From.IsZero() || e.q.To.IsZero() {
-		r, err := q.GetViewRange(ctx)
+		r, err := q.GetExportDays(ctx)
 		if err != nil {
 			return fmt.Errorf("view range: %w", err)
 		}
+		if !r.Found {
+			return nil // nothing to export
+		}
 		if e.q.From.IsZero() {
-			e.q.From = r.FirstView
+			e.q.From = UTCDay(r.FirstDay)
 		}
 		if e.q.To.IsZero() {
-			e.q.To = r.LastView.Add(time.Microsecond)
+			e.q.To = UTCDay(r.LastDay).AddDate(0, 0, 1)
 		}
 	}
 	e.q.From, e.q.To = e.q.From.UTC(), e.q.To.UTC()
@@ -156,7 +173,7 @@ func (e *Export) WriteTo(ctx context.Context, w io.Writer, progress func(rows in
 		}
 	}
 	if e.q.Data != ExportViews {
-		return e.copy(ctx, w, e.rollupSQL(cols))
+		return e.copy(ctx, w, e.rollupSQL())
 	}
 	var rows int64
 	for _, d := range e.days {
@@ -173,18 +190,34 @@ func (e *Export) WriteTo(ctx context.Context, w io.Writer, progress func(rows in
 	return rows, nil
 }
 
+// copy runs the select as a COPY in text format and writes its rows to w as CSV or JSON lines
+// (rowWriter).
 func (e *Export) copy(ctx context.Context, w io.Writer, selectSQL string) (int64, error) {
-	opts := "FORMAT csv"
-	if e.q.Format == FormatJSONL {
-		// Each row is one JSON text, which never holds these control characters raw (JSON
-		// escapes them), so nothing is quoted and the line is the JSON text itself.
-		opts = `FORMAT csv, DELIMITER E'\x1f', QUOTE E'\x01'`
+	copyTo := func(ctx context.Context, w io.Writer, sql string) (int64, error) {
+		tag, err := e.tx.Conn().PgConn().CopyTo(ctx, w, sql)
+		if err != nil {
+			return tag.RowsAffected(), fmt.Errorf("export: %w", classify(err))
+		}
+		return tag.RowsAffected(), nil
 	}
-	tag, err := e.tx.Conn().PgConn().CopyTo(ctx, w, "COPY ("+selectSQL+") TO STDOUT WITH ("+opts+")")
-	if err != nil {
-		return tag.RowsAffected(), fmt.Errorf("export: %w", classify(err))
+	return copyRows(ctx, copyTo, newRowWriter(w, e.q.Format, e.columns(), e.kinds()), "COPY ("+selectSQL+") TO STDOUT")
+}
+
+// kinds are how the export's columns are written.
+func (e *Export) kinds() []colKind {
+	cols := e.columns()
+	kinds := make([]colKind, len(cols))
+	for i, c := range cols {
+		switch {
+		case c == "time":
+			kinds[i] = colTimeMicro
+		case c == "hour":
+			kinds[i] = colTimeSec
+		case isCount(c):
+			kinds[i] = colNumber
+		}
 	}
-	return tag.RowsAffected(), nil
+	return kinds
 }
 
 // columns are the export's columns, by the names of the CSV header.
@@ -202,24 +235,21 @@ func (e *Export) columns() []string {
 	return ViewColumns
 }
 
-// utcText is SQL for a timestamptz written as RFC 3339 in UTC, to the microsecond.
-func utcText(col string) string {
-	return `to_char(` + col + ` AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
-}
-
 func (e *Export) viewsSQL(from, to time.Time) string {
-	exprs := []string{utcText("viewed_at"), "host", "path", "referrer", "ref_host", "utm_source", "utm_medium",
+	exprs := []string{"viewed_at", "host", "path", "referrer", "ref_host", "utm_source", "utm_medium",
 		"utm_campaign", "browser", "os", "device", "country", "visitor"}
-	return "SELECT " + e.selectList(ViewColumns, exprs) + " FROM export_views WHERE viewed_at >= " + literalTime(from) +
-		" AND viewed_at < " + literalTime(to) + e.hostFilter() + " ORDER BY src, xid, id"
+	// The day's rows are sorted as they are stored and formatted afterwards (OFFSET 0 keeps the
+	// planner from merging the two), so the sort moves narrow rows, not text.
+	return "SELECT " + strings.Join(exprs, ", ") + " FROM (SELECT * FROM export_views WHERE viewed_at >= " + literalTime(from) +
+		" AND viewed_at < " + literalTime(to) + e.hostFilter() + " ORDER BY src, xid, id OFFSET 0) v"
 }
 
-func (e *Export) rollupSQL(cols []string) string {
+func (e *Export) rollupSQL() string {
 	var exprs []string
 	var table, where, order string
 	switch e.q.Data {
 	case ExportHourly:
-		exprs = []string{"host", "path", `to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`, "q0", "q1", "q2", "q3", "n0", "n1", "n2", "n3", "visitors"}
+		exprs = []string{"host", "path", "hour", "q0", "q1", "q2", "q3", "n0", "n1", "n2", "n3", "visitors"}
 		table, order = "hourly_stats", "host, path, hour"
 		where = " WHERE hour >= " + literalTime(e.q.From) + " AND hour < " + literalTime(e.q.To)
 	case ExportDaily:
@@ -235,26 +265,7 @@ func (e *Export) rollupSQL(cols []string) string {
 		exprs = []string{"host", "path", "views", "visitors"}
 		table, order, where = "totals", "host, path", " WHERE true"
 	}
-	return "SELECT " + e.selectList(cols, exprs) + " FROM " + table + where + e.hostFilter() + " ORDER BY " + order
-}
-
-// selectList is the select list of a CSV export (the expressions), or the one JSON text of a
-// JSON-lines export: keys in camelCase, strings as JSON strings (left out when NULL: unknown)
-// and counts as numbers.
-func (e *Export) selectList(cols, exprs []string) string {
-	if e.q.Format == FormatCSV {
-		return strings.Join(exprs, ", ")
-	}
-	parts := make([]string, len(cols))
-	for i, c := range cols {
-		key := `'"` + camel(c) + `":' || `
-		if isCount(c) {
-			parts[i] = key + exprs[i] + "::text"
-		} else {
-			parts[i] = key + "to_json(" + exprs[i] + "::text)::text"
-		}
-	}
-	return "'{' || concat_ws(',', " + strings.Join(parts, ", ") + ") || '}'"
+	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + table + where + e.hostFilter() + " ORDER BY " + order
 }
 
 func isCount(col string) bool {
@@ -512,14 +523,22 @@ func knownImportedVisitorDays(ctx context.Context, q *db.Queries, views []FoldVi
 // writeImportedVisitorDays writes the dedup state of the imported visitor-days a chunk created
 // and changed.
 func writeImportedVisitorDays(ctx context.Context, q *db.Queries, out FoldOutput) error {
-	all := append(append([]*VisitorDay{}, out.NewVisitorDays...), out.ChangedVisitorDays...)
-	if len(all) == 0 {
-		return nil
+	if len(out.NewVisitorDays) > 0 {
+		rows := visitorDayRows(out.NewVisitorDays)
+		copied := make([]db.CopyImportedVisitorDaysParams, len(rows))
+		for i, r := range rows {
+			copied[i] = db.CopyImportedVisitorDaysParams(r)
+		}
+		if _, err := q.CopyImportedVisitorDays(ctx, copied); err != nil {
+			return fmt.Errorf("write new imported visitor days: %w", err)
+		}
 	}
-	a := visitorDayArrays(all)
-	if err := q.UpsertImportedVisitorDays(ctx, db.UpsertImportedVisitorDaysParams{Days: a.days, Visitors: a.visitors,
-		Hosts: a.hosts, Hours: a.hours, Paths: a.paths, PathHours: a.pathHours}); err != nil {
-		return fmt.Errorf("write imported visitor days: %w", err)
+	if len(out.ChangedVisitorDays) > 0 {
+		a := visitorDayArrays(out.ChangedVisitorDays)
+		if err := q.UpsertImportedVisitorDays(ctx, db.UpsertImportedVisitorDaysParams{Days: a.days, Visitors: a.visitors,
+			Hosts: a.hosts, Hours: a.hours, Paths: a.paths, PathHours: a.pathHours}); err != nil {
+			return fmt.Errorf("write imported visitor days: %w", err)
+		}
 	}
 	return nil
 }
@@ -545,6 +564,7 @@ const retentionBatch = 50_000
 // days before it. The rollups keep their counts. It returns the rows deleted and the first day
 // whose raw rows are kept.
 func (s *Store) DeleteExpiredRaw(ctx context.Context, keepFrom time.Time) (int64, time.Time, error) {
+	s.summarizeViewsIndex(ctx)
 	var st db.MoveRawKeptFromRow
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)

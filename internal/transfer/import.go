@@ -30,7 +30,7 @@ const (
 )
 
 // DefaultChunk is how many records of a file one transaction imports.
-const DefaultChunk = 50_000
+const DefaultChunk = 20_000
 
 // Importer is what an import needs from the database.
 type Importer interface {
@@ -134,7 +134,6 @@ func (r ImportResult) Summary() string {
 // record is one record of an imported file, parsed.
 type record struct {
 	line   int64    // its first line
-	end    int64    // its last line
 	fields []string // what it holds, for the chunk's hash
 	row    storage.ImportRow
 	skip   string // why it is not counted; "" counts it
@@ -192,23 +191,24 @@ func Import(ctx context.Context, store Importer, r io.Reader, opt ImportOptions)
 	writeFields(base, src.header())
 	prefix := base.Sum(nil)
 
-	var chunk []record
-	var ordinal int64 // records before the chunk
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		c := storage.ImportChunk{Format: opt.Format, Source: opt.Source, FirstLine: chunk[0].line, LastLine: chunk[len(chunk)-1].end}
-		h := sha256.New()
+	// The chunk being read: its rows, and the hash of every record read into it (records are
+	// hashed as they come, so their fields are not kept).
+	var (
+		c       storage.ImportChunk
+		h       hash.Hash
+		records int   // records in the chunk
+		ordinal int64 // records before the chunk
+	)
+	startChunk := func() {
+		c = storage.ImportChunk{Format: opt.Format, Source: opt.Source, Rows: make([]storage.ImportRow, 0, min(size, 4096))}
+		h = sha256.New()
 		h.Write(prefix)
 		_ = binary.Write(h, binary.BigEndian, ordinal)
-		for _, rec := range chunk {
-			writeFields(h, rec.fields)
-			if rec.skip != "" {
-				c.Skipped++
-				continue
-			}
-			c.Rows = append(c.Rows, rec.row)
+		records = 0
+	}
+	flush := func() error {
+		if records == 0 {
+			return nil
 		}
 		c.Hash = h.Sum(nil)
 		out, err := store.ImportChunk(ctx, c, rollup.Compute)
@@ -226,14 +226,15 @@ func Import(ctx context.Context, store Importer, r io.Reader, opt ImportOptions)
 			res.FirstLine = c.FirstLine
 		}
 		res.LastLine = c.LastLine
-		ordinal += int64(len(chunk))
-		chunk = chunk[:0]
+		ordinal += int64(records)
 		res.Elapsed = time.Since(start)
 		if opt.Progress != nil {
 			opt.Progress(res)
 		}
+		startChunk()
 		return nil
 	}
+	startChunk()
 	for {
 		rec, err := src.next()
 		res.Lines = src.lastLine()
@@ -245,20 +246,27 @@ func Import(ctx context.Context, store Importer, r io.Reader, opt ImportOptions)
 		}
 		// A full chunk is imported only once the next record is read whole, so the last chunk
 		// always holds the last record: a file cut short is refused before its last chunk.
-		if len(chunk) == size {
+		if records == size {
 			if err := flush(); err != nil {
 				return res, fail(err, res)
 			}
 		}
-		rec.end = src.lastLine()
 		res.Records++
+		if records == 0 {
+			c.FirstLine = rec.line
+		}
+		c.LastLine = src.lastLine()
+		records++
+		writeFields(h, rec.fields)
 		if rec.skip != "" {
 			if res.Skipped[rec.skip] == 0 {
 				res.SkippedAt[rec.skip] = rec.line
 			}
 			res.Skipped[rec.skip]++
+			c.Skipped++
+			continue
 		}
-		chunk = append(chunk, rec)
+		c.Rows = append(c.Rows, rec.row)
 	}
 	if err := flush(); err != nil {
 		return res, fail(err, res)
