@@ -40,7 +40,7 @@ func TestExportImportCLI(t *testing.T) {
 		t.Fatalf("prawn import: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, "import", "--chunk", "700", file)
-	if err != nil || !strings.Contains(out, "this run: 0 chunks, 0 views; 3 chunks were already imported") {
+	if err != nil || !strings.Contains(out, "this run: 0 chunks, 0 views; 3 chunks already imported and skipped") {
 		t.Fatalf("prawn import again: %v\n%s", err, out)
 	}
 	if out, err := runCLI(t, "verify"); err != nil || !strings.Contains(out, "rollups match") {

@@ -111,9 +111,9 @@ func (r ImportResult) Summary() string {
 	default:
 		fmt.Fprintf(&b, "lines %d–%d are imported", r.FirstLine, r.LastLine)
 	}
-	fmt.Fprintf(&b, " (this run: %d chunks, %d views", r.Chunks, r.Views)
+	fmt.Fprintf(&b, " (this run: %s, %d views", plural(r.Chunks, "chunk"), r.Views)
 	if r.Repeated > 0 {
-		fmt.Fprintf(&b, "; %d chunks were already imported and were skipped", r.Repeated)
+		fmt.Fprintf(&b, "; %s already imported and skipped", plural(r.Repeated, "chunk"))
 	}
 	b.WriteString(")")
 	if len(r.Skipped) > 0 {
@@ -129,6 +129,13 @@ func (r ImportResult) Summary() string {
 		b.WriteString("; not counted: " + strings.Join(parts, ", "))
 	}
 	return b.String()
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // record is one record of an imported file, parsed.
