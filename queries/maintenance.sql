@@ -69,23 +69,34 @@ WHERE (r.hours, r.paths, r.path_hours) IS DISTINCT FROM (d.hours, d.paths, d.pat
 ORDER BY 1, 3, 2;
 
 -- name: DiffTotals :many
--- Every total that differs from the sum of its daily rollups: [views, visitors].
-WITH s AS (
-    SELECT host, path, sum(views)::bigint AS views, sum(visitors)::bigint AS visitors
-    FROM daily_stats GROUP BY 1, 2
-)
+-- Every total that differs from what it must hold (raw_totals: the sum of its daily rollups and
+-- of the imported counts without a date): [views, visitors].
 SELECT coalesce(s.host, t.host)::text AS host, coalesce(s.path, t.path)::text AS path,
        ARRAY[coalesce(s.views, 0), coalesce(s.visitors, 0)]::bigint[] AS daily,
        ARRAY[coalesce(t.views, 0), coalesce(t.visitors, 0)]::bigint[] AS total
-FROM s FULL JOIN totals t ON s.host = t.host AND s.path = t.path
+FROM raw_totals s FULL JOIN totals t ON s.host = t.host AND s.path = t.path
 WHERE (s.views, s.visitors) IS DISTINCT FROM (t.views, t.visitors)
 ORDER BY 1, 2;
 
+-- name: DiffImportedVisitorDays :many
+-- Every imported visitor-day in the range whose dedup state differs from the imported views.
+WITH r AS (
+    SELECT * FROM raw_imported_visitor_days WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
+), d AS (
+    SELECT * FROM imported_visitor_days WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date
+)
+SELECT coalesce(r.day, d.day)::date AS day, coalesce(r.visitor, d.visitor)::bigint AS visitor,
+       coalesce(r.host, d.host)::text AS host
+FROM r FULL JOIN d ON r.day = d.day AND r.visitor = d.visitor AND r.host = d.host
+WHERE (r.hours, r.paths, r.path_hours) IS DISTINCT FROM (d.hours, d.paths, d.path_hours)
+ORDER BY 1, 3, 2;
+
 -- name: GetViewRange :one
--- The first and last view times, to bound a check of everything.
-SELECT coalesce(min(viewed_at), now())::timestamptz AS first_view,
-       coalesce(max(viewed_at), now())::timestamptz AS last_view
-FROM views;
+-- The first and last times of recorded and imported views, to bound a check of everything;
+-- and the first day whose raw rows are all kept (PRAWN_RAW_RETENTION).
+SELECT coalesce(least((SELECT min(viewed_at) FROM views), (SELECT min(viewed_at) FROM imported_views)), now())::timestamptz AS first_view,
+       coalesce(greatest((SELECT max(viewed_at) FROM views), (SELECT max(viewed_at) FROM imported_views)), now())::timestamptz AS last_view,
+       (SELECT raw_kept_from FROM rollup_state)::date AS raw_kept_from;
 
 -- name: DeleteRollupDays :execrows
 -- Deletes the rollups and dedup state of the days [from_day, to_day); returns the hourly rows.
@@ -122,10 +133,10 @@ SELECT day, visitor, host, hours, paths, path_hours FROM raw_visitor_days
 WHERE day >= sqlc.arg(from_day)::date AND day < sqlc.arg(to_day)::date;
 
 -- name: RecomputeTotals :exec
--- Sets every total to the sum of its daily rollups.
+-- Sets every total to what it must hold: the sum of its daily rollups and of the imported counts
+-- without a date (raw_totals).
 WITH sums AS (
-    SELECT host, path, sum(views)::bigint AS views, sum(visitors)::bigint AS visitors
-    FROM daily_stats GROUP BY 1, 2
+    SELECT host, path, views, visitors FROM raw_totals
 ), gone AS (
     DELETE FROM totals t WHERE NOT EXISTS (SELECT 1 FROM sums s WHERE s.host = t.host AND s.path = t.path)
 )

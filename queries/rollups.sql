@@ -57,7 +57,8 @@ CROSS JOIN LATERAL (
 -- Applies a batch's increments to every rollup, writes the dedup state of the visitor-days it
 -- created or changed, and moves the fold point past the batch, in one statement: all of it or
 -- none. The fold point moves only if it is still where the batch started (a compare-and-set:
--- when no row changes the caller must roll back). The arguments are parallel arrays per rollup.
+-- when no row changes the caller must roll back), and only with move_fold_point (an import adds
+-- its increments without it). The arguments are parallel arrays per rollup.
 -- A visitor-day's paths are joined by U+001F, which no path can contain, and its paths' hours
 -- by ",".
 WITH hourly AS (
@@ -102,7 +103,8 @@ WITH hourly AS (
 )
 UPDATE rollup_state
 SET folded_xid = sqlc.arg(to_xid)::bigint::text::xid8, folded_id = sqlc.arg(to_id)::bigint, rolled_at = now()
-WHERE folded_xid = sqlc.arg(after_xid)::bigint::text::xid8 AND folded_id = sqlc.arg(after_id)::bigint;
+WHERE sqlc.arg(move_fold_point)::boolean
+  AND folded_xid = sqlc.arg(after_xid)::bigint::text::xid8 AND folded_id = sqlc.arg(after_id)::bigint;
 
 -- name: MarkRolled :exec
 -- Records that a rollup found nothing new, so asOf moves on.

@@ -54,6 +54,8 @@ run_tests() {
   # Bounded: the test stops itself well before this; the timeout is the backstop.
   timeout --kill-after=10s 300s node e2e/e2e.mjs
   timeout --kill-after=10s 240s node e2e/embed.mjs
+  # Private stats (PRAWN_STATS=private): the token prompt.
+  timeout --kill-after=10s 300s node e2e/private.mjs
 }
 
 case "${1:-}" in

@@ -122,7 +122,7 @@ func rollupTicker(ctx context.Context, a *app.App, every time.Duration, log *slo
 			}
 		}
 		last = time.Now()
-		res, err := rollup.Run(ctx, a.Store, rollup.Options{})
+		res, err := rollup.Run(ctx, a.Store, rollup.Options{RawRetention: a.RawRetention})
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Error("rollup failed", "err", err)

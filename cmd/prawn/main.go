@@ -31,6 +31,9 @@ func commands() []command {
 		{"rollup", "fold views not yet rolled up into the hourly rollups, once (or --rebuild a range)", runRollup},
 		{"verify", "compare the rollups with the raw views; exit 1 on any difference", runVerify},
 		{"seed", "generate synthetic views (for demos and benchmarks)", runSeed},
+		{"export", "write the views or the rollups of a range as CSV or JSON lines", runExport},
+		{"import", "import history: a prawn export, a GoatCounter export or a totals CSV", runImport},
+		{"token", "create, list or revoke API tokens (create --name N --scope read|export|admin)", runToken},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -94,7 +97,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nEnvironment, validated at start; [where it applies]: serve; CLI (migrate, rollup, verify,\n"+
-		"seed); Lambda (the HTTP edge and ingest settings: its api handler):\n")
+		"seed, export, import, token); Lambda (the HTTP edge and ingest settings: its api handler):\n")
 	for _, v := range config.Vars {
 		fmt.Fprintf(w, "  %-22s [%s] %s (default: %s)\n", v.Name, v.Where, v.Help, v.Default)
 	}

@@ -82,7 +82,7 @@ func runRollup(ctx context.Context, cfg config.Config, args []string, out io.Wri
 		return nil
 	}
 	var p *progress
-	res, err := rollup.Run(ctx, a.Store, rollup.Options{BatchSize: *batch, Wait: *wait, Progress: func(pr rollup.Progress) {
+	res, err := rollup.Run(ctx, a.Store, rollup.Options{BatchSize: *batch, Wait: *wait, RawRetention: a.RawRetention, Progress: func(pr rollup.Progress) {
 		if p == nil {
 			p = newProgress("folded", pr.Folded+pr.Remaining, a.Log)
 			p.start = time.Now().Add(-pr.Elapsed)
@@ -110,8 +110,9 @@ var errMismatch = errors.New("the rollups differ from the raw views; repair with
 
 func runVerify(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
 	fs := newFlags("verify [--from T] [--to T]", "Compares the rollups of whole UTC days (hourly, daily, breakdowns and the visitors'\n"+
-		"dedup state) with the raw views they were folded from, row by row, and every total with\n"+
-		"the daily rollups. Prints every difference; exits 1 if any.", out)
+		"dedup state) with the raw views they were folded from (recorded and imported), row by row,\n"+
+		"and every total with the daily rollups and the imported totals. Prints every difference;\n"+
+		"exits 1 if any. Days whose raw views PRAWN_RAW_RETENTION deleted are named and skipped.", out)
 	var from, to timeFlag
 	fs.Var(&from, "from", "start of the range, RFC 3339 (default: the first view)")
 	fs.Var(&to, "to", "end of the range, RFC 3339 (default: the last view)")
@@ -128,6 +129,10 @@ func runVerify(ctx context.Context, cfg config.Config, args []string, out io.Wri
 		return err
 	}
 	span := fmt.Sprintf("%s .. %s", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
+	if !rep.UncheckedFrom.IsZero() {
+		fmt.Fprintf(out, "not checked: %s .. %s, whose raw views were deleted (PRAWN_RAW_RETENTION); the totals still are\n",
+			rep.UncheckedFrom.Format(time.RFC3339), rep.UncheckedTo.Format(time.RFC3339))
+	}
 	count := map[string]int{}
 	for _, d := range rep.Diffs {
 		count[d.Table]++
@@ -138,8 +143,8 @@ func runVerify(ctx context.Context, cfg config.Config, args []string, out io.Wri
 		fmt.Fprintf(out, "MISMATCH %s %s raw=%v rolled=%v\n", d.Table, d.Key, d.Raw, d.Rolled)
 	}
 	if !rep.OK() {
-		fmt.Fprintf(out, "verify %s: %d differences (hourly %d, daily %d, breakdown %d, visitor_day %d, total %d)\n",
-			span, len(rep.Diffs), count["hourly"], count["daily"], count["breakdown"], count["visitor_day"], count["total"])
+		fmt.Fprintf(out, "verify %s: %d differences (hourly %d, daily %d, breakdown %d, visitor_day %d, imported_visitor_day %d, total %d)\n",
+			span, len(rep.Diffs), count["hourly"], count["daily"], count["breakdown"], count["visitor_day"], count["imported_visitor_day"], count["total"])
 		return errMismatch
 	}
 	fmt.Fprintf(out, "verify %s: rollups match the raw views\n", span)

@@ -252,15 +252,56 @@ func (q *Queries) DiffHourly(ctx context.Context, arg DiffHourlyParams) ([]DiffH
 	return items, nil
 }
 
-const diffTotals = `-- name: DiffTotals :many
-WITH s AS (
-    SELECT host, path, sum(views)::bigint AS views, sum(visitors)::bigint AS visitors
-    FROM daily_stats GROUP BY 1, 2
+const diffImportedVisitorDays = `-- name: DiffImportedVisitorDays :many
+WITH r AS (
+    SELECT day, visitor, host, hours, paths, path_hours FROM raw_imported_visitor_days WHERE day >= $1::date AND day < $2::date
+), d AS (
+    SELECT day, visitor, host, hours, paths, path_hours FROM imported_visitor_days WHERE day >= $1::date AND day < $2::date
 )
+SELECT coalesce(r.day, d.day)::date AS day, coalesce(r.visitor, d.visitor)::bigint AS visitor,
+       coalesce(r.host, d.host)::text AS host
+FROM r FULL JOIN d ON r.day = d.day AND r.visitor = d.visitor AND r.host = d.host
+WHERE (r.hours, r.paths, r.path_hours) IS DISTINCT FROM (d.hours, d.paths, d.path_hours)
+ORDER BY 1, 3, 2
+`
+
+type DiffImportedVisitorDaysParams struct {
+	FromDay time.Time
+	ToDay   time.Time
+}
+
+type DiffImportedVisitorDaysRow struct {
+	Day     time.Time
+	Visitor int64
+	Host    string
+}
+
+// Every imported visitor-day in the range whose dedup state differs from the imported views.
+func (q *Queries) DiffImportedVisitorDays(ctx context.Context, arg DiffImportedVisitorDaysParams) ([]DiffImportedVisitorDaysRow, error) {
+	rows, err := q.db.Query(ctx, diffImportedVisitorDays, arg.FromDay, arg.ToDay)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DiffImportedVisitorDaysRow{}
+	for rows.Next() {
+		var i DiffImportedVisitorDaysRow
+		if err := rows.Scan(&i.Day, &i.Visitor, &i.Host); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const diffTotals = `-- name: DiffTotals :many
 SELECT coalesce(s.host, t.host)::text AS host, coalesce(s.path, t.path)::text AS path,
        ARRAY[coalesce(s.views, 0), coalesce(s.visitors, 0)]::bigint[] AS daily,
        ARRAY[coalesce(t.views, 0), coalesce(t.visitors, 0)]::bigint[] AS total
-FROM s FULL JOIN totals t ON s.host = t.host AND s.path = t.path
+FROM raw_totals s FULL JOIN totals t ON s.host = t.host AND s.path = t.path
 WHERE (s.views, s.visitors) IS DISTINCT FROM (t.views, t.visitors)
 ORDER BY 1, 2
 `
@@ -272,7 +313,8 @@ type DiffTotalsRow struct {
 	Total []int64
 }
 
-// Every total that differs from the sum of its daily rollups: [views, visitors].
+// Every total that differs from what it must hold (raw_totals: the sum of its daily rollups and
+// of the imported counts without a date): [views, visitors].
 func (q *Queries) DiffTotals(ctx context.Context) ([]DiffTotalsRow, error) {
 	rows, err := q.db.Query(ctx, diffTotals)
 	if err != nil {
@@ -344,21 +386,23 @@ func (q *Queries) DiffVisitorDays(ctx context.Context, arg DiffVisitorDaysParams
 }
 
 const getViewRange = `-- name: GetViewRange :one
-SELECT coalesce(min(viewed_at), now())::timestamptz AS first_view,
-       coalesce(max(viewed_at), now())::timestamptz AS last_view
-FROM views
+SELECT coalesce(least((SELECT min(viewed_at) FROM views), (SELECT min(viewed_at) FROM imported_views)), now())::timestamptz AS first_view,
+       coalesce(greatest((SELECT max(viewed_at) FROM views), (SELECT max(viewed_at) FROM imported_views)), now())::timestamptz AS last_view,
+       (SELECT raw_kept_from FROM rollup_state)::date AS raw_kept_from
 `
 
 type GetViewRangeRow struct {
-	FirstView time.Time
-	LastView  time.Time
+	FirstView   time.Time
+	LastView    time.Time
+	RawKeptFrom time.Time
 }
 
-// The first and last view times, to bound a check of everything.
+// The first and last times of recorded and imported views, to bound a check of everything;
+// and the first day whose raw rows are all kept (PRAWN_RAW_RETENTION).
 func (q *Queries) GetViewRange(ctx context.Context) (GetViewRangeRow, error) {
 	row := q.db.QueryRow(ctx, getViewRange)
 	var i GetViewRangeRow
-	err := row.Scan(&i.FirstView, &i.LastView)
+	err := row.Scan(&i.FirstView, &i.LastView, &i.RawKeptFrom)
 	return i, err
 }
 
@@ -465,8 +509,7 @@ func (q *Queries) ListStaleTables(ctx context.Context) ([]string, error) {
 
 const recomputeTotals = `-- name: RecomputeTotals :exec
 WITH sums AS (
-    SELECT host, path, sum(views)::bigint AS views, sum(visitors)::bigint AS visitors
-    FROM daily_stats GROUP BY 1, 2
+    SELECT host, path, views, visitors FROM raw_totals
 ), gone AS (
     DELETE FROM totals t WHERE NOT EXISTS (SELECT 1 FROM sums s WHERE s.host = t.host AND s.path = t.path)
 )
@@ -476,7 +519,8 @@ ON CONFLICT (host, path) DO UPDATE SET views = excluded.views, visitors = exclud
 WHERE (t.views, t.visitors) <> (excluded.views, excluded.visitors)
 `
 
-// Sets every total to the sum of its daily rollups.
+// Sets every total to what it must hold: the sum of its daily rollups and of the imported counts
+// without a date (raw_totals).
 func (q *Queries) RecomputeTotals(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, recomputeTotals)
 	return err

@@ -14,6 +14,16 @@ type AcceptedView struct {
 	ID pgtype.UUID
 }
 
+type ApiToken struct {
+	ID        int64
+	Name      string
+	Scope     string
+	Hash      []byte
+	Hint      string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
 type DailyBreakdown struct {
 	Host     string
 	Path     string
@@ -32,6 +42,25 @@ type DailyStat struct {
 	Visitors int64
 }
 
+type ExportView struct {
+	Src         int32
+	Xid         pgtype.Uint64
+	ID          int64
+	ViewedAt    time.Time
+	Host        string
+	Path        string
+	Referrer    pgtype.Text
+	RefHost     pgtype.Text
+	UtmSource   pgtype.Text
+	UtmMedium   pgtype.Text
+	UtmCampaign pgtype.Text
+	Browser     pgtype.Text
+	Os          pgtype.Text
+	Device      pgtype.Text
+	Country     pgtype.Text
+	Visitor     interface{}
+}
+
 type HourlyStat struct {
 	Host     string
 	Path     string
@@ -46,6 +75,47 @@ type HourlyStat struct {
 	N2       int64
 	N3       int64
 	Visitors int64
+}
+
+type ImportChunk struct {
+	ID          int64
+	Hash        []byte
+	Format      string
+	Source      string
+	FirstLine   int64
+	LastLine    int64
+	Rows        int64
+	Views       int64
+	Skipped     int64
+	CommittedAt time.Time
+}
+
+type ImportedView struct {
+	ID          int64
+	Chunk       int64
+	Host        string
+	Path        string
+	ViewedAt    *time.Time
+	N           int64
+	Visitor     pgtype.Int8
+	Referrer    pgtype.Text
+	RefHost     pgtype.Text
+	UtmSource   pgtype.Text
+	UtmMedium   pgtype.Text
+	UtmCampaign pgtype.Text
+	Browser     pgtype.Text
+	Os          pgtype.Text
+	Device      pgtype.Text
+	Country     pgtype.Text
+}
+
+type ImportedVisitorDay struct {
+	Day       time.Time
+	Visitor   int64
+	Host      string
+	Hours     int32
+	Paths     []string
+	PathHours []int32
 }
 
 type RawDailyBreakdown struct {
@@ -78,12 +148,30 @@ type RawHourlyStat struct {
 	N1       int64
 	N2       int64
 	N3       int64
+	Visitors int32
+}
+
+type RawImportedVisitorDay struct {
+	Day       time.Time
+	Visitor   pgtype.Int8
+	Host      string
+	Hours     int32
+	Paths     interface{}
+	PathHours interface{}
+}
+
+type RawTotal struct {
+	Host     string
+	Path     string
+	Views    int64
 	Visitors int64
 }
 
 type RawVisit struct {
+	Imported      bool
 	Xid           pgtype.Uint64
 	ID            int64
+	N             int64
 	Host          string
 	Scope         interface{}
 	Path          string
@@ -118,6 +206,7 @@ type RollupState struct {
 	FoldedID         int64
 	RolledAt         time.Time
 	VisitorsOpenFrom time.Time
+	RawKeptFrom      time.Time
 }
 
 type Total struct {

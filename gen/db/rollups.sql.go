@@ -13,18 +13,18 @@ import (
 const applyFold = `-- name: ApplyFold :execrows
 WITH hourly AS (
     INSERT INTO hourly_stats AS h (host, path, hour, q0, q1, q2, q3, n0, n1, n2, n3, visitors)
-    SELECT unnest($5::text[]), unnest($6::text[]), unnest($7::timestamptz[]),
-           unnest($8::bigint[]), unnest($9::bigint[]), unnest($10::bigint[]),
-           unnest($11::bigint[]), unnest($12::bigint[]), unnest($13::bigint[]),
-           unnest($14::bigint[]), unnest($15::bigint[]), unnest($16::bigint[])
+    SELECT unnest($6::text[]), unnest($7::text[]), unnest($8::timestamptz[]),
+           unnest($9::bigint[]), unnest($10::bigint[]), unnest($11::bigint[]),
+           unnest($12::bigint[]), unnest($13::bigint[]), unnest($14::bigint[]),
+           unnest($15::bigint[]), unnest($16::bigint[]), unnest($17::bigint[])
     ON CONFLICT (host, path, hour) DO UPDATE
     SET q0 = h.q0 + excluded.q0, q1 = h.q1 + excluded.q1, q2 = h.q2 + excluded.q2, q3 = h.q3 + excluded.q3,
         n0 = h.n0 + excluded.n0, n1 = h.n1 + excluded.n1, n2 = h.n2 + excluded.n2, n3 = h.n3 + excluded.n3,
         visitors = h.visitors + excluded.visitors
 ), days AS (
-    SELECT unnest($17::text[]) AS host, unnest($18::text[]) AS path,
-           unnest($19::date[]) AS day, unnest($20::bigint[]) AS views,
-           unnest($21::bigint[]) AS visitors
+    SELECT unnest($18::text[]) AS host, unnest($19::text[]) AS path,
+           unnest($20::date[]) AS day, unnest($21::bigint[]) AS views,
+           unnest($22::bigint[]) AS visitors
 ), daily AS (
     INSERT INTO daily_stats AS s (host, path, day, views, visitors)
     SELECT d.host, d.path, d.day, d.views, d.visitors FROM days d
@@ -37,72 +37,76 @@ WITH hourly AS (
     SET views = t.views + excluded.views, visitors = t.visitors + excluded.visitors
 ), breakdown AS (
     INSERT INTO daily_breakdowns AS b (host, path, dim, day, value, views, visitors)
-    SELECT unnest($22::text[]), unnest($23::text[]), unnest($24::smallint[]),
-           unnest($25::date[]), unnest($26::text[]), unnest($27::bigint[]),
-           unnest($28::bigint[])
+    SELECT unnest($23::text[]), unnest($24::text[]), unnest($25::smallint[]),
+           unnest($26::date[]), unnest($27::text[]), unnest($28::bigint[]),
+           unnest($29::bigint[])
     ON CONFLICT (host, path, dim, day, value) DO UPDATE
     SET views = b.views + excluded.views, visitors = b.visitors + excluded.visitors
 ), visitor_state AS (
     INSERT INTO visitor_days AS d (day, visitor, host, hours, paths, path_hours)
     SELECT k.day, k.visitor, k.host, k.hours, string_to_array(k.paths, E'\x1f'), string_to_array(k.path_hours, ',')::integer[]
-    FROM (SELECT unnest($29::date[]) AS day, unnest($30::bigint[]) AS visitor,
-                 unnest($31::text[]) AS host, unnest($32::integer[]) AS hours,
-                 unnest($33::text[]) AS paths, unnest($34::text[]) AS path_hours) AS k
+    FROM (SELECT unnest($30::date[]) AS day, unnest($31::bigint[]) AS visitor,
+                 unnest($32::text[]) AS host, unnest($33::integer[]) AS hours,
+                 unnest($34::text[]) AS paths, unnest($35::text[]) AS path_hours) AS k
     ON CONFLICT (day, visitor, host) DO UPDATE
     SET hours = excluded.hours, paths = excluded.paths, path_hours = excluded.path_hours
 )
 UPDATE rollup_state
 SET folded_xid = $1::bigint::text::xid8, folded_id = $2::bigint, rolled_at = now()
-WHERE folded_xid = $3::bigint::text::xid8 AND folded_id = $4::bigint
+WHERE $3::boolean
+  AND folded_xid = $4::bigint::text::xid8 AND folded_id = $5::bigint
 `
 
 type ApplyFoldParams struct {
-	ToXid      int64
-	ToID       int64
-	AfterXid   int64
-	AfterID    int64
-	HHosts     []string
-	HPaths     []string
-	HHours     []time.Time
-	HQ0        []int64
-	HQ1        []int64
-	HQ2        []int64
-	HQ3        []int64
-	HN0        []int64
-	HN1        []int64
-	HN2        []int64
-	HN3        []int64
-	HVisitors  []int64
-	DHosts     []string
-	DPaths     []string
-	DDays      []time.Time
-	DViews     []int64
-	DVisitors  []int64
-	BHosts     []string
-	BPaths     []string
-	BDims      []int16
-	BDays      []time.Time
-	BValues    []string
-	BViews     []int64
-	BVisitors  []int64
-	VDays      []time.Time
-	VVisitors  []int64
-	VHosts     []string
-	VHours     []int32
-	VPaths     []string
-	VPathHours []string
+	ToXid         int64
+	ToID          int64
+	MoveFoldPoint bool
+	AfterXid      int64
+	AfterID       int64
+	HHosts        []string
+	HPaths        []string
+	HHours        []time.Time
+	HQ0           []int64
+	HQ1           []int64
+	HQ2           []int64
+	HQ3           []int64
+	HN0           []int64
+	HN1           []int64
+	HN2           []int64
+	HN3           []int64
+	HVisitors     []int64
+	DHosts        []string
+	DPaths        []string
+	DDays         []time.Time
+	DViews        []int64
+	DVisitors     []int64
+	BHosts        []string
+	BPaths        []string
+	BDims         []int16
+	BDays         []time.Time
+	BValues       []string
+	BViews        []int64
+	BVisitors     []int64
+	VDays         []time.Time
+	VVisitors     []int64
+	VHosts        []string
+	VHours        []int32
+	VPaths        []string
+	VPathHours    []string
 }
 
 // Applies a batch's increments to every rollup, writes the dedup state of the visitor-days it
 // created or changed, and moves the fold point past the batch, in one statement: all of it or
 // none. The fold point moves only if it is still where the batch started (a compare-and-set:
-// when no row changes the caller must roll back). The arguments are parallel arrays per rollup.
+// when no row changes the caller must roll back), and only with move_fold_point (an import adds
+// its increments without it). The arguments are parallel arrays per rollup.
 // A visitor-day's paths are joined by U+001F, which no path can contain, and its paths' hours
 // by ",".
 func (q *Queries) ApplyFold(ctx context.Context, arg ApplyFoldParams) (int64, error) {
 	result, err := q.db.Exec(ctx, applyFold,
 		arg.ToXid,
 		arg.ToID,
+		arg.MoveFoldPoint,
 		arg.AfterXid,
 		arg.AfterID,
 		arg.HHosts,

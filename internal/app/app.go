@@ -35,7 +35,7 @@ type App struct {
 	// Web serves the page; nil serves none.
 	Web http.Handler
 	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound,
-	// country header), from the configuration.
+	// country header, private stats), from the configuration.
 	Edge httpapi.Edge
 	// Visitors makes the visitor ids of views, with the day's salt from the store: one for the
 	// app, so each process fetches a day's salt once.
@@ -43,8 +43,11 @@ type App struct {
 	// Sites are the hosts whose views count (PRAWN_SITES); empty counts every host.
 	Sites []string
 	// Budget bounds the new paths a host gains a day (PRAWN_MAX_NEW_PATHS); nil: no bound.
-	Budget  *pageview.Budget
-	closers []func() error
+	Budget *pageview.Budget
+	// RawRetention is how long rollups keep raw views (PRAWN_RAW_RETENTION; 0: forever), for
+	// rollup.Options.
+	RawRetention time.Duration
+	closers      []func() error
 }
 
 // New builds the app around a store with the default settings of `prawn serve` (an empty
@@ -103,9 +106,11 @@ func Build(store *storage.Store, cfg config.Config, log *slog.Logger, queue ...Q
 			ReadsPerClient: readsPerClient(cfg), MaxReads: max(1, int(cfg.DBMaxConns)/2),
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, DBTimeout: cfg.DBTimeout,
 			CountryHeader: cfg.CountryHeader,
+			PrivateStats:  cfg.PrivateStats, PublicTotals: cfg.PublicTotals,
 		},
-		Visitors: visitor.New(store, nil),
-		Sites:    cfg.Sites,
+		Visitors:     visitor.New(store, nil),
+		Sites:        cfg.Sites,
+		RawRetention: cfg.RawRetention,
 	}, nil
 }
 
@@ -165,8 +170,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 // Handler is the one http.Handler serving the API and the page.
 func (a *App) Handler() http.Handler {
 	s := &httpapi.Server{Recorder: a.Recorder, Queue: a.Queue, Stats: a.Stats, Ready: a.Store.Ping, Log: a.Log,
-		Visitors: a.Visitors, Sites: a.Sites, Budget: a.Budget}
-	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: a.Edge})
+		Visitors: a.Visitors, Sites: a.Sites, Budget: a.Budget, Exporter: a.Store, Importer: a.Store}
+	edge := a.Edge
+	if edge.Tokens == nil {
+		edge.Tokens = a.Store
+	}
+	return httpapi.NewHandler(s, httpapi.Options{Web: a.Web, Log: a.Log, Edge: edge})
 }
 
 // Close commits the views still queued, then releases the database (and stops the embedded

@@ -91,6 +91,8 @@ type Config struct {
 	IngestQueue int
 	// IngestFlushers is how many batches may commit at the same time, defaults resolved.
 	IngestFlushers int
+	// OwnData is private stats and raw retention (owndata.go).
+	OwnData
 }
 
 // Use is what a process does with the configuration. It picks the defaults that differ between
@@ -270,6 +272,7 @@ func Load(getenv func(string) string, use Use) (Config, error) {
 		}
 	}
 	errs = append(errs, c.loadEdge(get)...)
+	errs = append(errs, c.loadOwnData(get)...)
 	lv := get("PRAWN_LOG_LEVEL", "info")
 	if err := c.LogLevel.UnmarshalText([]byte(lv)); err != nil {
 		errs = append(errs, fmt.Errorf("PRAWN_LOG_LEVEL=%q: want debug, info, warn or error", lv))

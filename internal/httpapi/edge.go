@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prawnhq/prawn/internal/auth"
 	"github.com/prawnhq/prawn/internal/config"
 )
 
@@ -55,6 +56,11 @@ type Edge struct {
 	// CountryHeader names the header a trusted proxy gives the viewer's country in (such as
 	// CloudFront-Viewer-Country); "" reads no country.
 	CountryHeader string
+	// PrivateStats makes the operations that take a token only when stats are private need one
+	// (PRAWN_STATS=private); PublicTotals exempts those marked x-prawn-public-total.
+	PrivateStats, PublicTotals bool
+	// Tokens looks API tokens up; nil makes every token invalid.
+	Tokens auth.Store
 }
 
 // Defaults of Edge.
@@ -176,6 +182,9 @@ func (e *edge) protect(op *operation, p policy, h http.Handler) http.Handler {
 	if p.slots && e.reads != nil {
 		h = e.reads.wrap(h)
 	}
+	if p.stream {
+		h = keepFlowing(h)
+	}
 	if p.records {
 		h = e.guardRecording(op, e.limiters[p.rate], h)
 	} else if lim := e.limiters[p.rate]; lim != nil {
@@ -183,6 +192,9 @@ func (e *edge) protect(op *operation, p policy, h http.Handler) http.Handler {
 	}
 	if p.dbDeadline {
 		h = withDBDeadline(e.DBTimeout, h)
+	}
+	if op.auth.use != tokensNever {
+		h = e.authorize(op, h)
 	}
 	switch {
 	case p.cors == corsConfigured && e.cors != nil:

@@ -21,7 +21,16 @@ const (
 	KindRead Kind = "read"
 	// KindMeta operations describe the service (health, readiness, the contract).
 	KindMeta Kind = "meta"
+	// KindExport operations stream history out: no database deadline, and the write deadline
+	// moves on while the answer flows.
+	KindExport Kind = "export"
+	// KindImport operations take a file in: bodies up to MaxImportBytes, no database deadline,
+	// and the read deadline moves on while the body flows.
+	KindImport Kind = "import"
 )
+
+// MaxImportBytes caps the body of an import; bigger files go through `prawn import`.
+const MaxImportBytes = 1 << 30
 
 // policy is what the edge does for the operations of one kind.
 type policy struct {
@@ -39,7 +48,27 @@ type policy struct {
 	cors corsRule
 	// maxBody caps the request body, in bytes.
 	maxBody int64
+	// stream keeps a long answer or body flowing past the server's read and write timeouts,
+	// as long as bytes keep moving.
+	stream bool
+	// tokens are the token uses the kind's operations may declare in the contract (their
+	// security and x-prawn-scope, the source of what each needs; see authRule): the contract
+	// is refused at start when an operation declares another.
+	tokens tokenUse
 }
+
+// tokenUse is when an operation takes a token, as a set.
+type tokenUse uint8
+
+const (
+	// tokensNever: security [] — the operation never takes a token.
+	tokensNever tokenUse = 1 << iota
+	// tokensWhenPrivate: security [{}, {token: []}] — a token of x-prawn-scope is needed when
+	// stats are private (PRAWN_STATS=private).
+	tokensWhenPrivate
+	// tokensAlways: security [{token: []}] — a token of x-prawn-scope is always needed.
+	tokensAlways
+)
 
 // rateClass names a per-client rate limit of the edge.
 type rateClass int
@@ -73,9 +102,12 @@ const (
 // reads answer CORS with "*" (corsAnyOrigin); reads have a per-client limit of their own
 // (rateReading). The origin secret guards every request (edge.identify), not a kind.
 var policies = map[Kind]policy{
-	KindRecord: {records: true, rate: rateRecording, dbDeadline: true, cors: corsConfigured, maxBody: MaxBodyBytes},
-	KindRead:   {rate: rateReading, slots: true, dbDeadline: true, cors: corsAnyOrigin, maxBody: MaxBodyBytes},
-	KindMeta:   {maxBody: MaxBodyBytes},
+	KindRecord: {records: true, rate: rateRecording, dbDeadline: true, cors: corsConfigured, maxBody: MaxBodyBytes,
+		tokens: tokensNever | tokensWhenPrivate}, // GET /api/home shows a count
+	KindRead:   {rate: rateReading, slots: true, dbDeadline: true, cors: corsAnyOrigin, maxBody: MaxBodyBytes, tokens: tokensWhenPrivate},
+	KindMeta:   {maxBody: MaxBodyBytes, tokens: tokensNever},
+	KindExport: {maxBody: MaxBodyBytes, stream: true, tokens: tokensAlways},
+	KindImport: {maxBody: MaxImportBytes, stream: true, tokens: tokensAlways},
 }
 
 // badgeRead is the policy of a badge's requests that do not ask to record: a read, but one that

@@ -19,6 +19,7 @@ func TestEveryOperationHasAKind(t *testing.T) {
 		"recordView": KindRecord, "getHome": KindRecord, "recordPixel": KindRecord, "getBadge": KindRecord,
 		"getStats": KindRead, "listPages": KindRead, "listHosts": KindRead, "getBreakdown": KindRead, "getBadgeEndpoint": KindRead,
 		"getOpenAPI": KindMeta, "getHealth": KindMeta, "getReady": KindMeta,
+		"exportData": KindExport, "importData": KindImport,
 	}
 	if len(c.ops) != len(want) {
 		t.Errorf("%d operations in the contract, this test knows %d: add the new one here", len(c.ops), len(want))
@@ -43,7 +44,7 @@ func TestEveryOperationHasAKind(t *testing.T) {
 		t.Errorf("contract without the kind of getStats: err = %v", err)
 	}
 	_, err = parseContract([]byte(spec[:i] + "      x-prawn-kind: write\n" + spec[i+len(line):]))
-	if err == nil || !strings.Contains(err.Error(), `getStats (GET /api/stats) has x-prawn-kind "write": want one of meta, read, record`) {
+	if err == nil || !strings.Contains(err.Error(), `getStats (GET /api/stats) has x-prawn-kind "write": want one of export, import, meta, read, record`) {
 		t.Errorf("contract with an unknown kind: err = %v", err)
 	}
 }

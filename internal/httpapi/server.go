@@ -18,6 +18,7 @@ import (
 	"github.com/prawnhq/prawn/internal/badge"
 	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/stats"
+	"github.com/prawnhq/prawn/internal/transfer"
 	"github.com/prawnhq/prawn/internal/visitor"
 )
 
@@ -45,6 +46,9 @@ type Server struct {
 	// Budget bounds the new paths (and referrers, campaign values) a host gains a day; nil: no
 	// bound.
 	Budget *pageview.Budget
+	// Exporter and Importer move history out and in (GET /api/export, POST /api/import).
+	Exporter transfer.Exporter
+	Importer transfer.Importer
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -148,7 +152,11 @@ func (s *Server) GetStats(ctx context.Context, req api.GetStatsRequestObject) (a
 		series[i] = api.Bucket{Start: pt.Start, Views: pt.Views, Visitors: pt.Visitors}
 	}
 	tzName := q.Loc.String()
-	dropped := s.Drops.Snapshot()
+	var dropped *api.Dropped
+	if showsOperatorFigures(ctx) { // private stats: admin tokens only
+		d := s.Drops.Snapshot()
+		dropped = &d
+	}
 	var queued *api.Queued
 	if s.Queue != nil {
 		if d, err := s.Queue.Depth(ctx); err == nil {
@@ -156,7 +164,7 @@ func (s *Server) GetStats(ctx context.Context, req api.GetStatsRequestObject) (a
 		}
 	}
 	return api.GetStats200JSONResponse{
-		Dropped:       &dropped,
+		Dropped:       dropped,
 		Queued:        queued,
 		Host:          q.Host,
 		Path:          q.Path,
@@ -274,8 +282,10 @@ func (s *Server) GetReady(ctx context.Context, _ api.GetReadyRequestObject) (api
 // errorStatus maps an error from the domain to a status and a detail fit for the client.
 func errorStatus(err error) (int, string) {
 	switch {
-	case errors.Is(err, pageview.ErrInvalid), errors.Is(err, stats.ErrInvalid), errors.Is(err, badge.ErrInvalid):
+	case errors.Is(err, pageview.ErrInvalid), errors.Is(err, stats.ErrInvalid), errors.Is(err, badge.ErrInvalid), errors.Is(err, transfer.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
+	case errors.As(err, new(*tooLargeError)):
+		return http.StatusRequestEntityTooLarge, err.Error()
 	case errors.Is(err, pageview.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "the database is unavailable; try again shortly"
 	case errors.Is(err, stats.ErrBacklog):

@@ -47,6 +47,8 @@ type operation struct {
 	// errorImage is the image type an operation answers errors with to clients that accept
 	// images (its 400 answer declares one, as the pixel and the badge do); "" for none.
 	errorImage string
+	// auth is the token the operation needs, from its security and x-prawn-scope.
+	auth authRule
 }
 
 // loadContract reads the embedded api/openapi.yaml once.
@@ -97,6 +99,9 @@ func parseContract(yaml []byte) (*contract, error) {
 				o.recordParam = name
 			}
 			o.errorImage = errorImage(op)
+			if o.auth, err = parseAuth(doc, op, o); err != nil {
+				return nil, err
+			}
 			c.ops[o.pattern] = o
 		}
 	}

@@ -106,7 +106,8 @@ func New(name string, a *app.App, db AuthCounter) (any, error) {
 		a.Recorder = trackWrites{a.Recorder}
 		return NewAPI(a.Handler(), db, a.Log).Handle, nil
 	case HandlerRollup:
-		return (&Rollup{Store: a.Store, DB: db, Log: a.Log, CanaryPath: a.CanaryPath, Stats: a.Stats}).Handle, nil
+		return (&Rollup{Store: a.Store, DB: db, Log: a.Log, CanaryPath: a.CanaryPath, Stats: a.Stats,
+			Options: rollup.Options{RawRetention: a.RawRetention}}).Handle, nil
 	case HandlerMigrate:
 		m := &Migrate{Store: a.Store, DB: db, Log: a.Log}
 		if r, ok := db.(AppRoles); ok {

@@ -33,6 +33,7 @@ type Store interface {
 	CloseVisitorDays(ctx context.Context, closeAfter time.Duration) (time.Time, error)
 	DeleteExpiredSalts(ctx context.Context) (int64, error)
 	AnalyzeIfStale(ctx context.Context) (bool, error)
+	DeleteExpiredRaw(ctx context.Context, keepFrom time.Time) (int64, time.Time, error)
 }
 
 // Options tune a run.
@@ -43,6 +44,10 @@ type Options struct {
 	Wait bool
 	// CloseAfter overrides DefaultCloseAfter (tests).
 	CloseAfter time.Duration
+	// RawRetention, when above 0, is how long raw views are kept (PRAWN_RAW_RETENTION): once
+	// folded, the views of the UTC days that ended more than this long ago are deleted by the
+	// run's maintenance (the rollups keep their counts).
+	RawRetention time.Duration
 	// Progress, when set, is called after every batch.
 	Progress func(Progress)
 }
@@ -60,11 +65,13 @@ type Result struct {
 	Batches  int
 	Busy     bool // another rollup was running, so this one did nothing
 	Duration time.Duration
+	// RawDeleted is how many raw views raw retention deleted.
+	RawDeleted int64
 }
 
 // Run folds every view that can be folded now, in batches, until none is left; then (at most once
-// a minute per process) it closes the visitor days that are over, deletes expired salts and
-// analyzes tables whose statistics are stale. When another rollup is running it
+// a minute per process) it closes the visitor days that are over, deletes expired salts, applies
+// raw retention and analyzes tables whose statistics are stale. When another rollup is running it
 // returns at once with Busy set (or waits, with Options.Wait).
 func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 	size := opt.BatchSize
@@ -121,6 +128,14 @@ func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 		res.Duration = time.Since(start)
 		return res, fmt.Errorf("delete expired salts: %w", err)
 	}
+	if opt.RawRetention > 0 {
+		n, _, err := store.DeleteExpiredRaw(ctx, KeepFrom(now, opt.RawRetention))
+		res.RawDeleted = n
+		if err != nil {
+			res.Duration = time.Since(start)
+			return res, err
+		}
+	}
 	// Reads plan by indexes whatever the statistics say, but fresh statistics keep them cheap
 	// after a bulk load (an import, a restore) even where autovacuum is off.
 	if _, err := store.AnalyzeIfStale(ctx); err != nil {
@@ -129,4 +144,10 @@ func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// KeepFrom is the first UTC day whose raw views a retention of d keeps at now: the days that
+// ended more than d ago go.
+func KeepFrom(now time.Time, d time.Duration) time.Time {
+	return storage.UTCDay(now.Add(-d))
 }

@@ -177,8 +177,8 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 			return err
 		}
 		last := rows[len(rows)-1]
-		p := applyParams(compute(in))
-		p.ToXid, p.ToID, p.AfterXid, p.AfterID = last.Xid, last.ID, st.FoldedXid, st.FoldedID
+		p := applyParams(compute(in), true)
+		p.MoveFoldPoint, p.ToXid, p.ToID, p.AfterXid, p.AfterID = true, last.Xid, last.ID, st.FoldedXid, st.FoldedID
 		moved, err := q.ApplyFold(ctx, p)
 		if err != nil {
 			return fmt.Errorf("apply the fold: %w", err)
@@ -266,8 +266,9 @@ func knownVisitorDays(ctx context.Context, q *db.Queries, views []FoldView, open
 // pathSep joins a visitor-day's paths for ApplyFold: no normalised path holds a control character.
 const pathSep = "\x1f"
 
-// applyParams lays a batch's increments out as ApplyFold's parallel arrays.
-func applyParams(out FoldOutput) db.ApplyFoldParams {
+// applyParams lays a batch's increments out as ApplyFold's parallel arrays, with the dedup state
+// of its visitor-days when withVisitorDays.
+func applyParams(out FoldOutput, withVisitorDays bool) db.ApplyFoldParams {
 	var p db.ApplyFoldParams
 	for k, c := range out.Hours {
 		p.HHosts, p.HPaths, p.HHours = append(p.HHosts, k.Host), append(p.HPaths, k.Path), append(p.HHours, k.Hour)
@@ -284,20 +285,45 @@ func applyParams(out FoldOutput) db.ApplyFoldParams {
 		p.BDays, p.BValues = append(p.BDays, k.Day), append(p.BValues, k.Value)
 		p.BViews, p.BVisitors = append(p.BViews, c.Views), append(p.BVisitors, c.Visitors)
 	}
-	var hours []string
-	for _, list := range [2][]*VisitorDay{out.NewVisitorDays, out.ChangedVisitorDays} {
-		for _, vd := range list {
-			p.VDays, p.VVisitors, p.VHosts = append(p.VDays, vd.Day), append(p.VVisitors, vd.Visitor), append(p.VHosts, vd.Host)
-			p.VHours = append(p.VHours, int32(vd.Hours))
-			p.VPaths = append(p.VPaths, strings.Join(vd.Paths, pathSep))
-			hours = hours[:0]
-			for _, h := range vd.PathHours {
-				hours = append(hours, strconv.FormatUint(uint64(h), 10))
-			}
-			p.VPathHours = append(p.VPathHours, strings.Join(hours, ","))
-		}
+	if withVisitorDays {
+		a := visitorDayArrays(append(append([]*VisitorDay(nil), out.NewVisitorDays...), out.ChangedVisitorDays...))
+		p.VDays, p.VVisitors, p.VHosts, p.VHours, p.VPaths, p.VPathHours = a.days, a.visitors, a.hosts, a.hours, a.paths, a.pathHours
 	}
 	return p
+}
+
+// applyCounts adds increments to the rollups without touching the fold point or the dedup state
+// of recorded views (an import keeps its own).
+func applyCounts(ctx context.Context, q *db.Queries, out FoldOutput) error {
+	if _, err := q.ApplyFold(ctx, applyParams(out, false)); err != nil {
+		return fmt.Errorf("add to the rollups: %w", err)
+	}
+	return nil
+}
+
+// dayArrays are visitor-days as the parallel arrays of an upsert: each row's paths joined by
+// pathSep, its hours by ",".
+type dayArrays struct {
+	days                    []time.Time
+	visitors                []int64
+	hosts, paths, pathHours []string
+	hours                   []int32
+}
+
+func visitorDayArrays(vds []*VisitorDay) dayArrays {
+	var a dayArrays
+	var hours []string
+	for _, vd := range vds {
+		a.days, a.visitors, a.hosts = append(a.days, vd.Day), append(a.visitors, vd.Visitor), append(a.hosts, vd.Host)
+		a.hours = append(a.hours, int32(vd.Hours))
+		a.paths = append(a.paths, strings.Join(vd.Paths, pathSep))
+		hours = hours[:0]
+		for _, h := range vd.PathHours {
+			hours = append(hours, strconv.FormatUint(uint64(h), 10))
+		}
+		a.pathHours = append(a.pathHours, strings.Join(hours, ","))
+	}
+	return a
 }
 
 // TailAtLeast reports whether at least n views wait to be folded, reading at most n of them.

@@ -27,15 +27,16 @@ type Check struct {
 	Diffs []Diff
 }
 
-// ViewRange returns the times of the first and last recorded views (now when there are none).
+// ViewRange returns the times of the first and last recorded or imported views (now when there
+// are none).
 func (s *Store) ViewRange(ctx context.Context) (first, last time.Time, err error) {
 	r, err := s.q.GetViewRange(ctx)
 	return r.FirstView, r.LastView, classify(err)
 }
 
-// CheckRollups compares every rollup of the UTC days [from, to) — hourly, daily, breakdowns and
-// the dedup state of open days — with the raw views, and every total with the daily rollups,
-// from one snapshot.
+// CheckRollups compares every rollup of the UTC days [from, to) — hourly, daily, breakdowns, the
+// dedup state of open days and of imported visitor-days — with the raw views (recorded and
+// imported), and every total with the daily rollups and the imported totals, from one snapshot.
 func (s *Store) CheckRollups(ctx context.Context, from, to time.Time) (Check, error) {
 	var c Check
 	add := func(table, key string, raw, rolled []int64) {
@@ -75,6 +76,13 @@ func (s *Store) CheckRollups(ctx context.Context, from, to time.Time) (Check, er
 			for _, v := range vds {
 				add("visitor_day", fmt.Sprintf("host=%q day=%s visitor=%d", v.Host, v.Day.Format(time.DateOnly), v.Visitor), nil, nil)
 			}
+			ivds, err := q.DiffImportedVisitorDays(ctx, db.DiffImportedVisitorDaysParams{FromDay: from, ToDay: to})
+			if err != nil {
+				return fmt.Errorf("compare imported visitor days: %w", err)
+			}
+			for _, v := range ivds {
+				add("imported_visitor_day", fmt.Sprintf("host=%q day=%s visitor=%d", v.Host, v.Day.Format(time.DateOnly), v.Visitor), nil, nil)
+			}
 			totals, err := q.DiffTotals(ctx)
 			if err != nil {
 				return fmt.Errorf("compare totals: %w", err)
@@ -100,6 +108,14 @@ func (s *Store) RebuildRollups(ctx context.Context, from, to time.Time) (removed
 		if err := q.AllowSeqScans(ctx); err != nil {
 			return err
 		}
+		kept, err := q.GetRawKeptFrom(ctx)
+		if err != nil {
+			return fmt.Errorf("raw retention: %w", err)
+		}
+		if kept = UTCDay(kept); from.Before(kept) {
+			return fmt.Errorf("%w: the raw views of the days before %s were deleted (PRAWN_RAW_RETENTION), so their rollups cannot be recomputed; rebuild from %s on",
+				ErrRawGone, kept.Format(time.DateOnly), kept.Format(time.DateOnly))
+		}
 		if removed, err = q.DeleteRollupDays(ctx, db.DeleteRollupDaysParams{FromDay: from, ToDay: to, FromHour: from, ToHour: to}); err != nil {
 			return fmt.Errorf("delete rollups: %w", err)
 		}
@@ -122,6 +138,9 @@ func (s *Store) RebuildRollups(ctx context.Context, from, to time.Time) (removed
 	})
 	return removed, written, classify(err)
 }
+
+// ErrRawGone marks a range whose raw views were deleted by raw retention.
+var ErrRawGone = errors.New("no raw views")
 
 // Salt returns the salt of the visitor hash of a UTC day, creating it when it does not exist yet.
 // It fails with ErrSaltGone for a day that ended more than an hour ago and has none.

@@ -216,6 +216,7 @@ func (s *Store) AnalyzeIfStale(ctx context.Context) (bool, error) {
 // Analyze gives the planner fresh statistics of the raw views and the rollups, as a bulk load
 // (seed, import, rebuild) needs before reads are fast again.
 func (s *Store) Analyze(ctx context.Context) error {
+	s.summarizeViewsIndex(ctx)
 	if err := s.q.AnalyzeViews(ctx); err != nil {
 		return fmt.Errorf("analyze views: %w", classify(err))
 	}

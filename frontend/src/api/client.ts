@@ -2,10 +2,13 @@
 // (`scripts/frontend.sh generate` writes it from api/openapi.yaml).
 
 import createClient from 'openapi-fetch';
+import { authMiddleware } from '../auth/token';
 import type { components, paths } from './schema';
 
 /** A typed client for prawn's API on the page's own origin. */
 export const api = createClient<paths>({ baseUrl: '' });
+// The saved API token (private stats), and the token prompt's signal: see src/auth.
+api.use(authMiddleware());
 
 /** An RFC 9457 problem as the API sends it. */
 export type Problem = components['schemas']['Problem'];

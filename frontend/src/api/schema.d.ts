@@ -232,6 +232,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the views or the rollups
+         * @description Streams history out of one snapshot, with constant memory: the views of [from, to) (RFC
+         *     3339 UTC times to the microsecond, the host, the path, the referrer and every dimension)
+         *     UTC day by UTC day, each day's in the order they were folded, or one rollup (`hourly`:
+         *     the hours of the range; `daily`, `breakdowns`: its UTC days; `totals`: all time). A
+         *     view's `visitor` is written only where the view counted for visitors and only for days
+         *     whose visitors are no longer being counted (before `visitors_open_from`: about two hours
+         *     after the UTC day ends), never for a day still current. Exports of disjoint ranges add
+         *     up to the export of their union, so a stopped export resumes with the range it did not
+         *     finish. A failure after the answer started cuts the connection (the body then lacks its
+         *     final line break, and `prawn import` refuses it). Defaults: every view, CSV.
+         */
+        get: operations["exportData"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import history from a file
+         * @description Imports the body as `prawn import --format F` does: prawn's own views export (CSV or JSON
+         *     lines), GoatCounter's CSV export (version 2; bots and events are skipped) or a totals
+         *     CSV (`path,views`, `path,date,views`, optionally with a leading `host` column). Chunks of
+         *     20 000 records are each imported in one transaction; a chunk imported before (same
+         *     content) is skipped, so sending a file twice changes nothing. A bad record refuses the
+         *     file with 400: `detail` names its line, what is wrong, and how far the import got.
+         *     Bodies over 1 GiB get 413: import bigger files with the CLI.
+         */
+        post: operations["importData"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.yaml": {
         parameters: {
             query?: never;
@@ -585,6 +640,54 @@ export interface components {
              */
             cacheSeconds: number;
         };
+        ImportResult: {
+            /** @enum {string} */
+            format: "prawn" | "goatcounter" | "totals";
+            /**
+             * Format: int64
+             * @description Lines of the file read.
+             */
+            lines: number;
+            /**
+             * Format: int64
+             * @description Records (views or counts) read.
+             */
+            records: number;
+            /**
+             * Format: int64
+             * @description Chunks imported by this request.
+             */
+            chunks: number;
+            /**
+             * Format: int64
+             * @description Chunks imported before (same content) and skipped.
+             */
+            repeatedChunks: number;
+            /**
+             * Format: int64
+             * @description Rows this request imported.
+             */
+            rows: number;
+            /**
+             * Format: int64
+             * @description Views those rows stand for.
+             */
+            views: number;
+            /**
+             * Format: int64
+             * @description First line of the file whose records are imported.
+             */
+            firstLine?: number;
+            /**
+             * Format: int64
+             * @description Last line of the file whose records are imported.
+             */
+            lastLine?: number;
+            /** @description Records not counted, by reason (bots, events, paths prawn does not count, rows of 0 views). */
+            skipped: {
+                [key: string]: number;
+            };
+        };
         Health: {
             /** @example ok */
             status: string;
@@ -658,6 +761,31 @@ export interface components {
             headers: {
                 /** @description Seconds to wait before retrying. */
                 "Retry-After": number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description A token is needed and none was sent, or the one sent is not valid (unknown or revoked:
+         *     the answer does not say which).
+         */
+        Unauthorized: {
+            headers: {
+                /** @description `Bearer realm="prawn"`, with `error="invalid_token"` when a token was sent. */
+                "WWW-Authenticate": string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The token is valid, but its scope does not allow this operation. */
+        Forbidden: {
+            headers: {
+                /** @description `Bearer realm="prawn", error="insufficient_scope", scope="…"`. */
+                "WWW-Authenticate": string;
                 [name: string]: unknown;
             };
             content: {
@@ -851,6 +979,8 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadBadge"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -888,6 +1018,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -914,6 +1046,8 @@ export interface operations {
                     "application/json": components["schemas"]["Home"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -951,6 +1085,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -983,6 +1119,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -1006,6 +1144,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -1041,6 +1181,81 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    exportData: {
+        parameters: {
+            query?: {
+                /** @description What to export. */
+                data?: "views" | "hourly" | "daily" | "breakdowns" | "totals";
+                /** @description CSV with a header line, or JSON lines (one object per line, keys in camelCase). */
+                format?: "csv" | "jsonl";
+                /** @description A site's hostname; absent means every host, empty (`host=`) the default site. */
+                host?: components["parameters"]["Host"];
+                /** @description Start of the range (RFC 3339), inclusive. Default depends on the operation. */
+                from?: components["parameters"]["From"];
+                /** @description End of the range (RFC 3339), exclusive. Default now. */
+                to?: components["parameters"]["To"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export, streamed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    importData: {
+        parameters: {
+            query: {
+                /** @description The file's format. */
+                format: "prawn" | "goatcounter" | "totals";
+                /** @description The site of the views of a GoatCounter export or of a totals file without a host column (default the default site, `""`). */
+                host?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The file, as it is (any content type, such as text/csv or application/x-ndjson). */
+        requestBody: {
+            content: {
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description The file is imported. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["TooLarge"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
