@@ -36,6 +36,7 @@ const utcDay = () => new Date().toISOString().slice(0, 10);
 
 let server; // the prawn serve child process
 let browser;
+let shownPage; // the page under test, for what it showed when a check failed
 let tmp;
 let dropDatabase; // async () => void when we created a database
 const started = Date.now();
@@ -219,6 +220,7 @@ async function main() {
   CLIENTS.set(userAgent, { browser: 'Chrome', os: 'Linux', device: 'desktop' });
   const context = await browser.newContext({ userAgent, timezoneId: BROWSER_TZ, locale: 'en-GB', viewport: { width: 1100, height: 900 } });
   const page = await context.newPage();
+  shownPage = page;
   page.setDefaultTimeout(20_000);
   // Is the badge served? The server side lands in its own branch; until then the preview's
   // image is a 404, which Chromium logs as a console error (excused for that URL alone).
@@ -657,6 +659,11 @@ try {
 } catch (err) {
   clearTimeout(deadline);
   console.error('[e2e] FAILED:', err.message);
+  if (shownPage) {
+    const text = await shownPage.locator('body').innerText({ timeout: 2000 }).catch(() => '');
+    console.error('--- what the page showed ---\n' + text.slice(0, 2000));
+    await shownPage.screenshot({ path: join(RESULTS, 'failed.png'), fullPage: true }).catch(() => {});
+  }
   if (server?.logPath) {
     const logText = await readFile(server.logPath, 'utf8').catch(() => '');
     console.error('--- prawn serve log (last 40 lines) ---\n' + logText.split('\n').slice(-40).join('\n'));

@@ -175,8 +175,8 @@ var Vars = []Var{
 	{"PRAWN_TRUSTED_PROXIES", "none", recording, "comma list of CIDRs or addresses whose X-Forwarded-For is believed (CloudFront's ranges in AWS)"},
 	{"PRAWN_RATE_LIMIT", "10", recording, "views a second one client may record (POST /api/views, GET /api/views.gif, GET /api/badge.svg, GET /api/home); 0 turns off every per-client limit, reads and connections too (load tests)"},
 	{"PRAWN_RATE_BURST", "50", recording, "views one client may record at once before PRAWN_RATE_LIMIT applies"},
-	{"PRAWN_READ_RATE_LIMIT", "5", recording, "reads a second one client may make (GET /api/stats, /api/pages, /api/breakdown, /api/hosts, /api/badge.json); 0 turns it off"},
-	{"PRAWN_READ_RATE_BURST", "30", recording, "reads one client may make at once before PRAWN_READ_RATE_LIMIT applies"},
+	{"PRAWN_READ_RATE_LIMIT", "20", recording, "reads a second one client may make (GET /api/stats, /api/pages, /api/breakdown, /api/hosts, /api/badge.json); 0 turns it off"},
+	{"PRAWN_READ_RATE_BURST", "120", recording, "reads one client may make at once before PRAWN_READ_RATE_LIMIT applies"},
 	{"PRAWN_RATE_EXEMPT_LOOPBACK", "false", recording, "true: clients connecting from loopback directly (not through a trusted proxy) are not rate limited; for local benchmarks only"},
 	{"PRAWN_ORIGIN_SECRET", "none", recording, "when set, every request without the header X-Origin-Verify: <this value> is refused (403), and only requests with it have CloudFront-Viewer-Address believed (the stack sets it)"},
 	{"PRAWN_MAX_NEW_PATHS", "1000", recording, "paths (and referrers, campaign values) one host may gain in a UTC day that it did not have the day before, per process; beyond it views count under the path /(other); 0: no bound"},
@@ -401,13 +401,13 @@ func (c *Config) loadEdge(get func(name, def string) string) []error {
 	} else {
 		c.RateBurst = n
 	}
-	rrl := get("PRAWN_READ_RATE_LIMIT", "5")
+	rrl := get("PRAWN_READ_RATE_LIMIT", "20")
 	if f, err := strconv.ParseFloat(rrl, 64); err != nil || f < 0 || f > 1e6 || f != f {
 		errs = append(errs, fmt.Errorf("PRAWN_READ_RATE_LIMIT=%q: want reads a second from 0 (off) to 1000000, such as 10 or 0.5", rrl))
 	} else {
 		c.ReadRateLimit = f
 	}
-	rrb := get("PRAWN_READ_RATE_BURST", "30")
+	rrb := get("PRAWN_READ_RATE_BURST", "120")
 	if n, err := strconv.Atoi(rrb); err != nil || n < 1 || n > 1000000 {
 		errs = append(errs, fmt.Errorf("PRAWN_READ_RATE_BURST=%q: want a whole number from 1 to 1000000", rrb))
 	} else {

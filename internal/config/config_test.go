@@ -203,7 +203,7 @@ func TestQueueIngest(t *testing.T) {
 // connection caps; PRAWN_RATE_LIMIT=0 turns every per-client limit off, reads too.
 func TestEdgeSettings(t *testing.T) {
 	c, err := Load(env(nil), Serve)
-	if err != nil || c.ReadRateLimit != 5 || c.ReadRateBurst != 30 || c.RateExemptLoopback || c.OriginSecret != "" ||
+	if err != nil || c.ReadRateLimit != 20 || c.ReadRateBurst != 120 || c.RateExemptLoopback || c.OriginSecret != "" ||
 		c.MaxNewPaths != 1000 || c.MaxConns != 1024 || c.MaxConnsPerClient != 32 {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}

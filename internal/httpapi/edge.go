@@ -67,8 +67,10 @@ type Edge struct {
 const (
 	DefaultRateLimit     = 10
 	DefaultRateBurst     = 50
-	DefaultReadRateLimit = 5
-	DefaultReadRateBurst = 30
+	// The page makes about a dozen reads a view (hosts, stats, top pages, nine breakdowns): the
+	// read burst lets a reader click through ten views at once, the rate one view a second.
+	DefaultReadRateLimit = 20
+	DefaultReadRateBurst = 120
 	// DefaultReadsPerClient lets a page's parallel reads run two at a time.
 	DefaultReadsPerClient = 2
 	DefaultDBTimeout      = 800 * time.Millisecond

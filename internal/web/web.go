@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -171,7 +172,9 @@ func (h *handler) load(name string) *file {
 		etag:  `"` + hex.EncodeToString(sum[:12]) + `"`,
 		ctype: contentType(name),
 	}
-	if compressible(f.ctype) && len(body) > 1024 {
+	if gz := precompressed(h.fsys, name, body); gz != nil {
+		f.gz = gz
+	} else if compressible(f.ctype) && len(body) > 1024 {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 		_, _ = zw.Write(body)
@@ -181,6 +184,25 @@ func (h *handler) load(name string) *file {
 	}
 	v, _ := h.files.LoadOrStore(name, f)
 	return v.(*file)
+}
+
+// precompressed returns the build's gzip copy of a file (NAME.gz, written by vite.gzip.ts at
+// zlib level 9: the bytes the first-load budget counts), or nil when there is none, it is not
+// smaller, or it does not decompress to the file (a stale copy is never sent).
+func precompressed(fsys fs.FS, name string, body []byte) []byte {
+	gz, err := fs.ReadFile(fsys, name+".gz")
+	if err != nil || len(gz) >= len(body) {
+		return nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil
+	}
+	plain, err := io.ReadAll(io.LimitReader(zr, int64(len(body))+1))
+	if err != nil || !bytes.Equal(plain, body) {
+		return nil
+	}
+	return gz
 }
 
 // contentType is the file's media type by its extension. JavaScript is always

@@ -315,3 +315,56 @@ func checkEmbeddedTracker(t *testing.T, fsys fs.FS) {
 		}
 	}
 }
+
+// gzipAt compresses s at a level of the test's choosing, so that its bytes differ from what
+// the handler would make itself.
+func gzipAt(t *testing.T, s string, level int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = zw.Write([]byte(s))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// The build's .gz copies are sent byte for byte (they are what the first-load budget counts),
+// small files included; a stale copy that does not decompress to the file is never sent.
+func TestPrecompressedCopies(t *testing.T) {
+	small := "export const a=1;export const b=2;export const c=3;export const d=4;export const e=5;export const f=6;"
+	fsys := fstest.MapFS{
+		"index.html":             {Data: []byte(`<!doctype html><div id="root"></div>`)},
+		"assets/index-abc123.js": {Data: []byte(bigJS)},
+		// Level 1: other bytes than the handler's own level 9.
+		"assets/index-abc123.js.gz":   {Data: gzipAt(t, bigJS, gzip.BestSpeed)},
+		"assets/runtime-abc123.js":    {Data: []byte(strings.Repeat(small, 5))},
+		"assets/runtime-abc123.js.gz": {Data: gzipAt(t, strings.Repeat(small, 5), gzip.BestCompression)},
+		"assets/stale-abc123.js":      {Data: []byte(bigJS + "// rebuilt\n")},
+		"assets/stale-abc123.js.gz":   {Data: gzipAt(t, bigJS, gzip.BestSpeed)},
+	}
+	h := newHandler(fsys)
+	gz := http.Header{"Accept-Encoding": {"gzip"}}
+	for _, c := range []struct{ name, file string }{{"precompressed", "assets/index-abc123.js"}, {"under 1 KB", "assets/runtime-abc123.js"}} {
+		rec := serve(t, h, "GET", "/"+c.file, gz)
+		if rec.Header().Get("Content-Encoding") != "gzip" || !bytes.Equal(rec.Body.Bytes(), fsys[c.file+".gz"].Data) {
+			t.Errorf("%s: Content-Encoding %q, %d bytes: want the build's copy (%d bytes)", c.name, rec.Header().Get("Content-Encoding"), rec.Body.Len(), len(fsys[c.file+".gz"].Data))
+		}
+	}
+	rec := serve(t, h, "GET", "/assets/stale-abc123.js", gz)
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(zr)
+	if string(plain) != bigJS+"// rebuilt\n" {
+		t.Errorf("a stale .gz copy was sent: got %d bytes of the old file", len(plain))
+	}
+	plainRec := serve(t, h, "GET", "/assets/index-abc123.js", nil)
+	if plainRec.Header().Get("Content-Encoding") != "" || plainRec.Body.String() != bigJS {
+		t.Errorf("without Accept-Encoding: Content-Encoding %q", plainRec.Header().Get("Content-Encoding"))
+	}
+}

@@ -3,12 +3,16 @@
 
 import createClient from 'openapi-fetch';
 import { authMiddleware } from '../auth/token';
+import { retryMiddleware } from './retry';
 import type { components, paths } from './schema';
 
 /** A typed client for prawn's API on the page's own origin. */
 export const api = createClient<paths>({ baseUrl: '' });
 // The saved API token (private stats), and the token prompt's signal: see src/auth.
 api.use(authMiddleware());
+// Registered last, so it sees an answer first: a read that is told to retry shortly is retried
+// (with the token) before the token prompt or the page hear of it.
+api.use(retryMiddleware());
 
 /** An RFC 9457 problem as the API sends it. */
 export type Problem = components['schemas']['Problem'];
