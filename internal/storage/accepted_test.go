@@ -209,13 +209,14 @@ func TestAppRoleHasOnlyWhatTheHandlersNeed(t *testing.T) {
 		t.Errorf("role: super %v createrole %v createdb %v login %v password %q", super, createRole, createDB, login, pw)
 	}
 
-	// Log in as the role (the test server trusts local logins, so the password is not checked here;
-	// TestSCRAMVerifierMatchesPostgres checks the verifier).
+	// Log in as the role with its password: the private test cluster (scram-sha-256) checks it
+	// against the verifier prawn stored; a server that trusts local logins does not
+	// (TestSCRAMVerifierMatchesPostgres checks the verifier there).
 	u, err := url.Parse(db.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.User = url.User(name)
+	u.User = url.UserPassword(name, "s3cret-'quote")
 	app, err := storage.Open(ctx, u.String(), storage.Options{MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)
