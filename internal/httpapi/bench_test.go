@@ -58,8 +58,10 @@ func (discardRecorder) Record(context.Context, pageview.View) error { return nil
 // BenchmarkEdgeRecordView is the CPU and allocations one POST /api/views costs in prawn's own
 // handler chain, which is what prawn adds to a bare net/http server per view.
 func BenchmarkEdgeRecordView(b *testing.B) {
+	edge := httpapi.DefaultEdge()
+	edge.RateLimit, edge.ReadRateLimit = 0, 0 // PRAWN_RATE_LIMIT=0: a benchmark turns the limit off explicitly
 	h := httpapi.NewHandler(&httpapi.Server{Recorder: discardRecorder{}, Log: slog.New(slog.DiscardHandler)},
-		httpapi.Options{Log: slog.New(slog.DiscardHandler), Edge: httpapi.DefaultEdge()})
+		httpapi.Options{Log: slog.New(slog.DiscardHandler), Edge: edge})
 	const body = `{"path":"/bench","referrer":"https://example.com/"}`
 	b.ReportAllocs()
 	for b.Loop() {
