@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prawnhq/prawn/internal/app"
@@ -43,9 +45,18 @@ func runMigrate(ctx context.Context, cfg config.Config, args []string, out io.Wr
 	return nil
 }
 
+// serveGCPercent is the garbage collector's target of `prawn serve` unless GOGC is set: a view
+// allocates ~14 KB that dies at once, and with Go's default of 100 the collector ran several
+// times a second under load; at 400 the ingest check's p50 and p90 fell in every pair of runs
+// (docs/benchmarks.md, "Garbage collector target"), for ~30 MB more peak memory.
+const serveGCPercent = 400
+
 func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
 	if err := parse(newFlags("serve", "Serves the API and the page on PRAWN_ADDR; migrates first and folds new views every PRAWN_ROLLUP_INTERVAL.", out), args); err != nil {
 		return err
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
 	}
 	a, applied, err := openMigrated(ctx, cfg)
 	if err != nil {
