@@ -123,3 +123,45 @@ func TestVisitorsAreExact(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestLargeFoldsCopyNewVisitorDays: a batch with thousands of new visitor-days writes them with
+// COPY, and one that then sees many of them again updates them; the rollups and the dedup state
+// equal the raw views' definition (verify) and the visitors read equal the distinct ids.
+func TestLargeFoldsCopyNewVisitorDays(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	hour := storage.UTCDay(time.Now().UTC()).Add(time.Duration(time.Now().UTC().Hour()) * time.Hour)
+	views := func(first, n int, path string) []storage.View {
+		out := make([]storage.View, n)
+		for i := range out {
+			out[i] = storage.View{Host: "blog.example.com", Path: path, Visitor: int64(1 + first + i), Browser: "Firefox", RefHost: "news.example.org"}
+		}
+		return out
+	}
+	db.InsertAt(t, hour, views(0, 6000, "/a")...) // 6 000 new visitor-days: COPY
+	if res, err := rollup.Run(ctx, db.Store, rollup.Options{BatchSize: 100_000, Wait: true}); err != nil || res.Folded != 6000 {
+		t.Fatalf("first fold: %+v, %v", res, err)
+	}
+	// 3 000 of them again on another path, and 4 000 new ones: updates and COPY in one batch.
+	db.InsertAt(t, hour.Add(time.Minute), views(3000, 7000, "/b")...)
+	if res, err := rollup.Run(ctx, db.Store, rollup.Options{BatchSize: 100_000, Wait: true}); err != nil || res.Folded != 7000 {
+		t.Fatalf("second fold: %+v, %v", res, err)
+	}
+	checkVerify(t, db)
+	host := "blog.example.com"
+	q, err := stats.NewQuery(stats.Scope{Host: &host}, ptr(hour), ptr(hour.Add(time.Hour)), "hour", "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := (&stats.Service{Store: db.Store}).Stats(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Range.Views != 13000 || got.Range.Visitors != 10000 {
+		t.Errorf("site: %+v; want 13000 views and 10000 visitors", got.Range)
+	}
+	if n := db.Counts(t, "SELECT 'rows', count(*) FROM visitor_days")["rows"]; n != 10000 {
+		t.Errorf("visitor_days holds %d rows, want 10000", n)
+	}
+}

@@ -177,7 +177,17 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 			return err
 		}
 		last := rows[len(rows)-1]
-		p := applyParams(compute(in), true)
+		out := compute(in)
+		if len(out.NewVisitorDays) >= copyVisitorDaysAtLeast {
+			// Many new visitor-days (a large batch): COPY them, ApplyFold writes the rest. Only a
+			// fold (under the lock) writes visitor_days, so a visitor-day the lookup did not find
+			// is new: no conflict is possible.
+			if err := copyVisitorDays(ctx, tx, out.NewVisitorDays); err != nil {
+				return err
+			}
+			out.NewVisitorDays = nil
+		}
+		p := applyParams(out, true)
 		p.MoveFoldPoint, p.ToXid, p.ToID, p.AfterXid, p.AfterID = true, last.Xid, last.ID, st.FoldedXid, st.FoldedID
 		moved, err := q.ApplyFold(ctx, p)
 		if err != nil {
@@ -290,6 +300,36 @@ func applyParams(out FoldOutput, withVisitorDays bool) db.ApplyFoldParams {
 		p.VDays, p.VVisitors, p.VHosts, p.VHours, p.VPaths, p.VPathHours = a.days, a.visitors, a.hosts, a.hours, a.paths, a.pathHours
 	}
 	return p
+}
+
+// copyVisitorDaysAtLeast is how many new visitor-days make a fold COPY them rather than send
+// them in ApplyFold's arrays (an upsert that parses each row's paths from text). COPY costs a
+// round trip more and saves several µs a row: measured on 2026-12-01 with batches of 100 000
+// views of the last hour (64 000–94 000 new visitor-days each), writing them took 0.8–1.2 s in
+// ApplyFold and 0.24–0.42 s by COPY; the whole fold went from 37 000–46 000 to 48 000–67 000
+// views/s (docs/benchmarks.md, Rollups).
+const copyVisitorDaysAtLeast = 2000
+
+// copyVisitorDays inserts new visitor-days with COPY (binary: no text to parse).
+func copyVisitorDays(ctx context.Context, tx pgx.Tx, vds []*VisitorDay) error {
+	i := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(vds) {
+			return nil, nil
+		}
+		vd := vds[i]
+		i++
+		hours := make([]int32, len(vd.PathHours))
+		for j, h := range vd.PathHours {
+			hours[j] = int32(h)
+		}
+		return []any{vd.Day, vd.Visitor, vd.Host, int32(vd.Hours), vd.Paths, hours}, nil
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"visitor_days"},
+		[]string{"day", "visitor", "host", "hours", "paths", "path_hours"}, src); err != nil {
+		return fmt.Errorf("write new visitor days: %w", err)
+	}
+	return nil
 }
 
 // applyCounts adds increments to the rollups without touching the fold point or the dedup state
