@@ -369,15 +369,10 @@ func (q *Queries) ListHosts(ctx context.Context, arg ListHostsParams) ([]string,
 }
 
 const listHours = `-- name: ListHours :many
-SELECT h.hour,
-       sum(h.q0)::bigint AS q0, sum(h.q1)::bigint AS q1, sum(h.q2)::bigint AS q2, sum(h.q3)::bigint AS q3,
-       sum(h.n0)::bigint AS n0, sum(h.n1)::bigint AS n1, sum(h.n2)::bigint AS n2, sum(h.n3)::bigint AS n3,
-       sum(h.visitors)::bigint AS visitors
+SELECT h.hour, h.q0, h.q1, h.q2, h.q3, h.n0, h.n1, h.n2, h.n3, h.visitors
 FROM hourly_stats h
 WHERE h.host = ANY($1::text[]) AND h.path = $2::text
   AND h.hour >= $3 AND h.hour < $4
-GROUP BY h.hour
-ORDER BY h.hour
 `
 
 type ListHoursParams struct {
@@ -400,7 +395,9 @@ type ListHoursRow struct {
 	Visitors int64
 }
 
-// Hourly rollups of a scope in [from_hour, to_hour), summed over hosts.
+// Hourly rollups of a scope of hosts in [from_hour, to_hour), one row per host and hour, in no
+// promised order: an index-only scan (its leaf pages hold the counts) and no aggregate (sum() over
+// bigint has a numeric state: 2 ms for a 30-day series); the caller sorts and sums the hosts.
 func (q *Queries) ListHours(ctx context.Context, arg ListHoursParams) ([]ListHoursRow, error) {
 	rows, err := q.db.Query(ctx, listHours,
 		arg.Hosts,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -171,16 +172,36 @@ func (r *Reader) Tail(ctx context.Context, hosts []string, path string) (FoldInp
 	return in, err
 }
 
-// Hours returns the hourly rollups of a scope of hosts in [from, to) (whole UTC hours).
+// Hours returns the hourly rollups of a scope of hosts in [from, to) (whole UTC hours), summed
+// over the hosts, in time order.
 func (r *Reader) Hours(ctx context.Context, hosts []string, scope string, from, to time.Time) ([]HourRow, error) {
 	rows, err := r.q.ListHours(ctx, db.ListHoursParams{Hosts: hosts, Scope: scope, FromHour: from, ToHour: to})
 	if err != nil {
 		return nil, fmt.Errorf("hourly rollups: %w", err)
 	}
-	out := make([]HourRow, len(rows))
-	for i, h := range rows {
-		out[i] = HourRow{Hour: h.Hour.UTC(), HourCounts: HourCounts{
-			Views: [4]int64{h.Q0, h.Q1, h.Q2, h.Q3}, NewVisitors: [4]int64{h.N0, h.N1, h.N2, h.N3}, Visitors: h.Visitors}}
+	out := make([]HourRow, 0, len(rows))
+	for _, h := range rows {
+		out = append(out, HourRow{Hour: h.Hour.UTC(), HourCounts: HourCounts{
+			Views: [4]int64{h.Q0, h.Q1, h.Q2, h.Q3}, NewVisitors: [4]int64{h.N0, h.N1, h.N2, h.N3}, Visitors: h.Visitors}})
+	}
+	// The query has no ORDER BY (an index-only scan yields key order, but nothing promises it):
+	// sort here, cheap on rows that come sorted, and merge several hosts' rows.
+	slices.SortStableFunc(out, func(a, b HourRow) int { return a.Hour.Compare(b.Hour) })
+	if len(hosts) > 1 {
+		merged := out[:0]
+		for _, h := range out {
+			if n := len(merged); n > 0 && merged[n-1].Hour.Equal(h.Hour) {
+				m := &merged[n-1]
+				for q := range 4 {
+					m.Views[q] += h.Views[q]
+					m.NewVisitors[q] += h.NewVisitors[q]
+				}
+				m.Visitors += h.Visitors
+				continue
+			}
+			merged = append(merged, h)
+		}
+		out = merged
 	}
 	return out, nil
 }
