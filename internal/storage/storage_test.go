@@ -306,6 +306,37 @@ func TestReader(t *testing.T) {
 	}
 }
 
+// A scope of several hosts reads one row per host and hour; Hours sums them per hour, in time order.
+func TestReaderHoursMergesHosts(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	day := storage.UTCDay(time.Now()).AddDate(0, 0, -1)
+	h3, h7 := day.Add(3*time.Hour), day.Add(7*time.Hour)
+	// In key order (host first) a.example's 07:00 row comes before b.example's 03:00 row.
+	db.InsertAt(t, h7, storage.View{Host: "a.example", Path: "/p", Visitor: 1}, storage.View{Host: "a.example", Path: "/p", Visitor: 2})
+	db.InsertAt(t, h3, storage.View{Host: "b.example", Path: "/p", Visitor: 3})
+	db.InsertAt(t, h7, storage.View{Host: "b.example", Path: "/p", Visitor: 4})
+	db.InsertAt(t, h3, storage.View{Host: "c.example", Path: "/p", Visitor: 5}) // not in the scope
+	db.FoldAll(t)
+	err := db.Read(ctx, func(r *storage.Reader) error {
+		hours, err := r.Hours(ctx, []string{"b.example", "a.example"}, "", day, day.AddDate(0, 0, 1))
+		if err != nil {
+			return err
+		}
+		got := make([]string, len(hours))
+		for i, h := range hours {
+			got[i] = fmt.Sprintf("%02d:%d/%d", h.Hour.Hour(), h.Views[0]+h.Views[1]+h.Views[2]+h.Views[3], h.Visitors)
+		}
+		if fmt.Sprint(got) != "[03:1/1 07:3/3]" {
+			t.Errorf("hours of a.example+b.example = %v, want [03:1/1 07:3/3]", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // GetSiteViews, GetScopeViews, TailAtLeast
 func TestOneStatementTotals(t *testing.T) {
 	t.Parallel()
