@@ -145,7 +145,7 @@ func LoadConfig(ctx ContextFunc) (*Config, error) {
 		APIMemoryMB:            r.int("apiMemoryMb", 256),
 		APIThrottleRate:        r.int("apiThrottleRate", 50),
 		APIThrottleBurst:       r.int("apiThrottleBurst", 100),
-		RollupRateMinutes:      r.int("rollupRateMinutes", 5),
+		RollupRateMinutes:      r.int("rollupRateMinutes", 1),
 		LogRetentionDays:       r.int("logRetentionDays", 30),
 		Bastion:                r.bool("bastion", false),
 

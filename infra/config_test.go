@@ -26,7 +26,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DBInstanceClass != "t4g.micro" || c.DBStorageGB != 20 || c.PostgresMajor != 17 || !c.DeletionProtection ||
-		c.RemovalPolicy != "snapshot" || c.BudgetUSD != 1 || c.RollupRateMinutes != 5 || c.DBAuth != DBAuthSecret || c.Bastion ||
+		c.RemovalPolicy != "snapshot" || c.BudgetUSD != 1 || c.RollupRateMinutes != 1 || c.DBAuth != DBAuthSecret || c.Bastion ||
 		c.DBAppUser != "prawn_app" || c.OriginSecretGeneration != 1 || c.Ingest != IngestDirect || c.ConsumeConcurrency != 2 || c.ConsumeBatchSize != 1000 || c.ConsumeBatchWindowSeconds != 2 {
 		t.Errorf("unexpected defaults: %+v", c)
 	}

@@ -197,7 +197,7 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 	})
 
 	awsevents.NewRule(s.stack, jsii.String("RollupSchedule"), &awsevents.RuleProps{
-		Description: jsii.String(fmt.Sprintf("Runs the prawn rollup every %d minutes", cfg.RollupRateMinutes)),
+		Description: jsii.String(fmt.Sprintf("Runs the prawn rollup every %s", minutes(cfg.RollupRateMinutes))),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(float64(cfg.RollupRateMinutes)))),
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(rollupFn, &awseventstargets.LambdaFunctionProps{
 			RetryAttempts: jsii.Number(1),
@@ -475,7 +475,7 @@ func (s *prawnStack) alarms(apiFn, rollupFn awslambda.Function, api awsapigatewa
 	add("RollupErrors", "The prawn rollup failed (see its log group).",
 		rollupFn.MetricErrors(&awscloudwatch.MetricOptions{Period: five, Statistic: jsii.String("Sum")}),
 		awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 1, awscloudwatch.TreatMissingData_NOT_BREACHING)
-	add("RollupMissedRuns", fmt.Sprintf("The prawn rollup was not invoked for %d minutes (schedule disabled or broken).", 3*s.cfg.RollupRateMinutes),
+	add("RollupMissedRuns", fmt.Sprintf("The prawn rollup was not invoked for %s (schedule disabled or broken).", minutes(3*s.cfg.RollupRateMinutes)),
 		rollupFn.MetricInvocations(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(float64(s.cfg.RollupRateMinutes))), Statistic: jsii.String("Sum")}),
 		awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, 1, 3, awscloudwatch.TreatMissingData_BREACHING)
 	add("Api5xx", "The prawn API answered 5 or more 5xx responses in 5 minutes.",
@@ -585,4 +585,12 @@ func (c *Config) originSecretID() string {
 
 func titleCase(s string) string {
 	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// minutes spells a number of minutes for descriptions: "1 minute", "5 minutes".
+func minutes(n int) string {
+	if n == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", n)
 }

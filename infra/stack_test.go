@@ -269,7 +269,7 @@ func TestPrawnStackDefaults(t *testing.T) {
 		})
 		check(t, "rollup schedule", func() {
 			tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), obj(map[string]any{
-				"ScheduleExpression": "rate(5 minutes)", "State": "ENABLED",
+				"ScheduleExpression": "rate(1 minute)", "State": "ENABLED",
 			}))
 		})
 	})
