@@ -718,8 +718,9 @@ func lastOutputLine(out, prefix string) string {
 }
 
 // bulkCase is case (d): -bulk views loaded with a plain INSERT … SELECT (no prawn seed, so no
-// ANALYZE), folded with `prawn rollup`, and read with no table statistics at all (autovacuum is
-// off on its tables, so it cannot analyze them meanwhile); then ANALYZE and the same reads again.
+// ANALYZE), folded with `prawn rollup`, and read at once, with autovacuum off on the tables so
+// that only prawn can have analyzed them (every rollup run analyzes tables whose statistics are
+// missing or stale); then a manual ANALYZE and the same reads again.
 func (b *bench) bulkCase(ctx context.Context, rep *report) (before, after *caseResult, err error) {
 	db, err := b.newDatabase(ctx, "bulk")
 	if err != nil {
@@ -763,9 +764,7 @@ func (b *bench) bulkCase(ctx context.Context, rep *report) (before, after *caseR
 		return nil, nil, err
 	}
 	before.stats = fmt.Sprintf("pg_stats rows of %s: %d before the reads, %d after", strings.Join(tables, ", "), n0, n1)
-	if n0 != 0 || n1 != 0 {
-		rep.problem("case d: the tables had statistics (" + before.stats + ")")
-	}
+	before.stats += " (autovacuum off: what `prawn rollup` analyzed)"
 	if err := b.timed(ctx, db, "`ANALYZE` (after the reads without statistics)", "ANALYZE"); err != nil {
 		return nil, nil, err
 	}

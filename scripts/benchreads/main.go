@@ -6,8 +6,8 @@
 //	(b) the same plus a tail of -tail views not yet folded, and how long `prawn rollup` takes to
 //	    drain it;
 //	(c) -flood-views views over 30 days with -flood-paths distinct paths;
-//	(d) -bulk views loaded with a plain INSERT … SELECT and folded, read before any ANALYZE (and
-//	    again after one);
+//	(d) -bulk views loaded with a plain INSERT … SELECT and folded, read before any manual ANALYZE
+//	    (and again after one);
 //	(e) the reads of (a) under an open-loop ingest of -ingest-rate views/s, against the same
 //	    reads without it, in the same run.
 //
@@ -88,7 +88,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.tail, "tail", 1_000_000, "case (b): views not yet folded, seeded into the last hour")
 	fs.IntVar(&c.floodViews, "flood-views", 3_000_000, "case (c): views over 30 days")
 	fs.IntVar(&c.floodPaths, "flood-paths", 100_000, "case (c): distinct paths")
-	fs.IntVar(&c.bulk, "bulk", 10_000_000, "case (d): views bulk-loaded with INSERT … SELECT and read before any ANALYZE")
+	fs.IntVar(&c.bulk, "bulk", 10_000_000, "case (d): views bulk-loaded with INSERT … SELECT and read before any manual ANALYZE")
 	fs.IntVar(&c.ingestRate, "ingest-rate", 5000, "case (e): rate of the open-loop ingest, views/s")
 	fs.IntVar(&c.ingestPaths, "ingest-paths", 10_000, "case (e): distinct paths the ingest's views are spread over")
 	fs.DurationVar(&c.ramp, "ramp", 3*time.Second, "case (e): how long the ingest runs before the reads are timed")
