@@ -259,6 +259,9 @@ func TestPrawnStackDefaults(t *testing.T) {
 		if got := env(fns["rollup"])["PRAWN_CANARY_PATH"]; got != "/_prawn/canary" {
 			t.Errorf("rollup PRAWN_CANARY_PATH = %v", got)
 		}
+		if got := env(fns["rollup"])["PRAWN_ROLLUP_LINGER"]; got != "50s" {
+			t.Errorf("rollup PRAWN_ROLLUP_LINGER = %v, want 50s (the 1-minute schedule less 10 s)", got)
+		}
 		check(t, "log retention", func() {
 			tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), obj(map[string]any{"RetentionInDays": float64(cfg.LogRetentionDays)}))
 		})
@@ -765,6 +768,8 @@ func TestPrawnStackIAMAuth(t *testing.T) {
 	assertDatabaseLogins(t, raw, true)
 	check(t, "rate", func() {
 		tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), &map[string]any{"ScheduleExpression": "rate(15 minutes)"})
+		tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), &map[string]any{
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"PRAWN_ROLLUP_LINGER": "60s"})}})
 	})
 	check(t, "destroy", func() {
 		tpl.HasResource(jsii.String("AWS::RDS::DBInstance"), &map[string]any{

@@ -32,6 +32,9 @@ type App struct {
 	// CanaryPath is the synthetic view that the rollup Lambda handler looks for
 	// (PRAWN_CANARY_PATH); empty: none.
 	CanaryPath string
+	// RollupLinger is how long the rollup Lambda handler keeps folding while it finds views
+	// (PRAWN_ROLLUP_LINGER); 0: one run.
+	RollupLinger time.Duration
 	// Web serves the page; nil serves none.
 	Web http.Handler
 	// Edge is the HTTP edge's protections (rate limit, proxies, CORS, HSTS, database bound,
@@ -92,13 +95,14 @@ func Build(store *storage.Store, cfg config.Config, log *slog.Logger, queue ...Q
 		}
 	}
 	return &App{
-		Store:      store,
-		Recorder:   rec,
-		Queue:      q,
-		CanaryPath: cfg.CanaryPath,
-		Stats:      &stats.Service{Store: store},
-		Log:        log,
-		Budget:     pageview.NewBudget(cfg.MaxNewPaths, nil),
+		Store:        store,
+		Recorder:     rec,
+		Queue:        q,
+		CanaryPath:   cfg.CanaryPath,
+		RollupLinger: cfg.RollupLinger,
+		Stats:        &stats.Service{Store: store},
+		Log:          log,
+		Budget:       pageview.NewBudget(cfg.MaxNewPaths, nil),
 		Edge: httpapi.Edge{
 			TrustedProxies: cfg.TrustedProxies, OriginSecret: cfg.OriginSecret,
 			RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,

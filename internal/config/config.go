@@ -83,6 +83,9 @@ type Config struct {
 	// CanaryPath, when set, is the path of the synthetic view whose presence the rollup Lambda
 	// handler checks after each run (in the views of the reserved canary host).
 	CanaryPath string
+	// RollupLinger is how long the rollup Lambda handler keeps folding, once a second, while each
+	// fold finds (or there wait) at least 1 000 views (PRAWN_ROLLUP_LINGER); 0: one run.
+	RollupLinger time.Duration
 	// IngestMaxBatch is the most views one group-commit INSERT carries.
 	IngestMaxBatch int
 	// IngestMaxWait is how long a flusher waits to fill a batch; 0 commits what waits at once.
@@ -193,6 +196,7 @@ var Vars = []Var{
 	{"PRAWN_INGEST_MAX_WAIT", "2ms", recording, "under load (other views waiting, or a batch committing), how long a flusher keeps gathering views into its batch; a lone view never waits; 0 never waits"},
 	{"PRAWN_INGEST_QUEUE", "2048", recording, "most views waiting to be committed; beyond it POSTs get 503 with Retry-After"},
 	{"PRAWN_INGEST_FLUSHERS", "4, at most the pool less one; Lambda: 1", recording, "how many batches may commit at the same time; each holds a connection, so it must be below PRAWN_DB_MAX_CONNS"},
+	{"PRAWN_ROLLUP_LINGER", "0", InLambda, "rollup handler: while a fold finds at least 1000 views (or that many wait), fold again every second for up to this long (such as 50s; the stack sets the schedule's period less 10 s), so a busy site's tail stays short between scheduled runs; 0: one run"},
 	{"PRAWN_CANARY_PATH", "none", InLambda, "rollup handler: after each run, log canary_ok when the synthetic view of this path (host canary.prawn.invalid) was counted in the current or previous UTC hour, else canary_missing"},
 	{"DB_HOST", "none", InLambda, "RDS host, when DATABASE_URL is not set; with DB_PORT (5432) and DB_NAME"},
 	{"DB_PORT", "5432", InLambda, "RDS port"},
@@ -241,6 +245,12 @@ func Load(getenv func(string) string, use Use) (Config, error) {
 		errs = append(errs, fmt.Errorf("PRAWN_ROLLUP_INTERVAL=%q: want a duration of at least 100ms such as 1s or 1m, or 0 to turn it off", iv))
 	} else {
 		c.RollupInterval = d
+	}
+	linger := get("PRAWN_ROLLUP_LINGER", "0")
+	if d, err := time.ParseDuration(linger); err != nil || d < 0 || d > 14*time.Minute {
+		errs = append(errs, fmt.Errorf("PRAWN_ROLLUP_LINGER=%q: want a duration from 0 to 14m such as 50s (a Lambda runs at most 15 minutes)", linger))
+	} else {
+		c.RollupLinger = d
 	}
 	pool := c.pool(get("PRAWN_DB_MAX_CONNS", ""), use)
 	if pool.err != nil {

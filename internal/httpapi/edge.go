@@ -65,8 +65,8 @@ type Edge struct {
 
 // Defaults of Edge.
 const (
-	DefaultRateLimit     = 10
-	DefaultRateBurst     = 50
+	DefaultRateLimit = 10
+	DefaultRateBurst = 50
 	// The page makes about a dozen reads a view (hosts, stats, top pages, nine breakdowns): the
 	// read burst lets a reader click through ten views at once, the rate one view a second.
 	DefaultReadRateLimit = 20

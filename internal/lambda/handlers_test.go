@@ -22,6 +22,7 @@ import (
 	"github.com/prawnhq/prawn/internal/app"
 	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/pgtest"
+	"github.com/prawnhq/prawn/internal/rollup"
 	"github.com/prawnhq/prawn/internal/stats"
 	"github.com/prawnhq/prawn/internal/storage"
 )
@@ -549,4 +550,70 @@ func TestRollupChecksTheCanary(t *testing.T) {
 	if resp := invokeAPI(t, api, "api-get-hosts.json"); !strings.Contains(resp.Body, `"hosts":[]`) {
 		t.Errorf("GET /api/hosts = %s, want no host", resp.Body)
 	}
+}
+
+// manyViews returns n views of path, each of its own visitor.
+func manyViews(path string, n int) []storage.View {
+	out := make([]storage.View, n)
+	for i := range out {
+		out[i] = storage.View{Host: "busy.example", Path: path, Visitor: int64(i + 1)}
+	}
+	return out
+}
+
+// A lingering rollup folds again while views keep arriving (here 1 200 that commit while its
+// first fold runs), and stops once a fold finds fewer than LingerViews and fewer wait, long
+// before its Linger is over.
+func TestRollupLingersWhileViewsArrive(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.Insert(t, manyViews("/first", 1500)...)
+	var once sync.Once
+	r := &Rollup{Store: db.Store, Log: quietLog(), Linger: time.Minute, Options: rollupOptions(func() {
+		once.Do(func() { db.Insert(t, manyViews("/later", 1200)...) })
+	})}
+	var ev events.EventBridgeEvent
+	fixture(t, "scheduled-event.json", &ev)
+	type result struct {
+		sum RollupSummary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := r.Handle(context.Background(), ev)
+		done <- result{sum, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(45 * time.Second):
+		t.Fatal("the rollup still lingers 45 s after the last views arrived (Linger 1 minute)")
+	}
+	if res.err != nil || res.sum.Folded != 2700 || res.sum.Runs < 3 || res.sum.Busy {
+		t.Errorf("summary %+v, %v; want 2700 views folded in at least 3 runs (1 500, 1 200, none)", res.sum, res.err)
+	}
+	if n := db.Unfolded(t); n != 0 {
+		t.Errorf("%d views left unfolded", n)
+	}
+}
+
+// Without views to speak of a lingering rollup runs once, as one without Linger does.
+func TestRollupDoesNotLingerWhenQuiet(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.Insert(t, manyViews("/a", 10)...)
+	var ev events.EventBridgeEvent
+	fixture(t, "scheduled-event.json", &ev)
+	for _, linger := range []time.Duration{0, time.Minute} {
+		r := &Rollup{Store: db.Store, Log: quietLog(), Linger: linger}
+		sum, err := r.Handle(context.Background(), ev)
+		if err != nil || sum.Runs != 1 {
+			t.Errorf("linger %s: summary %+v, %v; want 1 run", linger, sum, err)
+		}
+	}
+}
+
+// rollupOptions are rollup.Options whose Progress calls f after every batch.
+func rollupOptions(f func()) rollup.Options {
+	return rollup.Options{Progress: func(rollup.Progress) { f() }}
 }

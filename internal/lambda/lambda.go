@@ -107,7 +107,7 @@ func New(name string, a *app.App, db AuthCounter) (any, error) {
 		return NewAPI(a.Handler(), db, a.Log).Handle, nil
 	case HandlerRollup:
 		return (&Rollup{Store: a.Store, DB: db, Log: a.Log, CanaryPath: a.CanaryPath, Stats: a.Stats,
-			Options: rollup.Options{RawRetention: a.RawRetention}}).Handle, nil
+			Options: rollup.Options{RawRetention: a.RawRetention}, Linger: a.RollupLinger}).Handle, nil
 	case HandlerMigrate:
 		m := &Migrate{Store: a.Store, DB: db, Log: a.Log}
 		if r, ok := db.(AppRoles); ok {
@@ -207,6 +207,7 @@ func cannotHaveWritten(err error) bool {
 type RollupSummary struct {
 	Folded     int64 `json:"folded"`
 	Batches    int   `json:"batches"`
+	Runs       int   `json:"runs"` // folds this invocation ran: more than 1 when it lingered
 	Busy       bool  `json:"busy"` // another rollup was running, so this one did nothing
 	DurationMS int64 `json:"duration_ms"`
 }
@@ -224,7 +225,15 @@ type Rollup struct {
 	Stats      *stats.Service
 	// Now is the clock of the canary check; nil means time.Now.
 	Now func() time.Time
+	// Linger is how long a run keeps folding, once a second, while each fold finds at least
+	// LingerViews views or that many wait (PRAWN_ROLLUP_LINGER): EventBridge runs the rollup once a minute at most,
+	// and a page whose tail passes storage.MaxTail answers its breakdowns with 503. 0: one run.
+	Linger time.Duration
 }
+
+// LingerViews is how many views a fold must find for a lingering rollup to fold again: fewer,
+// and the schedule's next run is soon enough.
+const LingerViews = 1000
 
 // The messages of the canary check: CloudWatch's metric filter counts canaryOK lines.
 const (
@@ -279,17 +288,43 @@ func (r *Rollup) Handle(ctx context.Context, ev events.EventBridgeEvent) (Rollup
 		log.WarnContext(ctx, "retrying the rollup after the database refused the password")
 		res, err = rollup.Run(ctx, r.Store, r.Options)
 	}
-	sum := RollupSummary{Folded: res.Folded, Batches: res.Batches, Busy: res.Busy, DurationMS: res.Duration.Milliseconds()}
+	sum := RollupSummary{Folded: res.Folded, Batches: res.Batches, Busy: res.Busy, Runs: 1}
+	first, start := res.Duration, time.Now()
+	for err == nil && !res.Busy && r.Linger > 0 && time.Since(start) < r.Linger && r.busySite(ctx, res) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		res, err = rollup.Run(ctx, r.Store, r.Options)
+		sum.Folded += res.Folded
+		sum.Batches += res.Batches
+		sum.Runs++
+	}
+	sum.DurationMS = (first + time.Since(start)).Milliseconds()
 	if ctx.Err() == nil {
 		r.checkCanary(ctx) // reads are exact whether or not the fold worked
 	}
 	if err != nil {
-		log.ErrorContext(ctx, "rollup failed", "err", err, "event_id", ev.ID, "folded", res.Folded)
-		return sum, fmt.Errorf("rollup failed after folding %d views: %w", res.Folded, err)
+		log.ErrorContext(ctx, "rollup failed", "err", err, "event_id", ev.ID, "folded", sum.Folded)
+		return sum, fmt.Errorf("rollup failed after folding %d views: %w", sum.Folded, err)
 	}
 	log.InfoContext(ctx, "rollup", "folded", sum.Folded, "batches", sum.Batches, "busy", sum.Busy,
 		"duration_ms", sum.DurationMS, "event_id", ev.ID, "scheduled_for", ev.Time)
 	return sum, nil
+}
+
+// busySite reports whether a lingering run should fold again: its last fold found at least
+// LingerViews views, or that many wait now (a fold can find fewer while an open transaction
+// anywhere in the cluster holds the fold horizon back).
+func (r *Rollup) busySite(ctx context.Context, last rollup.Result) bool {
+	if last.Folded >= LingerViews {
+		return true
+	}
+	waiting, err := r.Store.TailAtLeast(ctx, LingerViews)
+	return err == nil && waiting
 }
 
 // MigrateSummary is what the migrate handler returns.
