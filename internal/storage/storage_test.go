@@ -62,7 +62,7 @@ func TestInsertViewsStoresEveryField(t *testing.T) {
 	}
 }
 
-// SeedViews, AnalyzeViews, AnalyzeRollups
+// SeedViews, AnalyzeViews, VacuumRollups
 func TestSeedViewsInTimeOrder(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
@@ -363,7 +363,7 @@ func TestOneStatementTotals(t *testing.T) {
 	}
 }
 
-// ListStaleTables, AnalyzeViews, AnalyzeRollups (through AnalyzeIfStale)
+// ListStaleTables, AnalyzeViews, VacuumRollups (through AnalyzeIfStale)
 func TestAnalyzeIfStale(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
@@ -389,6 +389,14 @@ func TestAnalyzeIfStale(t *testing.T) {
 	if n := db.Counts(t, "SELECT 'n', reltuples::bigint FROM pg_class WHERE oid = 'views'::regclass")["n"]; n != 500 {
 		t.Errorf("statistics say views has %d rows, want 500", n)
 	}
+	// The rollups were vacuumed too (their index-only reads need the visibility map).
+	pgtest.Eventually(t, 10*time.Second, func() error {
+		n := db.Counts(t, "SELECT 'n', count(*) FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL AND relname IN ('hourly_stats', 'daily_stats', 'totals', 'daily_breakdowns', 'visitor_days')")["n"]
+		if n != 5 {
+			return fmt.Errorf("%d of the 5 rollup tables vacuumed", n)
+		}
+		return nil
+	})
 }
 
 // ListTailViews stops at MaxTail: a read never counts more than that itself.
