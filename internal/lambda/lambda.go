@@ -226,8 +226,9 @@ type Rollup struct {
 	// Now is the clock of the canary check; nil means time.Now.
 	Now func() time.Time
 	// Linger is how long a run keeps folding, once a second, while each fold finds at least
-	// LingerViews views or that many wait (PRAWN_ROLLUP_LINGER): EventBridge runs the rollup once a minute at most,
-	// and a page whose tail passes storage.MaxTail answers its breakdowns with 503. 0: one run.
+	// LingerViews views or that many wait (PRAWN_ROLLUP_LINGER): EventBridge runs the rollup
+	// once a minute at most, and a page whose tail passes storage.MaxTail answers its breakdowns
+	// with 503. 0: one run.
 	Linger time.Duration
 }
 
@@ -311,7 +312,7 @@ func (r *Rollup) Handle(ctx context.Context, ev events.EventBridgeEvent) (Rollup
 		log.ErrorContext(ctx, "rollup failed", "err", err, "event_id", ev.ID, "folded", sum.Folded)
 		return sum, fmt.Errorf("rollup failed after folding %d views: %w", sum.Folded, err)
 	}
-	log.InfoContext(ctx, "rollup", "folded", sum.Folded, "batches", sum.Batches, "busy", sum.Busy,
+	log.InfoContext(ctx, "rollup", "folded", sum.Folded, "batches", sum.Batches, "runs", sum.Runs, "busy", sum.Busy,
 		"duration_ms", sum.DurationMS, "event_id", ev.ID, "scheduled_for", ev.Time)
 	return sum, nil
 }
