@@ -124,7 +124,7 @@ func TestTheDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	kept := []string{"## Ingest\n", "How prawn ingests:", "## Ingest: what bounds the rate\n", "## Rollups\n", "Reading the table:"}
+	kept := []string{"## Ingest\n", "How prawn ingests:", "## Ingest: what bounds the rate\n", "## Rollups\n", "Reading the table", "Reading the read run"}
 	for _, s := range []Section{
 		{Name: "ingest", Heading: "## Ingest", By: "make bench", Body: "INGEST BODY"},
 		{Name: "rollups", Heading: "## Rollups", By: "make bench/rollup", Body: "ROLLUPS BODY"},
