@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/prawnhq/prawn/internal/app"
+	"github.com/prawnhq/prawn/internal/config"
 	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/pgtest"
 	"github.com/prawnhq/prawn/internal/rollup"
@@ -616,4 +617,42 @@ func TestRollupDoesNotLingerWhenQuiet(t *testing.T) {
 // rollupOptions are rollup.Options whose Progress calls f after every batch.
 func rollupOptions(f func()) rollup.Options {
 	return rollup.Options{Progress: func(rollup.Progress) { f() }}
+}
+
+// PRAWN_ROLLUP_LINGER reaches the rollup handler the way the bootstrap builds it (configuration,
+// app, New): a fold of 1 500 views is followed by another run only when it is set.
+func TestRollupLingerSetting(t *testing.T) {
+	t.Parallel()
+	var ev events.EventBridgeEvent
+	fixture(t, "scheduled-event.json", &ev)
+	for _, c := range []struct {
+		linger   string
+		moreRuns bool
+	}{{"", false}, {"1m", true}} {
+		db := pgtest.New(t)
+		cfg, err := config.Load(func(k string) string {
+			if k == "PRAWN_ROLLUP_LINGER" {
+				return c.linger
+			}
+			return ""
+		}, config.LambdaJob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := app.Build(db.Store, cfg, quietLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		h, err := New(HandlerRollup, a, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Insert(t, manyViews("/a", 1500)...)
+		handle := h.(func(context.Context, events.EventBridgeEvent) (RollupSummary, error))
+		sum, err := handle(context.Background(), ev)
+		if err != nil || (sum.Runs > 1) != c.moreRuns || (c.moreRuns && sum.Folded != 1500) {
+			t.Errorf("PRAWN_ROLLUP_LINGER=%q: summary %+v, %v; want more than one run: %v", c.linger, sum, err, c.moreRuns)
+		}
+	}
 }
