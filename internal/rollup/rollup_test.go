@@ -221,7 +221,9 @@ func TestVerifyFindsCorruptionAndRebuildRepairs(t *testing.T) {
 	for i, p := range []string{"/a", "/a", "/b", "/c", "/a"} {
 		db.InsertAt(t, base.Add(time.Duration(i)*50*time.Minute), storage.View{Path: p, Visitor: int64(i % 2), Country: "FR"})
 	}
-	db.FoldAll(t)
+	// Before 05:00 UTC the five hours are yesterday's, which the default closes at 02:00 (its
+	// visitor-days gone): keep the day open, so there is a visitor-day to corrupt at any hour.
+	foldAllWith(t, db, rollup.Options{CloseAfter: 48 * time.Hour})
 	checkVerify(t, db)
 
 	// Corrupt one hourly row, drop another, skew a breakdown and a visitor-day.
