@@ -172,7 +172,7 @@ func NewPrawnStack(scope constructs.Construct, id string, props *PrawnStackProps
 		apiEnv["PRAWN_QUEUE_URL"] = s.queue.queue.QueueUrl()
 	}
 	apiFn := s.function(fnSpec{handler: "api", memoryMB: cfg.APIMemoryMB, timeoutSec: 10, concurrency: cfg.APIReservedConcurrency, poolSize: cfg.DBPoolSize, env: apiEnv})
-	rollupFn := s.function(fnSpec{handler: "rollup", memoryMB: 256, timeoutSec: 120, concurrency: rollupConcurrency, poolSize: rollupPoolSize,
+	rollupFn := s.function(fnSpec{handler: "rollup", memoryMB: 256, timeoutSec: rollupTimeoutSec, concurrency: rollupConcurrency, poolSize: rollupPoolSize,
 		env: map[string]*string{"PRAWN_CANARY_PATH": jsii.String(canaryPath), "PRAWN_ROLLUP_LINGER": jsii.String(rollupLinger(cfg.RollupRateMinutes))}})
 	migrateFn := s.function(fnSpec{handler: "migrate", memoryMB: 256, timeoutSec: 300, concurrency: migrateConcurrency, poolSize: migratePoolSize, master: true})
 	appFns := []constructs.Construct{apiFn, rollupFn}
@@ -595,9 +595,12 @@ func minutes(n int) string {
 	return fmt.Sprintf("%d minutes", n)
 }
 
+// rollupTimeoutSec is the rollup function's timeout.
+const rollupTimeoutSec = 120
+
 // rollupLinger is the rollup function's PRAWN_ROLLUP_LINGER: it keeps folding a busy site's views
-// until 10 s before the schedule's next run, and for at most half its 120 s timeout, so that the
-// last fold has time to finish.
+// until 10 s before the schedule's next run, and for at most half its timeout, so that the last
+// fold has time to finish.
 func rollupLinger(rateMinutes int) string {
-	return fmt.Sprintf("%ds", min(rateMinutes*60-10, 60))
+	return fmt.Sprintf("%ds", min(rateMinutes*60-10, rollupTimeoutSec/2))
 }

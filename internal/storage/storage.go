@@ -214,13 +214,17 @@ func (s *Store) AnalyzeIfStale(ctx context.Context) (bool, error) {
 }
 
 // Analyze gives the planner fresh statistics of the raw views and the rollups, and vacuums the
-// rollups (index-only reads need their visibility map), as a bulk load
-// (seed, import, rebuild) needs before reads are fast again.
+// rollups, as a bulk load (seed, import, rebuild) needs before reads are fast again.
 func (s *Store) Analyze(ctx context.Context) error {
 	s.summarizeViewsIndex(ctx)
 	if err := s.q.AnalyzeViews(ctx); err != nil {
 		return fmt.Errorf("analyze views: %w", classify(err))
 	}
+	return s.vacuumRollups(ctx)
+}
+
+// vacuumRollups vacuums and analyzes the rollups: index-only reads need their visibility map.
+func (s *Store) vacuumRollups(ctx context.Context) error {
 	if err := s.q.VacuumRollups(ctx); err != nil {
 		return fmt.Errorf("vacuum and analyze rollups: %w", classify(err))
 	}

@@ -552,10 +552,7 @@ func (s *Store) AnalyzeImported(ctx context.Context) error {
 	if err := s.q.AnalyzeImported(ctx); err != nil {
 		return fmt.Errorf("analyze imported views: %w", classify(err))
 	}
-	if err := s.q.VacuumRollups(ctx); err != nil {
-		return fmt.Errorf("vacuum and analyze rollups: %w", classify(err))
-	}
-	return nil
+	return s.vacuumRollups(ctx)
 }
 
 // retentionBatch is the most raw rows one retention statement deletes.
