@@ -91,6 +91,28 @@ FROM r FULL JOIN d ON r.day = d.day AND r.visitor = d.visitor AND r.host = d.hos
 WHERE (r.hours, r.paths, r.path_hours) IS DISTINCT FROM (d.hours, d.paths, d.path_hours)
 ORDER BY 1, 3, 2;
 
+-- name: DiffTailCounts :many
+-- Every count of the views not yet folded (tail_counts) that differs from the tail itself.
+WITH c AS (SELECT * FROM tail_counts WHERE views <> 0)
+SELECT coalesce(r.host, c.host)::text AS host, coalesce(r.path, c.path)::text AS path,
+       coalesce(r.shard, c.shard)::smallint AS shard,
+       coalesce(r.views, 0)::bigint AS raw, coalesce(c.views, 0)::bigint AS counted
+FROM raw_tail_counts r FULL JOIN c ON r.host = c.host AND r.path = c.path AND r.shard = c.shard
+WHERE r.views IS DISTINCT FROM c.views
+ORDER BY 1, 2, 3;
+
+-- name: LockViewsForTally :exec
+-- Waits for the INSERTs under way and holds back new ones until the transaction ends, so the
+-- tail cannot change while RecomputeTailCounts reads it (a moment: it is the end of a rebuild).
+LOCK TABLE views IN SHARE ROW EXCLUSIVE MODE;
+
+-- name: DeleteTailCounts :exec
+DELETE FROM tail_counts;
+
+-- name: RecomputeTailCounts :exec
+-- Writes tail_counts back from the tail (after DeleteTailCounts, under LockViewsForTally).
+INSERT INTO tail_counts (host, path, shard, views) SELECT * FROM raw_tail_counts;
+
 -- name: GetViewRange :one
 -- The first and last times of recorded and imported views, to bound a check of everything;
 -- and the first day whose raw rows are all kept (PRAWN_RAW_RETENTION).

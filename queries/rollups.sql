@@ -106,6 +106,26 @@ SET folded_xid = sqlc.arg(to_xid)::bigint::text::xid8, folded_id = sqlc.arg(to_i
 WHERE sqlc.arg(move_fold_point)::boolean
   AND folded_xid = sqlc.arg(after_xid)::bigint::text::xid8 AND folded_id = sqlc.arg(after_id)::bigint;
 
+-- name: UntallyFolded :exec
+-- Takes a fold's views out of the tail's counts (tail_counts): the arguments are parallel arrays
+-- of (host, scope, shard, views folded), each key once. The last statement of a fold, so the
+-- rows it locks, which recording transactions update too, are held only until the fold commits;
+-- it takes them in key order, as the recording trigger does, so the two never deadlock. Counts
+-- it brings to zero stay until DeleteSpentTailCounts.
+INSERT INTO tail_counts AS c (host, path, shard, views)
+SELECT k.host, k.path, k.shard, -k.views
+FROM (SELECT unnest(sqlc.arg(hosts)::text[]) AS host, unnest(sqlc.arg(paths)::text[]) AS path,
+             unnest(sqlc.arg(shards)::smallint[]) AS shard, unnest(sqlc.arg(views)::bigint[]) AS views) AS k
+ORDER BY 1, 2, 3
+ON CONFLICT (host, path, shard) DO UPDATE SET views = c.views + excluded.views;
+
+-- name: DeleteSpentTailCounts :execrows
+-- Deletes the tail's counts that folds brought to zero (the rollup run's maintenance, once a
+-- minute). A fold leaves them, so that the next INSERT of a busy path updates its row in place
+-- instead of inserting it again. A count a recording transaction is changing is waited for and
+-- checked again, so only counts still at zero go.
+DELETE FROM tail_counts WHERE views = 0;
+
 -- name: MarkRolled :exec
 -- Records that a rollup found nothing new, so asOf moves on.
 UPDATE rollup_state SET rolled_at = now();
@@ -163,9 +183,6 @@ LIMIT 1;
 DELETE FROM visitor_salts WHERE day < ((now() - interval '1 hour') AT TIME ZONE 'UTC')::date;
 
 -- name: TailAtLeast :one
--- Whether at least n views wait to be folded (reads at most n rows of the tail).
-SELECT EXISTS (
-    SELECT 1 FROM views v, rollup_state st
-    WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
-    OFFSET sqlc.arg(n)::int - 1
-) AS at_least;
+-- Whether at least n views wait to be folded (from the tail's counts: a few rows per host).
+SELECT coalesce(sum(c.views), 0) >= sqlc.arg(n)::int AS at_least
+FROM tail_counts c WHERE c.path = '';

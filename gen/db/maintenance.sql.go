@@ -62,6 +62,15 @@ func (q *Queries) DeleteRollupDays(ctx context.Context, arg DeleteRollupDaysPara
 	return result.RowsAffected(), nil
 }
 
+const deleteTailCounts = `-- name: DeleteTailCounts :exec
+DELETE FROM tail_counts
+`
+
+func (q *Queries) DeleteTailCounts(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, deleteTailCounts)
+	return err
+}
+
 const diffBreakdowns = `-- name: DiffBreakdowns :many
 WITH r AS (
     SELECT host, path, dim, day, value, views, visitors FROM raw_daily_breakdowns WHERE day >= $1::date AND day < $2::date
@@ -288,6 +297,51 @@ func (q *Queries) DiffImportedVisitorDays(ctx context.Context, arg DiffImportedV
 	return items, nil
 }
 
+const diffTailCounts = `-- name: DiffTailCounts :many
+WITH c AS (SELECT host, path, shard, views FROM tail_counts WHERE views <> 0)
+SELECT coalesce(r.host, c.host)::text AS host, coalesce(r.path, c.path)::text AS path,
+       coalesce(r.shard, c.shard)::smallint AS shard,
+       coalesce(r.views, 0)::bigint AS raw, coalesce(c.views, 0)::bigint AS counted
+FROM raw_tail_counts r FULL JOIN c ON r.host = c.host AND r.path = c.path AND r.shard = c.shard
+WHERE r.views IS DISTINCT FROM c.views
+ORDER BY 1, 2, 3
+`
+
+type DiffTailCountsRow struct {
+	Host    string
+	Path    string
+	Shard   int16
+	Raw     int64
+	Counted int64
+}
+
+// Every count of the views not yet folded (tail_counts) that differs from the tail itself.
+func (q *Queries) DiffTailCounts(ctx context.Context) ([]DiffTailCountsRow, error) {
+	rows, err := q.db.Query(ctx, diffTailCounts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DiffTailCountsRow{}
+	for rows.Next() {
+		var i DiffTailCountsRow
+		if err := rows.Scan(
+			&i.Host,
+			&i.Path,
+			&i.Shard,
+			&i.Raw,
+			&i.Counted,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const diffTotals = `-- name: DiffTotals :many
 SELECT coalesce(s.host, t.host)::text AS host, coalesce(s.path, t.path)::text AS path,
        ARRAY[coalesce(s.views, 0), coalesce(s.visitors, 0)]::bigint[] AS daily,
@@ -496,6 +550,27 @@ func (q *Queries) ListStaleTables(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockViewsForTally = `-- name: LockViewsForTally :exec
+LOCK TABLE views IN SHARE ROW EXCLUSIVE MODE
+`
+
+// Waits for the INSERTs under way and holds back new ones until the transaction ends, so the
+// tail cannot change while RecomputeTailCounts reads it (a moment: it is the end of a rebuild).
+func (q *Queries) LockViewsForTally(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, lockViewsForTally)
+	return err
+}
+
+const recomputeTailCounts = `-- name: RecomputeTailCounts :exec
+INSERT INTO tail_counts (host, path, shard, views) SELECT host, path, shard, views FROM raw_tail_counts
+`
+
+// Writes tail_counts back from the tail (after DeleteTailCounts, under LockViewsForTally).
+func (q *Queries) RecomputeTailCounts(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, recomputeTailCounts)
+	return err
 }
 
 const recomputeTotals = `-- name: RecomputeTotals :exec

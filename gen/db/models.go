@@ -160,6 +160,13 @@ type RawImportedVisitorDay struct {
 	PathHours interface{}
 }
 
+type RawTailCount struct {
+	Host  string
+	Path  interface{}
+	Shard int16
+	Views int64
+}
+
 type RawTotal struct {
 	Host     string
 	Path     string
@@ -207,6 +214,13 @@ type RollupState struct {
 	RolledAt         time.Time
 	VisitorsOpenFrom time.Time
 	RawKeptFrom      time.Time
+}
+
+type TailCount struct {
+	Host  string
+	Path  string
+	Shard int16
+	Views int64
 }
 
 type Total struct {

@@ -208,6 +208,22 @@ func (q *Queries) DeleteExpiredSalts(ctx context.Context) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
+const deleteSpentTailCounts = `-- name: DeleteSpentTailCounts :execrows
+DELETE FROM tail_counts WHERE views = 0
+`
+
+// Deletes the tail's counts that folds brought to zero (the rollup run's maintenance, once a
+// minute). A fold leaves them, so that the next INSERT of a busy path updates its row in place
+// instead of inserting it again. A count a recording transaction is changing is waited for and
+// checked again, so only counts still at zero go.
+func (q *Queries) DeleteSpentTailCounts(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteSpentTailCounts)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const foldLock = `-- name: FoldLock :exec
 SELECT pg_advisory_xact_lock($1::bigint), set_config('enable_sort', 'off', true)
 `
@@ -430,14 +446,11 @@ func (q *Queries) RollupLock(ctx context.Context, key int64) error {
 }
 
 const tailAtLeast = `-- name: TailAtLeast :one
-SELECT EXISTS (
-    SELECT 1 FROM views v, rollup_state st
-    WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
-    OFFSET $1::int - 1
-) AS at_least
+SELECT coalesce(sum(c.views), 0) >= $1::int AS at_least
+FROM tail_counts c WHERE c.path = ''
 `
 
-// Whether at least n views wait to be folded (reads at most n rows of the tail).
+// Whether at least n views wait to be folded (from the tail's counts: a few rows per host).
 func (q *Queries) TailAtLeast(ctx context.Context, n int32) (bool, error) {
 	row := q.db.QueryRow(ctx, tailAtLeast, n)
 	var at_least bool
@@ -478,4 +491,35 @@ func (q *Queries) TryRollupLock(ctx context.Context, key int64) (bool, error) {
 	var locked bool
 	err := row.Scan(&locked)
 	return locked, err
+}
+
+const untallyFolded = `-- name: UntallyFolded :exec
+INSERT INTO tail_counts AS c (host, path, shard, views)
+SELECT k.host, k.path, k.shard, -k.views
+FROM (SELECT unnest($1::text[]) AS host, unnest($2::text[]) AS path,
+             unnest($3::smallint[]) AS shard, unnest($4::bigint[]) AS views) AS k
+ORDER BY 1, 2, 3
+ON CONFLICT (host, path, shard) DO UPDATE SET views = c.views + excluded.views
+`
+
+type UntallyFoldedParams struct {
+	Hosts  []string
+	Paths  []string
+	Shards []int16
+	Views  []int64
+}
+
+// Takes a fold's views out of the tail's counts (tail_counts): the arguments are parallel arrays
+// of (host, scope, shard, views folded), each key once. The last statement of a fold, so the
+// rows it locks, which recording transactions update too, are held only until the fold commits;
+// it takes them in key order, as the recording trigger does, so the two never deadlock. Counts
+// it brings to zero stay until DeleteSpentTailCounts.
+func (q *Queries) UntallyFolded(ctx context.Context, arg UntallyFoldedParams) error {
+	_, err := q.db.Exec(ctx, untallyFolded,
+		arg.Hosts,
+		arg.Paths,
+		arg.Shards,
+		arg.Views,
+	)
+	return err
 }

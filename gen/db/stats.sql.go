@@ -11,29 +11,21 @@ import (
 )
 
 const countTail = `-- name: CountTail :one
-SELECT count(*)::bigint AS views
-FROM views v
-WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
-  AND ($3::text[] IS NULL OR v.host = ANY($3::text[]))
-  AND ($4::text = '' OR v.path = $4::text)
+SELECT coalesce(sum(c.views), 0)::bigint AS views
+FROM tail_counts c
+WHERE ($1::text[] IS NULL OR c.host = ANY($1::text[]))
+  AND c.path = $2::text
 `
 
 type CountTailParams struct {
-	AfterXid int64
-	AfterID  int64
-	Hosts    []string
-	Path     string
+	Hosts []string
+	Path  string
 }
 
 // Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
-// with path ”, of all paths.
+// with path ”, of all paths: a few rows of tail_counts (up to 16 per host), whatever the tail.
 func (q *Queries) CountTail(ctx context.Context, arg CountTailParams) (int64, error) {
-	row := q.db.QueryRow(ctx, countTail,
-		arg.AfterXid,
-		arg.AfterID,
-		arg.Hosts,
-		arg.Path,
-	)
+	row := q.db.QueryRow(ctx, countTail, arg.Hosts, arg.Path)
 	var views int64
 	err := row.Scan(&views)
 	return views, err
@@ -70,9 +62,7 @@ func (q *Queries) GetRollupState(ctx context.Context) (GetRollupStateRow, error)
 
 const getScopeViews = `-- name: GetScopeViews :one
 SELECT (coalesce((SELECT t.views FROM totals t WHERE t.host = $1::text AND t.path = $2::text), 0)
-      + (SELECT count(*) FROM views v, rollup_state st
-         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host = $1::text
-           AND ($2::text = '' OR v.path = $2::text)))::bigint AS views
+      + coalesce((SELECT sum(c.views) FROM tail_counts c WHERE c.host = $1::text AND c.path = $2::text), 0))::bigint AS views
 `
 
 type GetScopeViewsParams struct {
@@ -90,12 +80,11 @@ func (q *Queries) GetScopeViews(ctx context.Context, arg GetScopeViewsParams) (i
 
 const getSiteViews = `-- name: GetSiteViews :one
 SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)
-      + (SELECT count(*) FROM views v, rollup_state st
-         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'))::bigint AS views
+      + coalesce((SELECT sum(c.views) FROM tail_counts c WHERE c.path = '' AND c.host <> 'canary.prawn.invalid'), 0))::bigint AS views
 `
 
-// All-time views of every host but the canary's: the rollups plus the tail, in one statement and
-// so from one snapshot (no transaction needed: the cheap read behind counters).
+// All-time views of every host but the canary's: the rollups plus the tail's counts, in one
+// statement and so from one snapshot (no transaction needed: the cheap read behind counters).
 func (q *Queries) GetSiteViews(ctx context.Context) (int64, error) {
 	row := q.db.QueryRow(ctx, getSiteViews)
 	var views int64
@@ -335,21 +324,14 @@ func (q *Queries) ListHostTotals(ctx context.Context) ([]ListHostTotalsRow, erro
 const listHosts = `-- name: ListHosts :many
 SELECT t.host::text AS host FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'
 UNION
-SELECT DISTINCT v.host::text FROM views v
-WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
-  AND v.host <> 'canary.prawn.invalid'
+SELECT c.host::text FROM tail_counts c WHERE c.path = '' AND c.views > 0 AND c.host <> 'canary.prawn.invalid'
 ORDER BY 1
 `
 
-type ListHostsParams struct {
-	AfterXid int64
-	AfterID  int64
-}
-
 // Every host with views: those in the rollups and those only in the tail, except the reserved
 // host of the synthetic canary view (storage.CanaryHost), which reads of every host leave out.
-func (q *Queries) ListHosts(ctx context.Context, arg ListHostsParams) ([]string, error) {
-	rows, err := q.db.Query(ctx, listHosts, arg.AfterXid, arg.AfterID)
+func (q *Queries) ListHosts(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, listHosts)
 	if err != nil {
 		return nil, err
 	}

@@ -196,6 +196,9 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 		if moved != 1 {
 			return errors.New("the fold point moved during a fold") // the lock rules this out
 		}
+		if err := untally(ctx, q, in.Views); err != nil {
+			return err
+		}
 		res.Folded = int64(len(rows))
 		return nil
 	})
@@ -206,6 +209,42 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 		err = classify(err)
 	}
 	return res, err
+}
+
+// TallyShards is how many rows of tail_counts one scope's count is spread over: a view's shard is
+// its recording transaction's id modulo TallyShards (schema/00006_tail_counts.sql).
+const TallyShards = 16
+
+type tallyKey struct {
+	host, path string
+	shard      int16
+}
+
+// untally takes folded views out of the tail's counts, in the fold's transaction.
+func untally(ctx context.Context, q *db.Queries, views []FoldView) error {
+	counts := map[tallyKey]int64{}
+	for _, v := range views {
+		shard := int16(v.XID % TallyShards)
+		counts[tallyKey{v.Host, v.Path, shard}]++
+		counts[tallyKey{v.Host, "", shard}]++
+	}
+	var p db.UntallyFoldedParams
+	for k, n := range counts {
+		p.Hosts, p.Paths, p.Shards, p.Views = append(p.Hosts, k.host), append(p.Paths, k.path), append(p.Shards, k.shard), append(p.Views, n)
+	}
+	if err := q.UntallyFolded(ctx, p); err != nil {
+		return fmt.Errorf("take folded views out of the tail counts: %w", err)
+	}
+	return nil
+}
+
+// DeleteSpentTailCounts deletes the tail's counts that folds brought to zero.
+func (s *Store) DeleteSpentTailCounts(ctx context.Context) (int64, error) {
+	n, err := s.q.DeleteSpentTailCounts(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("delete spent tail counts: %w", classify(err))
+	}
+	return n, nil
 }
 
 func lockRollup(ctx context.Context, q *db.Queries, wait bool) error {
@@ -366,7 +405,7 @@ func visitorDayArrays(vds []*VisitorDay) dayArrays {
 	return a
 }
 
-// TailAtLeast reports whether at least n views wait to be folded, reading at most n of them.
+// TailAtLeast reports whether at least n views wait to be folded (from the tail's counts).
 func (s *Store) TailAtLeast(ctx context.Context, n int) (bool, error) {
 	ok, err := s.q.TailAtLeast(ctx, int32(max(n, 1)))
 	return ok, classify(err)

@@ -103,7 +103,7 @@ func (r *Reader) OpenFrom() time.Time { return r.state.VisitorsOpenFrom }
 
 // Hosts lists every host with views ("" is the default site), in the rollups or the tail.
 func (r *Reader) Hosts(ctx context.Context) ([]string, error) {
-	hosts, err := r.q.ListHosts(ctx, db.ListHostsParams{AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID})
+	hosts, err := r.q.ListHosts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
 	}
@@ -133,10 +133,10 @@ func (r *Reader) Totals(ctx context.Context, hosts []string, scope string) (DayC
 	return DayCounts{Views: t.Views, Visitors: t.Visitors}, nil
 }
 
-// TailCount counts the views not yet folded of path ("" for every path) of hosts (nil for every
-// host).
+// TailCount is the number of views not yet folded of path ("" for every path) of hosts (nil for
+// every host), from the tail's counts (tail_counts): a few rows, however long the tail is.
 func (r *Reader) TailCount(ctx context.Context, hosts []string, path string) (int64, error) {
-	n, err := r.q.CountTail(ctx, db.CountTailParams{AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path})
+	n, err := r.q.CountTail(ctx, db.CountTailParams{Hosts: hosts, Path: path})
 	if err != nil {
 		return 0, fmt.Errorf("count tail: %w", err)
 	}
@@ -145,7 +145,8 @@ func (r *Reader) TailCount(ctx context.Context, hosts []string, path string) (in
 
 // MaxTail bounds the views not yet folded that one read counts itself (see Reader.Tail). The fold
 // keeps the tail far below it; it is reached only when folding has stopped or a bulk load is
-// being folded, and a read then answers ErrBacklog at once instead of working for seconds.
+// being folded, and a read then answers ErrBacklog at once (the tail's counts tell, before a row
+// of it is read) instead of working for seconds. Counters never need the tail's rows.
 const MaxTail = 50_000
 
 // ErrBacklog means more views wait to be folded than one read counts itself; the rollup is
@@ -156,6 +157,14 @@ var ErrBacklog = errors.New("too many views are waiting to be folded")
 // read them, and the dedup state of their visitor-days, so the caller can count them as the fold
 // will (see rollup.Compute). It fails with ErrBacklog beyond MaxTail views.
 func (r *Reader) Tail(ctx context.Context, hosts []string, path string) (FoldInput, error) {
+	// The tail's counts say at once whether it is too long, before any of its rows is read.
+	n, err := r.TailCount(ctx, hosts, path)
+	if err != nil {
+		return FoldInput{}, err
+	}
+	if n > MaxTail {
+		return FoldInput{}, fmt.Errorf("%w: %d", ErrBacklog, n)
+	}
 	rows, err := r.q.ListTailViews(ctx, db.ListTailViewsParams{
 		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path, MaxRows: MaxTail + 1})
 	if err != nil {

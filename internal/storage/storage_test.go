@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -496,4 +497,125 @@ func foldEverything(t *testing.T, db *pgtest.DB) int {
 		return nil
 	})
 	return known
+}
+
+// tailCounts returns tail_counts summed over shards, as "host path" → views, and fails t when
+// verify finds any of them different from the tail.
+func tailCounts(t *testing.T, db *pgtest.DB) map[string]int64 {
+	t.Helper()
+	c, err := db.CheckRollups(ctx, time.Now().Add(-48*time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range c.Diffs {
+		if d.Table == "tail_count" {
+			t.Errorf("tail count differs from the tail: %+v", d)
+		}
+	}
+	return db.Counts(t, "SELECT host || ' ' || path, sum(views)::bigint FROM tail_counts GROUP BY 1")
+}
+
+// The recording trigger (tally_new_views), UntallyFolded, DeleteSpentTailCounts, CountTail,
+// TailAtLeast, GetSiteViews, GetScopeViews, DiffTailCounts: every writer of views keeps the
+// tail's counts, every fold takes its views out of them, and the spent counts are deleted.
+func TestTailCountsFollowEveryWriterAndFold(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.Insert(t, storage.View{Host: "a.example", Path: "/x"}, storage.View{Host: "a.example", Path: "/x"},
+		storage.View{Host: "a.example", Path: "/y"}, storage.View{Path: "/x"})
+	db.InsertAt(t, time.Now().Add(-time.Hour), storage.View{Host: "a.example", Path: "/y"})
+	id := func(b byte) [16]byte { return [16]byte{0x01, 0x8f, 15: b} }
+	accepted := []storage.AcceptedView{
+		{ID: id(1), AcceptedAt: time.Now(), View: storage.View{Host: "b.example", Path: "/q"}},
+		{ID: id(2), AcceptedAt: time.Now(), View: storage.View{Host: "b.example", Path: "/q"}},
+	}
+	if _, err := db.InsertAcceptedViews(ctx, accepted); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.InsertAcceptedViews(ctx, accepted); err != nil || n != 0 { // a redelivery adds nothing
+		t.Fatalf("redelivery inserted %d, %v", n, err)
+	}
+	if _, err := db.SeedViews(ctx, 100, storage.Seed{Host: "s.example", Paths: 3, Referrers: 1, VisitorPool: 10, End: time.Now(), Span: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	got := tailCounts(t, db)
+	want := map[string]int64{"a.example ": 4, "a.example /x": 2, "a.example /y": 2, " ": 1, " /x": 1,
+		"b.example ": 2, "b.example /q": 2, "s.example ": 100}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("tail count %q = %d, want %d (all: %v)", k, got[k], n, got)
+		}
+	}
+	if n, err := db.SiteViews(ctx); err != nil || n != 107 {
+		t.Errorf("site views = %d, %v; want 107", n, err)
+	}
+	if n, err := db.ScopeViews(ctx, "a.example", "/y"); err != nil || n != 2 {
+		t.Errorf("views of a.example /y = %d, %v; want 2", n, err)
+	}
+	var err error
+	if ok, err := db.TailAtLeast(ctx, 107); err != nil || !ok {
+		t.Errorf("TailAtLeast(107) = %v, %v", ok, err)
+	}
+	if ok, err := db.TailAtLeast(ctx, 108); err != nil || ok {
+		t.Errorf("TailAtLeast(108) = %v, %v", ok, err)
+	}
+	err = db.Read(ctx, func(r *storage.Reader) error {
+		if n, err := r.TailCount(ctx, []string{"a.example", "b.example"}, ""); err != nil || n != 6 {
+			t.Errorf("TailCount(a, b) = %d, %v; want 6", n, err)
+		}
+		if n, err := r.TailCount(ctx, nil, "/x"); err != nil || n != 3 {
+			t.Errorf("TailCount(every host, /x) = %d, %v; want 3", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A partial fold moves its views from the tail's counts to the rollups; the counters do not
+	// change.
+	// (Another test's open transaction may hold the fold back: count what it folded.)
+	res, err := db.FoldBatch(ctx, 5, true, rollup.Compute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = tailCounts(t, db)
+	var left int64
+	for k, n := range got {
+		if !strings.HasSuffix(k, " ") {
+			continue
+		}
+		left += n
+	}
+	if left != 107-res.Folded {
+		t.Errorf("after folding %d views, %d are counted in the tail, want %d (%v)", res.Folded, left, 107-res.Folded, got)
+	}
+	if n, err := db.SiteViews(ctx); err != nil || n != 107 {
+		t.Errorf("site views after a partial fold = %d, %v; want 107", n, err)
+	}
+	// Folding everything brings every count to zero, and the maintenance deletes them all.
+	pgtest.Eventually(t, 30*time.Second, func() error {
+		if _, err := db.FoldBatch(ctx, 1000, true, rollup.Compute); err != nil {
+			return err
+		}
+		if n := db.Unfolded(t); n > 0 {
+			return fmt.Errorf("%d views unfolded", n)
+		}
+		return nil
+	})
+	if n := db.Counts(t, "SELECT 'n', count(*) FROM tail_counts WHERE views <> 0")["n"]; n != 0 {
+		t.Errorf("%d counts not at zero after folding everything: %v", n, tailCounts(t, db))
+	}
+	if n, err := db.DeleteSpentTailCounts(ctx); err != nil || n == 0 {
+		t.Errorf("DeleteSpentTailCounts = %d, %v; want the spent counts deleted", n, err)
+	}
+	if n := db.Counts(t, "SELECT 'n', count(*) FROM tail_counts")["n"]; n != 0 {
+		t.Errorf("%d rows left in tail_counts", n)
+	}
+	if n, err := db.SiteViews(ctx); err != nil || n != 107 {
+		t.Errorf("site views after folding = %d, %v; want 107", n, err)
+	}
+	if n, err := db.ScopeViews(ctx, "a.example", "/y"); err != nil || n != 2 {
+		t.Errorf("views of a.example /y after folding = %d, %v; want 2", n, err)
+	}
 }
