@@ -4,7 +4,9 @@
 -- hosts), so it is a primary-key range whatever the table statistics say.
 
 -- name: GetRollupState :one
-SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from
+-- The fold point, and the views after it of every host (from the tail's counts).
+SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from,
+       (SELECT coalesce(sum(c.views), 0) FROM tail_counts c WHERE c.path = '')::bigint AS tail_views
 FROM rollup_state;
 
 -- name: ListHosts :many

@@ -33,7 +33,8 @@ func (q *Queries) CountTail(ctx context.Context, arg CountTailParams) (int64, er
 
 const getRollupState = `-- name: GetRollupState :one
 
-SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from
+SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from,
+       (SELECT coalesce(sum(c.views), 0) FROM tail_counts c WHERE c.path = '')::bigint AS tail_views
 FROM rollup_state
 `
 
@@ -42,12 +43,14 @@ type GetRollupStateRow struct {
 	FoldedID         int64
 	RolledAt         time.Time
 	VisitorsOpenFrom time.Time
+	TailViews        int64
 }
 
 // Reading counts: the rollups plus the not-yet-folded tail. Callers run these in one
 // repeatable-read transaction so rollups, fold point and tail come from the same snapshot.
 // Every rollup read names its hosts (host = ANY(hosts)) and its scope (a path, or ” for whole
 // hosts), so it is a primary-key range whatever the table statistics say.
+// The fold point, and the views after it of every host (from the tail's counts).
 func (q *Queries) GetRollupState(ctx context.Context) (GetRollupStateRow, error) {
 	row := q.db.QueryRow(ctx, getRollupState)
 	var i GetRollupStateRow
@@ -56,6 +59,7 @@ func (q *Queries) GetRollupState(ctx context.Context) (GetRollupStateRow, error)
 		&i.FoldedID,
 		&i.RolledAt,
 		&i.VisitorsOpenFrom,
+		&i.TailViews,
 	)
 	return i, err
 }

@@ -98,6 +98,9 @@ func (s *Store) Read(ctx context.Context, fn func(*Reader) error) error {
 // RolledAt is when the rollups were last brought up to date.
 func (r *Reader) RolledAt() time.Time { return r.state.RolledAt }
 
+// Pending is the number of views not yet folded, of every host.
+func (r *Reader) Pending() int64 { return r.state.TailViews }
+
 // OpenFrom is the first UTC day whose visitors are still being counted.
 func (r *Reader) OpenFrom() time.Time { return r.state.VisitorsOpenFrom }
 
@@ -157,13 +160,16 @@ var ErrBacklog = errors.New("too many views are waiting to be folded")
 // read them, and the dedup state of their visitor-days, so the caller can count them as the fold
 // will (see rollup.Compute). It fails with ErrBacklog beyond MaxTail views.
 func (r *Reader) Tail(ctx context.Context, hosts []string, path string) (FoldInput, error) {
-	// The tail's counts say at once whether it is too long, before any of its rows is read.
-	n, err := r.TailCount(ctx, hosts, path)
-	if err != nil {
-		return FoldInput{}, err
-	}
-	if n > MaxTail {
-		return FoldInput{}, fmt.Errorf("%w: %d", ErrBacklog, n)
+	// The tail's counts say whether it is too long before any of its rows is read: the whole
+	// tail's (read with the fold point) and, when that is too long, the scope's.
+	if r.state.TailViews > MaxTail {
+		n, err := r.TailCount(ctx, hosts, path)
+		if err != nil {
+			return FoldInput{}, err
+		}
+		if n > MaxTail {
+			return FoldInput{}, fmt.Errorf("%w: %d", ErrBacklog, n)
+		}
 	}
 	rows, err := r.q.ListTailViews(ctx, db.ListTailViewsParams{
 		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path, MaxRows: MaxTail + 1})
