@@ -15,8 +15,9 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // BenchmarkInsertBatch compares two ways to write one batch of views in one transaction: the
-// INSERT ... SELECT unnest(...) that group commit uses (sqlc's InsertViews, every column) and COPY
-// (pgx's CopyFrom, path and referrer only: its floor), at batch sizes group commit sees. Each sub-benchmark writes to a fresh database and
+// INSERT ... SELECT unnest(...) that group commit uses (sqlc's InsertViews, every column; with
+// and without the trigger that keeps tail_counts) and COPY (pgx's CopyFrom, path and referrer
+// only: its floor), at batch sizes group commit sees. Each sub-benchmark writes to a fresh database and
 // checks that exactly its views are there.
 //
 //	go test ./internal/storage -run '^$' -bench InsertBatch
@@ -39,6 +40,30 @@ func BenchmarkInsertBatch(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
+			for b.Loop() {
+				if err := s.InsertViews(ctx, views); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportAndCheck(b, url, n)
+		})
+		// The same INSERT without the trigger that keeps the tail's counts (tail_counts): what
+		// that costs recording, measured in the same run.
+		b.Run(fmt.Sprintf("unnest-untallied/%d", n), func(b *testing.B) {
+			url := pgtest.URL(b)
+			s, err := storage.Open(ctx, url, storage.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			if _, err := conn.Exec(ctx, "ALTER TABLE views DISABLE TRIGGER views_tally"); err != nil {
+				b.Fatal(err)
+			}
 			for b.Loop() {
 				if err := s.InsertViews(ctx, views); err != nil {
 					b.Fatal(err)

@@ -146,7 +146,7 @@ func (r *Reader) TailCount(ctx context.Context, hosts []string, path string) (in
 	return n, nil
 }
 
-// MaxTail bounds the views not yet folded that one read counts itself (see Reader.Tail). The fold
+// MaxTail bounds the views not yet folded that one read reads itself (see Reader.Tail). The fold
 // keeps the tail far below it; it is reached only when folding has stopped or a bulk load is
 // being folded, and a read then answers ErrBacklog at once (the tail's counts tell, before a row
 // of it is read) instead of working for seconds. Counters never need the tail's rows.
@@ -158,18 +158,14 @@ var ErrBacklog = errors.New("too many views are waiting to be folded")
 
 // Tail returns the views not yet folded of path ("" for every path) of hosts, as the fold would
 // read them, and the dedup state of their visitor-days, so the caller can count them as the fold
-// will (see rollup.Compute). It fails with ErrBacklog beyond MaxTail views.
+// will (see rollup.Compute). It fails with ErrBacklog when more than MaxTail views of every host
+// wait.
 func (r *Reader) Tail(ctx context.Context, hosts []string, path string) (FoldInput, error) {
-	// The tail's counts say whether it is too long before any of its rows is read: the whole
-	// tail's (read with the fold point) and, when that is too long, the scope's.
+	// The tail's counts say whether it is too long before any of its rows is read. What counts
+	// is the whole tail, not the scope's part of it: the tail is read in fold order, the only
+	// order it is indexed in, so finding one path's views in it means passing every other's.
 	if r.state.TailViews > MaxTail {
-		n, err := r.TailCount(ctx, hosts, path)
-		if err != nil {
-			return FoldInput{}, err
-		}
-		if n > MaxTail {
-			return FoldInput{}, fmt.Errorf("%w: %d", ErrBacklog, n)
-		}
+		return FoldInput{}, fmt.Errorf("%w: %d", ErrBacklog, r.state.TailViews)
 	}
 	rows, err := r.q.ListTailViews(ctx, db.ListTailViewsParams{
 		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path, MaxRows: MaxTail + 1})
