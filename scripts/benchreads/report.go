@@ -92,7 +92,7 @@ func (r *report) markdown() string {
 		env = "`" + strings.Join(r.env, " ") + "`"
 	}
 	p("- prawn %s: a real `prawn serve` per case, with `PRAWN_RATE_LIMIT=0` and `PRAWN_TRUSTED_PROXIES=127.0.0.1` set by the benchmark, "+
-		"`PRAWN_ROLLUP_INTERVAL` unset (prawn's default: the server folds every second, and as soon as 1000 views wait) except in (b), where it is `0`; "+
+		"`PRAWN_ROLLUP_INTERVAL` unset (prawn's default: the server folds every second, and as soon as 200 views wait) except in (b), where it is `0`; "+
 		"other PRAWN_* settings from the environment: %s\n", r.commit, env)
 	p("- Client: one Go net/http client on one keep-alive connection, one request at a time. A round asks every read once, in the order of the tables; "+
 		"each case's first round is the *first* table (a new connection, cold caches); its next rounds (%d, or fewer once they have taken %s, but at least %d: the count is in the details) "+
