@@ -211,9 +211,9 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 	return res, err
 }
 
-// TallyShards is how many rows of tail_counts one scope's count is spread over: a view's shard is
-// its recording transaction's id modulo TallyShards (schema/00006_tail_counts.sql).
-const TallyShards = 16
+// tallyShards is how many rows of tail_counts one scope's count is spread over: a view's shard is
+// its recording transaction's id modulo tallyShards (schema/00006_tail_counts.sql).
+const tallyShards = 16
 
 type tallyKey struct {
 	host, path string
@@ -224,7 +224,7 @@ type tallyKey struct {
 func untally(ctx context.Context, q *db.Queries, views []FoldView) error {
 	counts := map[tallyKey]int64{}
 	for _, v := range views {
-		shard := int16(v.XID % TallyShards)
+		shard := int16(v.XID % tallyShards)
 		counts[tallyKey{v.Host, v.Path, shard}]++
 		counts[tallyKey{v.Host, "", shard}]++
 	}
