@@ -92,26 +92,42 @@ WHERE (r.hours, r.paths, r.path_hours) IS DISTINCT FROM (d.hours, d.paths, d.pat
 ORDER BY 1, 3, 2;
 
 -- name: DiffTailCounts :many
--- Every count of the views not yet folded (tail_counts) that differs from the tail itself.
-WITH c AS (SELECT * FROM tail_counts WHERE views <> 0)
+-- Every scope whose count of the views not yet folded (its rows of tail_counts, summed) differs
+-- from the tail itself.
+WITH c AS (SELECT host, path, sum(views)::bigint AS views FROM tail_counts GROUP BY 1, 2 HAVING sum(views) <> 0)
 SELECT coalesce(r.host, c.host)::text AS host, coalesce(r.path, c.path)::text AS path,
-       coalesce(r.shard, c.shard)::smallint AS shard,
        coalesce(r.views, 0)::bigint AS raw, coalesce(c.views, 0)::bigint AS counted
-FROM raw_tail_counts r FULL JOIN c ON r.host = c.host AND r.path = c.path AND r.shard = c.shard
+FROM raw_tail_counts r FULL JOIN c ON r.host = c.host AND r.path = c.path
 WHERE r.views IS DISTINCT FROM c.views
-ORDER BY 1, 2, 3;
+ORDER BY 1, 2;
 
 -- name: LockViewsForTally :exec
 -- Waits for the INSERTs under way and holds back new ones until the transaction ends, so the
--- tail cannot change while RecomputeTailCounts reads it (a moment: it is the end of a rebuild).
+-- tail cannot change while tail_counts is rewritten (a moment: the end of a rebuild, or a
+-- compaction).
 LOCK TABLE views IN SHARE ROW EXCLUSIVE MODE;
 
 -- name: DeleteTailCounts :exec
 DELETE FROM tail_counts;
 
 -- name: RecomputeTailCounts :exec
--- Writes tail_counts back from the tail (after DeleteTailCounts, under LockViewsForTally).
-INSERT INTO tail_counts (host, path, shard, views) SELECT * FROM raw_tail_counts;
+-- Writes tail_counts back from the tail, after DeleteTailCounts (under the rollup lock and
+-- LockViewsForTally): one row of shard 16 per scope with views in the tail.
+INSERT INTO tail_counts (host, path, shard, views) SELECT host, path, 16, views FROM raw_tail_counts;
+
+-- name: GatherTailCounts :exec
+-- Compaction, step one (under the rollup lock and LockViewsForTally, so no count changes
+-- meanwhile): adds every scope's recorded shards into its row of shard 16.
+INSERT INTO tail_counts AS c (host, path, shard, views)
+SELECT t.host, t.path, 16, sum(t.views) FROM tail_counts t WHERE t.shard <> 16 GROUP BY 1, 2
+ON CONFLICT (host, path, shard) DO UPDATE SET views = c.views + excluded.views;
+
+-- name: DropGatheredTailCounts :execrows
+-- Compaction, step two: deletes the recorded shards, now in shard 16, and the scopes at zero.
+DELETE FROM tail_counts WHERE shard <> 16 OR views = 0;
+
+-- name: CountTailCountRows :one
+SELECT count(*)::bigint AS n FROM tail_counts;
 
 -- name: GetViewRange :one
 -- The first and last times of recorded and imported views, to bound a check of everything;

@@ -107,24 +107,15 @@ WHERE sqlc.arg(move_fold_point)::boolean
   AND folded_xid = sqlc.arg(after_xid)::bigint::text::xid8 AND folded_id = sqlc.arg(after_id)::bigint;
 
 -- name: UntallyFolded :exec
--- Takes a fold's views out of the tail's counts (tail_counts): the arguments are parallel arrays
--- of (host, scope, shard, views folded), each key once. The last statement of a fold, so the
--- rows it locks, which recording transactions update too, are held only until the fold commits;
--- it takes them in key order, as the recording trigger does, so the two never deadlock. Counts
--- it brings to zero stay until DeleteSpentTailCounts.
+-- Takes a fold's views out of the tail's counts: the arguments are parallel arrays of (host,
+-- scope, views folded), each key once, subtracted from the scopes' rows of shard 16, which no
+-- recording transaction writes (so a fold never waits for one, nor holds one back).
 INSERT INTO tail_counts AS c (host, path, shard, views)
-SELECT k.host, k.path, k.shard, -k.views
+SELECT k.host, k.path, 16, -k.views
 FROM (SELECT unnest(sqlc.arg(hosts)::text[]) AS host, unnest(sqlc.arg(paths)::text[]) AS path,
-             unnest(sqlc.arg(shards)::smallint[]) AS shard, unnest(sqlc.arg(views)::bigint[]) AS views) AS k
-ORDER BY 1, 2, 3
+             unnest(sqlc.arg(views)::bigint[]) AS views) AS k
+ORDER BY 1, 2
 ON CONFLICT (host, path, shard) DO UPDATE SET views = c.views + excluded.views;
-
--- name: DeleteSpentTailCounts :execrows
--- Deletes the tail's counts that folds brought to zero (the rollup run's maintenance, once a
--- minute). A fold leaves them, so that the next INSERT of a busy path updates its row in place
--- instead of inserting it again. A count a recording transaction is changing is waited for and
--- checked again, so only counts still at zero go.
-DELETE FROM tail_counts WHERE views = 0;
 
 -- name: MarkRolled :exec
 -- Records that a rollup found nothing new, so asOf moves on.

@@ -14,7 +14,8 @@ FROM rollup_state;
 -- host of the synthetic canary view (storage.CanaryHost), which reads of every host leave out.
 SELECT t.host::text AS host FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'
 UNION
-SELECT c.host::text FROM tail_counts c WHERE c.path = '' AND c.views > 0 AND c.host <> 'canary.prawn.invalid'
+SELECT c.host::text FROM tail_counts c WHERE c.path = '' AND c.host <> 'canary.prawn.invalid'
+GROUP BY c.host HAVING sum(c.views) > 0
 ORDER BY 1;
 
 -- name: GetTotals :one
@@ -31,7 +32,7 @@ ORDER BY t.views DESC, t.host;
 
 -- name: CountTail :one
 -- Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
--- with path '', of all paths: a few rows of tail_counts (up to 16 per host), whatever the tail.
+-- with path '', of all paths: a few rows of tail_counts (at most 17 per host), whatever the tail.
 SELECT coalesce(sum(c.views), 0)::bigint AS views
 FROM tail_counts c
 WHERE (sqlc.narg(hosts)::text[] IS NULL OR c.host = ANY(sqlc.narg(hosts)::text[]))

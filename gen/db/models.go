@@ -163,7 +163,6 @@ type RawImportedVisitorDay struct {
 type RawTailCount struct {
 	Host  string
 	Path  interface{}
-	Shard int16
 	Views int64
 }
 

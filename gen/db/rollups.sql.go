@@ -208,22 +208,6 @@ func (q *Queries) DeleteExpiredSalts(ctx context.Context) (int64, error) {
 	return result.RowsAffected(), nil
 }
 
-const deleteSpentTailCounts = `-- name: DeleteSpentTailCounts :execrows
-DELETE FROM tail_counts WHERE views = 0
-`
-
-// Deletes the tail's counts that folds brought to zero (the rollup run's maintenance, once a
-// minute). A fold leaves them, so that the next INSERT of a busy path updates its row in place
-// instead of inserting it again. A count a recording transaction is changing is waited for and
-// checked again, so only counts still at zero go.
-func (q *Queries) DeleteSpentTailCounts(ctx context.Context) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteSpentTailCounts)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const foldLock = `-- name: FoldLock :exec
 SELECT pg_advisory_xact_lock($1::bigint), set_config('enable_sort', 'off', true)
 `
@@ -495,31 +479,23 @@ func (q *Queries) TryRollupLock(ctx context.Context, key int64) (bool, error) {
 
 const untallyFolded = `-- name: UntallyFolded :exec
 INSERT INTO tail_counts AS c (host, path, shard, views)
-SELECT k.host, k.path, k.shard, -k.views
+SELECT k.host, k.path, 16, -k.views
 FROM (SELECT unnest($1::text[]) AS host, unnest($2::text[]) AS path,
-             unnest($3::smallint[]) AS shard, unnest($4::bigint[]) AS views) AS k
-ORDER BY 1, 2, 3
+             unnest($3::bigint[]) AS views) AS k
+ORDER BY 1, 2
 ON CONFLICT (host, path, shard) DO UPDATE SET views = c.views + excluded.views
 `
 
 type UntallyFoldedParams struct {
-	Hosts  []string
-	Paths  []string
-	Shards []int16
-	Views  []int64
+	Hosts []string
+	Paths []string
+	Views []int64
 }
 
-// Takes a fold's views out of the tail's counts (tail_counts): the arguments are parallel arrays
-// of (host, scope, shard, views folded), each key once. The last statement of a fold, so the
-// rows it locks, which recording transactions update too, are held only until the fold commits;
-// it takes them in key order, as the recording trigger does, so the two never deadlock. Counts
-// it brings to zero stay until DeleteSpentTailCounts.
+// Takes a fold's views out of the tail's counts: the arguments are parallel arrays of (host,
+// scope, views folded), each key once, subtracted from the scopes' rows of shard 16, which no
+// recording transaction writes (so a fold never waits for one, nor holds one back).
 func (q *Queries) UntallyFolded(ctx context.Context, arg UntallyFoldedParams) error {
-	_, err := q.db.Exec(ctx, untallyFolded,
-		arg.Hosts,
-		arg.Paths,
-		arg.Shards,
-		arg.Views,
-	)
+	_, err := q.db.Exec(ctx, untallyFolded, arg.Hosts, arg.Paths, arg.Views)
 	return err
 }

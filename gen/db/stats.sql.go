@@ -23,7 +23,7 @@ type CountTailParams struct {
 }
 
 // Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
-// with path ”, of all paths: a few rows of tail_counts (up to 16 per host), whatever the tail.
+// with path ”, of all paths: a few rows of tail_counts (at most 17 per host), whatever the tail.
 func (q *Queries) CountTail(ctx context.Context, arg CountTailParams) (int64, error) {
 	row := q.db.QueryRow(ctx, countTail, arg.Hosts, arg.Path)
 	var views int64
@@ -328,7 +328,8 @@ func (q *Queries) ListHostTotals(ctx context.Context) ([]ListHostTotalsRow, erro
 const listHosts = `-- name: ListHosts :many
 SELECT t.host::text AS host FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'
 UNION
-SELECT c.host::text FROM tail_counts c WHERE c.path = '' AND c.views > 0 AND c.host <> 'canary.prawn.invalid'
+SELECT c.host::text FROM tail_counts c WHERE c.path = '' AND c.host <> 'canary.prawn.invalid'
+GROUP BY c.host HAVING sum(c.views) > 0
 ORDER BY 1
 `
 

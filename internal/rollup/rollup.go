@@ -34,7 +34,7 @@ type Store interface {
 	DeleteExpiredSalts(ctx context.Context) (int64, error)
 	AnalyzeIfStale(ctx context.Context) (bool, error)
 	DeleteExpiredRaw(ctx context.Context, keepFrom time.Time) (int64, time.Time, error)
-	DeleteSpentTailCounts(ctx context.Context) (int64, error)
+	CompactTailCounts(ctx context.Context) (int64, error)
 }
 
 // Options tune a run.
@@ -72,7 +72,7 @@ type Result struct {
 
 // Run folds every view that can be folded now, in batches, until none is left; then (at most once
 // a minute per process) it closes the visitor days that are over, deletes expired salts, applies
-// raw retention, deletes the tail's spent counts and analyzes tables whose statistics are stale. When another rollup is running it
+// raw retention, compacts the tail's counts and analyzes tables whose statistics are stale. When another rollup is running it
 // returns at once with Busy set (or waits, with Options.Wait).
 func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 	size := opt.BatchSize
@@ -137,7 +137,7 @@ func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 			return res, err
 		}
 	}
-	if _, err := store.DeleteSpentTailCounts(ctx); err != nil {
+	if _, err := store.CompactTailCounts(ctx); err != nil {
 		res.Duration = time.Since(start)
 		return res, err
 	}

@@ -211,26 +211,16 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 	return res, err
 }
 
-// tallyShards is how many rows of tail_counts one scope's count is spread over: a view's shard is
-// its recording transaction's id modulo tallyShards (schema/00006_tail_counts.sql).
-const tallyShards = 16
-
-type tallyKey struct {
-	host, path string
-	shard      int16
-}
-
 // untally takes folded views out of the tail's counts, in the fold's transaction.
 func untally(ctx context.Context, q *db.Queries, views []FoldView) error {
-	counts := map[tallyKey]int64{}
+	counts := map[[2]string]int64{}
 	for _, v := range views {
-		shard := int16(v.XID % tallyShards)
-		counts[tallyKey{v.Host, v.Path, shard}]++
-		counts[tallyKey{v.Host, "", shard}]++
+		counts[[2]string{v.Host, v.Path}]++
+		counts[[2]string{v.Host, ""}]++
 	}
 	var p db.UntallyFoldedParams
 	for k, n := range counts {
-		p.Hosts, p.Paths, p.Shards, p.Views = append(p.Hosts, k.host), append(p.Paths, k.path), append(p.Shards, k.shard), append(p.Views, n)
+		p.Hosts, p.Paths, p.Views = append(p.Hosts, k[0]), append(p.Paths, k[1]), append(p.Views, n)
 	}
 	if err := q.UntallyFolded(ctx, p); err != nil {
 		return fmt.Errorf("take folded views out of the tail counts: %w", err)
@@ -238,13 +228,36 @@ func untally(ctx context.Context, q *db.Queries, views []FoldView) error {
 	return nil
 }
 
-// DeleteSpentTailCounts deletes the tail's counts that folds brought to zero.
-func (s *Store) DeleteSpentTailCounts(ctx context.Context) (int64, error) {
-	n, err := s.q.DeleteSpentTailCounts(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("delete spent tail counts: %w", classify(err))
+// CompactTailCounts rewrites the tail's counts as one row per scope with views in the tail (the
+// rollup run's maintenance): recording waits meanwhile, a moment, and nothing happens when a
+// rollup holds the lock (the next run compacts). It returns the rows left.
+func (s *Store) CompactTailCounts(ctx context.Context) (int64, error) {
+	var left int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		if err := lockRollup(ctx, q, false); err != nil {
+			return err
+		}
+		if err := q.LockViewsForTally(ctx); err != nil {
+			return fmt.Errorf("lock views: %w", err)
+		}
+		if err := q.GatherTailCounts(ctx); err != nil {
+			return fmt.Errorf("gather tail counts: %w", err)
+		}
+		if _, err := q.DropGatheredTailCounts(ctx); err != nil {
+			return fmt.Errorf("drop gathered tail counts: %w", err)
+		}
+		n, err := q.CountTailCountRows(ctx)
+		left = n
+		return err
+	})
+	if errors.Is(err, ErrRollupBusy) {
+		return 0, nil
 	}
-	return n, nil
+	if err != nil {
+		return 0, fmt.Errorf("compact tail counts: %w", classify(err))
+	}
+	return left, nil
 }
 
 func lockRollup(ctx context.Context, q *db.Queries, wait bool) error {

@@ -90,7 +90,7 @@ func (s *Store) CheckRollups(ctx context.Context, from, to time.Time) (Check, er
 				return fmt.Errorf("compare tail counts: %w", err)
 			}
 			for _, c := range tallies {
-				add("tail_count", fmt.Sprintf("host=%q path=%q shard=%d", c.Host, c.Path, c.Shard), []int64{c.Raw}, []int64{c.Counted})
+				add("tail_count", fmt.Sprintf("host=%q path=%q", c.Host, c.Path), []int64{c.Raw}, []int64{c.Counted})
 			}
 			totals, err := q.DiffTotals(ctx)
 			if err != nil {

@@ -528,9 +528,9 @@ func tailCounts(t *testing.T, db *pgtest.DB) map[string]int64 {
 	return db.Counts(t, "SELECT host || ' ' || path, sum(views)::bigint FROM tail_counts GROUP BY 1")
 }
 
-// The recording trigger (tally_new_views), UntallyFolded, DeleteSpentTailCounts, CountTail,
+// The recording trigger (tally_new_views), UntallyFolded, CompactTailCounts, CountTail,
 // TailAtLeast, GetSiteViews, GetScopeViews, DiffTailCounts: every writer of views keeps the
-// tail's counts, every fold takes its views out of them, and the spent counts are deleted.
+// tail's counts, every fold takes its views out of them, and compaction keeps them.
 func TestTailCountsFollowEveryWriterAndFold(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
@@ -606,7 +606,7 @@ func TestTailCountsFollowEveryWriterAndFold(t *testing.T) {
 	if n, err := db.SiteViews(ctx); err != nil || n != 107 {
 		t.Errorf("site views after a partial fold = %d, %v; want 107", n, err)
 	}
-	// Folding everything brings every count to zero, and the maintenance deletes them all.
+	// Folding everything brings every scope's count to zero; compacting deletes them all.
 	pgtest.Eventually(t, 30*time.Second, func() error {
 		if _, err := db.FoldBatch(ctx, 1000, true, rollup.Compute); err != nil {
 			return err
@@ -616,17 +616,31 @@ func TestTailCountsFollowEveryWriterAndFold(t *testing.T) {
 		}
 		return nil
 	})
-	if n := db.Counts(t, "SELECT 'n', count(*) FROM tail_counts WHERE views <> 0")["n"]; n != 0 {
-		t.Errorf("%d counts not at zero after folding everything: %v", n, tailCounts(t, db))
+	for k, n := range tailCounts(t, db) {
+		if n != 0 {
+			t.Errorf("tail count %q = %d after folding everything", k, n)
+		}
 	}
-	if n, err := db.DeleteSpentTailCounts(ctx); err != nil || n == 0 {
-		t.Errorf("DeleteSpentTailCounts = %d, %v; want the spent counts deleted", n, err)
+	if rows := db.Counts(t, "SELECT 'n', count(*) FROM tail_counts")["n"]; rows == 0 {
+		t.Error("no rows in tail_counts before compacting: the test does not test compaction")
+	}
+	if n, err := db.CompactTailCounts(ctx); err != nil || n != 0 {
+		t.Errorf("CompactTailCounts = %d rows left, %v; want 0", n, err)
 	}
 	if n := db.Counts(t, "SELECT 'n', count(*) FROM tail_counts")["n"]; n != 0 {
 		t.Errorf("%d rows left in tail_counts", n)
 	}
-	if n, err := db.SiteViews(ctx); err != nil || n != 107 {
-		t.Errorf("site views after folding = %d, %v; want 107", n, err)
+	// Compacting a tail keeps its counts, in one row per scope.
+	db.Insert(t, storage.View{Host: "a.example", Path: "/x"})
+	db.Insert(t, storage.View{Host: "a.example", Path: "/x"})
+	if n, err := db.CompactTailCounts(ctx); err != nil || n != 2 {
+		t.Errorf("CompactTailCounts = %d rows left, %v; want 2 (a.example and its /x)", n, err)
+	}
+	if got := tailCounts(t, db); got["a.example /x"] != 2 || got["a.example "] != 2 {
+		t.Errorf("tail counts after compacting = %v", got)
+	}
+	if n, err := db.SiteViews(ctx); err != nil || n != 109 {
+		t.Errorf("site views after compacting = %d, %v; want 109", n, err)
 	}
 	if n, err := db.ScopeViews(ctx, "a.example", "/y"); err != nil || n != 2 {
 		t.Errorf("views of a.example /y after folding = %d, %v; want 2", n, err)
