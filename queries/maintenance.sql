@@ -112,19 +112,19 @@ DELETE FROM tail_counts;
 
 -- name: RecomputeTailCounts :exec
 -- Writes tail_counts back from the tail, after DeleteTailCounts (under the rollup lock and
--- LockViewsForTally): one row of shard 16 per scope with views in the tail.
-INSERT INTO tail_counts (host, path, shard, views) SELECT host, path, 16, views FROM raw_tail_counts;
+-- LockViewsForTally): one row of shard -1 per scope with views in the tail.
+INSERT INTO tail_counts (host, path, shard, views) SELECT host, path, -1, views FROM raw_tail_counts;
 
 -- name: GatherTailCounts :exec
 -- Compaction, step one (under the rollup lock and LockViewsForTally, so no count changes
--- meanwhile): adds every scope's recorded shards into its row of shard 16.
+-- meanwhile): adds every scope's recorded shards into its row of shard -1.
 INSERT INTO tail_counts AS c (host, path, shard, views)
-SELECT t.host, t.path, 16, sum(t.views) FROM tail_counts t WHERE t.shard <> 16 GROUP BY 1, 2
+SELECT t.host, t.path, -1, sum(t.views) FROM tail_counts t WHERE t.shard <> -1 GROUP BY 1, 2
 ON CONFLICT (host, path, shard) DO UPDATE SET views = c.views + excluded.views;
 
 -- name: DropGatheredTailCounts :execrows
--- Compaction, step two: deletes the recorded shards, now in shard 16, and the scopes at zero.
-DELETE FROM tail_counts WHERE shard <> 16 OR views = 0;
+-- Compaction, step two: deletes the recorded shards, now in shard -1, and the scopes at zero.
+DELETE FROM tail_counts WHERE shard <> -1 OR views = 0;
 
 -- name: CountTailCountRows :one
 SELECT count(*)::bigint AS n FROM tail_counts;

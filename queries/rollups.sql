@@ -108,10 +108,10 @@ WHERE sqlc.arg(move_fold_point)::boolean
 
 -- name: UntallyFolded :exec
 -- Takes a fold's views out of the tail's counts: the arguments are parallel arrays of (host,
--- scope, views folded), each key once, subtracted from the scopes' rows of shard 16, which no
+-- scope, views folded), each key once, subtracted from the scopes' rows of shard -1, which no
 -- recording transaction writes (so a fold never waits for one, nor holds one back).
 INSERT INTO tail_counts AS c (host, path, shard, views)
-SELECT k.host, k.path, 16, -k.views
+SELECT k.host, k.path, -1, -k.views
 FROM (SELECT unnest(sqlc.arg(hosts)::text[]) AS host, unnest(sqlc.arg(paths)::text[]) AS path,
              unnest(sqlc.arg(views)::bigint[]) AS views) AS k
 ORDER BY 1, 2

@@ -32,7 +32,7 @@ ORDER BY t.views DESC, t.host;
 
 -- name: CountTail :one
 -- Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
--- with path '', of all paths: a few rows of tail_counts (at most 17 per host), whatever the tail.
+-- with path '', of all paths: a few rows of tail_counts (at most 65 per scope), whatever the tail.
 SELECT coalesce(sum(c.views), 0)::bigint AS views
 FROM tail_counts c
 WHERE (sqlc.narg(hosts)::text[] IS NULL OR c.host = ANY(sqlc.narg(hosts)::text[]))

@@ -5,14 +5,14 @@
 --
 -- tail_counts holds, per host and scope (a path, or '' for the whole host) and shard, a count of
 -- views; their sum over a scope's shards is how many views after the fold point are committed.
--- A trigger adds every INSERT's views in the INSERT's own transaction, to shard xid % 16 (the same
+-- A trigger adds every INSERT's views in the INSERT's own transaction, to shard xid % 64 (the same
 -- for every row of one INSERT): concurrent writers (group-commit flushers, queue consumers) mostly
 -- update different rows and so seldom wait for each other's commits. The fold subtracts the
--- views it folds, in the fold's transaction, from shard 16, which only folds write: a fold never
+-- views it folds, in the fold's transaction, from shard -1, which only folds write: a fold never
 -- waits for a recording transaction nor holds one back. So in every snapshot
 --     totals.views + sum(tail_counts.views) = the views committed,
 -- exactly: each commit changes both sides at once. The rollup run's maintenance compacts the table
--- once a minute (storage.CompactTailCounts): each scope's rows become one row of shard 16 holding
+-- once a minute (storage.CompactTailCounts): each scope's rows become one row of shard -1 holding
 -- its sum, or none. Every writer takes the rows it updates in (host, path, shard) order, so two of
 -- them can never deadlock.
 -- No fold runs while this migration does (the rollup lock, storage.rollupLockKey).
@@ -21,7 +21,7 @@ SELECT pg_advisory_xact_lock(1886544247);
 CREATE TABLE tail_counts (
     host  text COLLATE "C" NOT NULL,
     path  text COLLATE "C" NOT NULL,
-    shard smallint NOT NULL CHECK (shard BETWEEN 0 AND 16), -- 16: the folds'
+    shard smallint NOT NULL CHECK (shard BETWEEN -1 AND 63), -- -1: the folds'
     views bigint   NOT NULL,
     PRIMARY KEY (host, path, shard),
     CHECK (path = '' OR path LIKE '/%')
@@ -33,7 +33,7 @@ CREATE INDEX tail_counts_hosts_idx ON tail_counts (host) WHERE path = '';
 CREATE FUNCTION tally_new_views() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO tail_counts AS c (host, path, shard, views)
-    SELECT n.host, s.path, (n.xid::text::bigint % 16)::smallint, count(*)
+    SELECT n.host, s.path, (n.xid::text::bigint % 64)::smallint, count(*)
     FROM new_views n CROSS JOIN LATERAL (VALUES (n.path), ('')) AS s(path)
     GROUP BY 1, 2, 3
     ORDER BY 1, 2, 3
@@ -59,7 +59,7 @@ GROUP BY 1, 2;
 -- already, waited for the INSERTs under way and holds back new ones until this migration
 -- commits), and no fold moves the fold point.
 LOCK TABLE views IN SHARE ROW EXCLUSIVE MODE;
-INSERT INTO tail_counts (host, path, shard, views) SELECT host, path, 16, views FROM raw_tail_counts;
+INSERT INTO tail_counts (host, path, shard, views) SELECT host, path, -1, views FROM raw_tail_counts;
 
 -- +goose Down
 DROP VIEW raw_tail_counts;

@@ -440,10 +440,10 @@ func (q *Queries) DiffVisitorDays(ctx context.Context, arg DiffVisitorDaysParams
 }
 
 const dropGatheredTailCounts = `-- name: DropGatheredTailCounts :execrows
-DELETE FROM tail_counts WHERE shard <> 16 OR views = 0
+DELETE FROM tail_counts WHERE shard <> -1 OR views = 0
 `
 
-// Compaction, step two: deletes the recorded shards, now in shard 16, and the scopes at zero.
+// Compaction, step two: deletes the recorded shards, now in shard -1, and the scopes at zero.
 func (q *Queries) DropGatheredTailCounts(ctx context.Context) (int64, error) {
 	result, err := q.db.Exec(ctx, dropGatheredTailCounts)
 	if err != nil {
@@ -454,12 +454,12 @@ func (q *Queries) DropGatheredTailCounts(ctx context.Context) (int64, error) {
 
 const gatherTailCounts = `-- name: GatherTailCounts :exec
 INSERT INTO tail_counts AS c (host, path, shard, views)
-SELECT t.host, t.path, 16, sum(t.views) FROM tail_counts t WHERE t.shard <> 16 GROUP BY 1, 2
+SELECT t.host, t.path, -1, sum(t.views) FROM tail_counts t WHERE t.shard <> -1 GROUP BY 1, 2
 ON CONFLICT (host, path, shard) DO UPDATE SET views = c.views + excluded.views
 `
 
 // Compaction, step one (under the rollup lock and LockViewsForTally, so no count changes
-// meanwhile): adds every scope's recorded shards into its row of shard 16.
+// meanwhile): adds every scope's recorded shards into its row of shard -1.
 func (q *Queries) GatherTailCounts(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, gatherTailCounts)
 	return err
@@ -600,11 +600,11 @@ func (q *Queries) LockViewsForTally(ctx context.Context) error {
 }
 
 const recomputeTailCounts = `-- name: RecomputeTailCounts :exec
-INSERT INTO tail_counts (host, path, shard, views) SELECT host, path, 16, views FROM raw_tail_counts
+INSERT INTO tail_counts (host, path, shard, views) SELECT host, path, -1, views FROM raw_tail_counts
 `
 
 // Writes tail_counts back from the tail, after DeleteTailCounts (under the rollup lock and
-// LockViewsForTally): one row of shard 16 per scope with views in the tail.
+// LockViewsForTally): one row of shard -1 per scope with views in the tail.
 func (q *Queries) RecomputeTailCounts(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, recomputeTailCounts)
 	return err

@@ -479,7 +479,7 @@ func (q *Queries) TryRollupLock(ctx context.Context, key int64) (bool, error) {
 
 const untallyFolded = `-- name: UntallyFolded :exec
 INSERT INTO tail_counts AS c (host, path, shard, views)
-SELECT k.host, k.path, 16, -k.views
+SELECT k.host, k.path, -1, -k.views
 FROM (SELECT unnest($1::text[]) AS host, unnest($2::text[]) AS path,
              unnest($3::bigint[]) AS views) AS k
 ORDER BY 1, 2
@@ -493,7 +493,7 @@ type UntallyFoldedParams struct {
 }
 
 // Takes a fold's views out of the tail's counts: the arguments are parallel arrays of (host,
-// scope, views folded), each key once, subtracted from the scopes' rows of shard 16, which no
+// scope, views folded), each key once, subtracted from the scopes' rows of shard -1, which no
 // recording transaction writes (so a fold never waits for one, nor holds one back).
 func (q *Queries) UntallyFolded(ctx context.Context, arg UntallyFoldedParams) error {
 	_, err := q.db.Exec(ctx, untallyFolded, arg.Hosts, arg.Paths, arg.Views)

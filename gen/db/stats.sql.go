@@ -23,7 +23,7 @@ type CountTailParams struct {
 }
 
 // Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
-// with path ”, of all paths: a few rows of tail_counts (at most 17 per host), whatever the tail.
+// with path ”, of all paths: a few rows of tail_counts (at most 65 per scope), whatever the tail.
 func (q *Queries) CountTail(ctx context.Context, arg CountTailParams) (int64, error) {
 	row := q.db.QueryRow(ctx, countTail, arg.Hosts, arg.Path)
 	var views int64
