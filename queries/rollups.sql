@@ -106,17 +106,6 @@ SET folded_xid = sqlc.arg(to_xid)::bigint::text::xid8, folded_id = sqlc.arg(to_i
 WHERE sqlc.arg(move_fold_point)::boolean
   AND folded_xid = sqlc.arg(after_xid)::bigint::text::xid8 AND folded_id = sqlc.arg(after_id)::bigint;
 
--- name: UntallyFolded :exec
--- Takes a fold's views out of the tail's counts: the arguments are parallel arrays of (host,
--- scope, views folded), each key once, subtracted from the scopes' rows of shard -1, which no
--- recording transaction writes (so a fold never waits for one, nor holds one back).
-INSERT INTO tail_counts AS c (host, path, shard, views)
-SELECT k.host, k.path, -1, -k.views
-FROM (SELECT unnest(sqlc.arg(hosts)::text[]) AS host, unnest(sqlc.arg(paths)::text[]) AS path,
-             unnest(sqlc.arg(views)::bigint[]) AS views) AS k
-ORDER BY 1, 2
-ON CONFLICT (host, path, shard) DO UPDATE SET views = c.views + excluded.views;
-
 -- name: MarkRolled :exec
 -- Records that a rollup found nothing new, so asOf moves on.
 UPDATE rollup_state SET rolled_at = now();
@@ -174,6 +163,9 @@ LIMIT 1;
 DELETE FROM visitor_salts WHERE day < ((now() - interval '1 hour') AT TIME ZONE 'UTC')::date;
 
 -- name: TailAtLeast :one
--- Whether at least n views wait to be folded (from the tail's counts: a few rows per host).
-SELECT coalesce(sum(c.views), 0) >= sqlc.arg(n)::int AS at_least
-FROM tail_counts c WHERE c.path = '';
+-- Whether at least n views wait to be folded (reads at most n rows of the tail).
+SELECT EXISTS (
+    SELECT 1 FROM views v, rollup_state st
+    WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
+    OFFSET sqlc.arg(n)::int - 1
+) AS at_least;

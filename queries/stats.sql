@@ -4,9 +4,7 @@
 -- hosts), so it is a primary-key range whatever the table statistics say.
 
 -- name: GetRollupState :one
--- The fold point, and the views after it of every host (from the tail's counts).
-SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from,
-       (SELECT coalesce(sum(c.views), 0) FROM tail_counts c WHERE c.path = '')::bigint AS tail_views
+SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from
 FROM rollup_state;
 
 -- name: ListHosts :many
@@ -14,8 +12,9 @@ FROM rollup_state;
 -- host of the synthetic canary view (storage.CanaryHost), which reads of every host leave out.
 SELECT t.host::text AS host FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'
 UNION
-SELECT c.host::text FROM tail_counts c WHERE c.path = '' AND c.host <> 'canary.prawn.invalid'
-GROUP BY c.host HAVING sum(c.views) > 0
+SELECT DISTINCT v.host::text FROM views v
+WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_id)::bigint)
+  AND v.host <> 'canary.prawn.invalid'
 ORDER BY 1;
 
 -- name: GetTotals :one
@@ -32,11 +31,12 @@ ORDER BY t.views DESC, t.host;
 
 -- name: CountTail :one
 -- Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
--- with path '', of all paths: a few rows of tail_counts (at most 65 per scope), whatever the tail.
-SELECT coalesce(sum(c.views), 0)::bigint AS views
-FROM tail_counts c
-WHERE (sqlc.narg(hosts)::text[] IS NULL OR c.host = ANY(sqlc.narg(hosts)::text[]))
-  AND c.path = sqlc.arg(path)::text;
+-- with path '', of all paths.
+SELECT count(*)::bigint AS views
+FROM views v
+WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_id)::bigint)
+  AND (sqlc.narg(hosts)::text[] IS NULL OR v.host = ANY(sqlc.narg(hosts)::text[]))
+  AND (sqlc.arg(path)::text = '' OR v.path = sqlc.arg(path)::text);
 
 -- name: ListTailViews :many
 -- The views after the fold point of some hosts, of one path or, with path '', of all paths, in
@@ -121,12 +121,15 @@ LIMIT sqlc.arg(max_values)::int;
 SELECT 1::int AS ok;
 
 -- name: GetSiteViews :one
--- All-time views of every host but the canary's: the rollups plus the tail's counts, in one
--- statement and so from one snapshot (no transaction needed: the cheap read behind counters).
+-- All-time views of every host but the canary's: the rollups plus the tail, in one statement and
+-- so from one snapshot (no transaction needed: the cheap read behind counters).
 SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)
-      + coalesce((SELECT sum(c.views) FROM tail_counts c WHERE c.path = '' AND c.host <> 'canary.prawn.invalid'), 0))::bigint AS views;
+      + (SELECT count(*) FROM views v, rollup_state st
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'))::bigint AS views;
 
 -- name: GetScopeViews :one
 -- All-time views of a scope (a path, or '' for the whole host) of one host, from one snapshot.
 SELECT (coalesce((SELECT t.views FROM totals t WHERE t.host = sqlc.arg(host)::text AND t.path = sqlc.arg(scope)::text), 0)
-      + coalesce((SELECT sum(c.views) FROM tail_counts c WHERE c.host = sqlc.arg(host)::text AND c.path = sqlc.arg(scope)::text), 0))::bigint AS views;
+      + (SELECT count(*) FROM views v, rollup_state st
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host = sqlc.arg(host)::text
+           AND (sqlc.arg(scope)::text = '' OR v.path = sqlc.arg(scope)::text)))::bigint AS views;

@@ -105,8 +105,8 @@ func runServe(ctx context.Context, cfg config.Config, args []string, out io.Writ
 }
 
 // foldEarly is how many views waiting to be folded make `prawn serve` fold before its interval
-// is up, so the tail that series, top pages and breakdowns read stays small under load; pollEvery
-// is how often it looks (in the tail's counts: a few rows).
+// is up, so the tail every read counts stays small under load; pollEvery is how often it looks
+// (reading at most foldEarly rows of the tail).
 const (
 	foldEarly = 200
 	pollEvery = 50 * time.Millisecond

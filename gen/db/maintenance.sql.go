@@ -30,17 +30,6 @@ func (q *Queries) AnalyzeViews(ctx context.Context) error {
 	return err
 }
 
-const countTailCountRows = `-- name: CountTailCountRows :one
-SELECT count(*)::bigint AS n FROM tail_counts
-`
-
-func (q *Queries) CountTailCountRows(ctx context.Context) (int64, error) {
-	row := q.db.QueryRow(ctx, countTailCountRows)
-	var n int64
-	err := row.Scan(&n)
-	return n, err
-}
-
 const deleteRollupDays = `-- name: DeleteRollupDays :execrows
 WITH b AS (
     DELETE FROM daily_breakdowns WHERE day >= $3::date AND day < $4::date
@@ -71,15 +60,6 @@ func (q *Queries) DeleteRollupDays(ctx context.Context, arg DeleteRollupDaysPara
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const deleteTailCounts = `-- name: DeleteTailCounts :exec
-DELETE FROM tail_counts
-`
-
-func (q *Queries) DeleteTailCounts(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, deleteTailCounts)
-	return err
 }
 
 const diffBreakdowns = `-- name: DiffBreakdowns :many
@@ -308,49 +288,6 @@ func (q *Queries) DiffImportedVisitorDays(ctx context.Context, arg DiffImportedV
 	return items, nil
 }
 
-const diffTailCounts = `-- name: DiffTailCounts :many
-WITH c AS (SELECT host, path, sum(views)::bigint AS views FROM tail_counts GROUP BY 1, 2 HAVING sum(views) <> 0)
-SELECT coalesce(r.host, c.host)::text AS host, coalesce(r.path, c.path)::text AS path,
-       coalesce(r.views, 0)::bigint AS raw, coalesce(c.views, 0)::bigint AS counted
-FROM raw_tail_counts r FULL JOIN c ON r.host = c.host AND r.path = c.path
-WHERE r.views IS DISTINCT FROM c.views
-ORDER BY 1, 2
-`
-
-type DiffTailCountsRow struct {
-	Host    string
-	Path    string
-	Raw     int64
-	Counted int64
-}
-
-// Every scope whose count of the views not yet folded (its rows of tail_counts, summed) differs
-// from the tail itself.
-func (q *Queries) DiffTailCounts(ctx context.Context) ([]DiffTailCountsRow, error) {
-	rows, err := q.db.Query(ctx, diffTailCounts)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []DiffTailCountsRow{}
-	for rows.Next() {
-		var i DiffTailCountsRow
-		if err := rows.Scan(
-			&i.Host,
-			&i.Path,
-			&i.Raw,
-			&i.Counted,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const diffTotals = `-- name: DiffTotals :many
 SELECT coalesce(s.host, t.host)::text AS host, coalesce(s.path, t.path)::text AS path,
        ARRAY[coalesce(s.views, 0), coalesce(s.visitors, 0)]::bigint[] AS daily,
@@ -437,32 +374,6 @@ func (q *Queries) DiffVisitorDays(ctx context.Context, arg DiffVisitorDaysParams
 		return nil, err
 	}
 	return items, nil
-}
-
-const dropGatheredTailCounts = `-- name: DropGatheredTailCounts :execrows
-DELETE FROM tail_counts WHERE shard <> -1 OR views = 0
-`
-
-// Compaction, step two: deletes the recorded shards, now in shard -1, and the scopes at zero.
-func (q *Queries) DropGatheredTailCounts(ctx context.Context) (int64, error) {
-	result, err := q.db.Exec(ctx, dropGatheredTailCounts)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
-const gatherTailCounts = `-- name: GatherTailCounts :exec
-INSERT INTO tail_counts AS c (host, path, shard, views)
-SELECT t.host, t.path, -1, sum(t.views) FROM tail_counts t WHERE t.shard <> -1 GROUP BY 1, 2
-ON CONFLICT (host, path, shard) DO UPDATE SET views = c.views + excluded.views
-`
-
-// Compaction, step one (under the rollup lock and LockViewsForTally, so no count changes
-// meanwhile): adds every scope's recorded shards into its row of shard -1.
-func (q *Queries) GatherTailCounts(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, gatherTailCounts)
-	return err
 }
 
 const getViewRange = `-- name: GetViewRange :one
@@ -585,29 +496,6 @@ func (q *Queries) ListStaleTables(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return items, nil
-}
-
-const lockViewsForTally = `-- name: LockViewsForTally :exec
-LOCK TABLE views IN SHARE ROW EXCLUSIVE MODE
-`
-
-// Waits for the INSERTs under way and holds back new ones until the transaction ends, so the
-// tail cannot change while tail_counts is rewritten (a moment: the end of a rebuild, or a
-// compaction).
-func (q *Queries) LockViewsForTally(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, lockViewsForTally)
-	return err
-}
-
-const recomputeTailCounts = `-- name: RecomputeTailCounts :exec
-INSERT INTO tail_counts (host, path, shard, views) SELECT host, path, -1, views FROM raw_tail_counts
-`
-
-// Writes tail_counts back from the tail, after DeleteTailCounts (under the rollup lock and
-// LockViewsForTally): one row of shard -1 per scope with views in the tail.
-func (q *Queries) RecomputeTailCounts(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, recomputeTailCounts)
-	return err
 }
 
 const recomputeTotals = `-- name: RecomputeTotals :exec

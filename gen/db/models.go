@@ -160,12 +160,6 @@ type RawImportedVisitorDay struct {
 	PathHours interface{}
 }
 
-type RawTailCount struct {
-	Host  string
-	Path  interface{}
-	Views int64
-}
-
 type RawTotal struct {
 	Host     string
 	Path     string
@@ -213,13 +207,6 @@ type RollupState struct {
 	RolledAt         time.Time
 	VisitorsOpenFrom time.Time
 	RawKeptFrom      time.Time
-}
-
-type TailCount struct {
-	Host  string
-	Path  string
-	Shard int16
-	Views int64
 }
 
 type Total struct {

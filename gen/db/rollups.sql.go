@@ -430,11 +430,14 @@ func (q *Queries) RollupLock(ctx context.Context, key int64) error {
 }
 
 const tailAtLeast = `-- name: TailAtLeast :one
-SELECT coalesce(sum(c.views), 0) >= $1::int AS at_least
-FROM tail_counts c WHERE c.path = ''
+SELECT EXISTS (
+    SELECT 1 FROM views v, rollup_state st
+    WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
+    OFFSET $1::int - 1
+) AS at_least
 `
 
-// Whether at least n views wait to be folded (from the tail's counts: a few rows per host).
+// Whether at least n views wait to be folded (reads at most n rows of the tail).
 func (q *Queries) TailAtLeast(ctx context.Context, n int32) (bool, error) {
 	row := q.db.QueryRow(ctx, tailAtLeast, n)
 	var at_least bool
@@ -475,27 +478,4 @@ func (q *Queries) TryRollupLock(ctx context.Context, key int64) (bool, error) {
 	var locked bool
 	err := row.Scan(&locked)
 	return locked, err
-}
-
-const untallyFolded = `-- name: UntallyFolded :exec
-INSERT INTO tail_counts AS c (host, path, shard, views)
-SELECT k.host, k.path, -1, -k.views
-FROM (SELECT unnest($1::text[]) AS host, unnest($2::text[]) AS path,
-             unnest($3::bigint[]) AS views) AS k
-ORDER BY 1, 2
-ON CONFLICT (host, path, shard) DO UPDATE SET views = c.views + excluded.views
-`
-
-type UntallyFoldedParams struct {
-	Hosts []string
-	Paths []string
-	Views []int64
-}
-
-// Takes a fold's views out of the tail's counts: the arguments are parallel arrays of (host,
-// scope, views folded), each key once, subtracted from the scopes' rows of shard -1, which no
-// recording transaction writes (so a fold never waits for one, nor holds one back).
-func (q *Queries) UntallyFolded(ctx context.Context, arg UntallyFoldedParams) error {
-	_, err := q.db.Exec(ctx, untallyFolded, arg.Hosts, arg.Paths, arg.Views)
-	return err
 }

@@ -11,21 +11,29 @@ import (
 )
 
 const countTail = `-- name: CountTail :one
-SELECT coalesce(sum(c.views), 0)::bigint AS views
-FROM tail_counts c
-WHERE ($1::text[] IS NULL OR c.host = ANY($1::text[]))
-  AND c.path = $2::text
+SELECT count(*)::bigint AS views
+FROM views v
+WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
+  AND ($3::text[] IS NULL OR v.host = ANY($3::text[]))
+  AND ($4::text = '' OR v.path = $4::text)
 `
 
 type CountTailParams struct {
-	Hosts []string
-	Path  string
+	AfterXid int64
+	AfterID  int64
+	Hosts    []string
+	Path     string
 }
 
 // Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
-// with path ”, of all paths: a few rows of tail_counts (at most 65 per scope), whatever the tail.
+// with path ”, of all paths.
 func (q *Queries) CountTail(ctx context.Context, arg CountTailParams) (int64, error) {
-	row := q.db.QueryRow(ctx, countTail, arg.Hosts, arg.Path)
+	row := q.db.QueryRow(ctx, countTail,
+		arg.AfterXid,
+		arg.AfterID,
+		arg.Hosts,
+		arg.Path,
+	)
 	var views int64
 	err := row.Scan(&views)
 	return views, err
@@ -33,8 +41,7 @@ func (q *Queries) CountTail(ctx context.Context, arg CountTailParams) (int64, er
 
 const getRollupState = `-- name: GetRollupState :one
 
-SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from,
-       (SELECT coalesce(sum(c.views), 0) FROM tail_counts c WHERE c.path = '')::bigint AS tail_views
+SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from
 FROM rollup_state
 `
 
@@ -43,14 +50,12 @@ type GetRollupStateRow struct {
 	FoldedID         int64
 	RolledAt         time.Time
 	VisitorsOpenFrom time.Time
-	TailViews        int64
 }
 
 // Reading counts: the rollups plus the not-yet-folded tail. Callers run these in one
 // repeatable-read transaction so rollups, fold point and tail come from the same snapshot.
 // Every rollup read names its hosts (host = ANY(hosts)) and its scope (a path, or ” for whole
 // hosts), so it is a primary-key range whatever the table statistics say.
-// The fold point, and the views after it of every host (from the tail's counts).
 func (q *Queries) GetRollupState(ctx context.Context) (GetRollupStateRow, error) {
 	row := q.db.QueryRow(ctx, getRollupState)
 	var i GetRollupStateRow
@@ -59,14 +64,15 @@ func (q *Queries) GetRollupState(ctx context.Context) (GetRollupStateRow, error)
 		&i.FoldedID,
 		&i.RolledAt,
 		&i.VisitorsOpenFrom,
-		&i.TailViews,
 	)
 	return i, err
 }
 
 const getScopeViews = `-- name: GetScopeViews :one
 SELECT (coalesce((SELECT t.views FROM totals t WHERE t.host = $1::text AND t.path = $2::text), 0)
-      + coalesce((SELECT sum(c.views) FROM tail_counts c WHERE c.host = $1::text AND c.path = $2::text), 0))::bigint AS views
+      + (SELECT count(*) FROM views v, rollup_state st
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host = $1::text
+           AND ($2::text = '' OR v.path = $2::text)))::bigint AS views
 `
 
 type GetScopeViewsParams struct {
@@ -84,11 +90,12 @@ func (q *Queries) GetScopeViews(ctx context.Context, arg GetScopeViewsParams) (i
 
 const getSiteViews = `-- name: GetSiteViews :one
 SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)
-      + coalesce((SELECT sum(c.views) FROM tail_counts c WHERE c.path = '' AND c.host <> 'canary.prawn.invalid'), 0))::bigint AS views
+      + (SELECT count(*) FROM views v, rollup_state st
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'))::bigint AS views
 `
 
-// All-time views of every host but the canary's: the rollups plus the tail's counts, in one
-// statement and so from one snapshot (no transaction needed: the cheap read behind counters).
+// All-time views of every host but the canary's: the rollups plus the tail, in one statement and
+// so from one snapshot (no transaction needed: the cheap read behind counters).
 func (q *Queries) GetSiteViews(ctx context.Context) (int64, error) {
 	row := q.db.QueryRow(ctx, getSiteViews)
 	var views int64
@@ -328,15 +335,21 @@ func (q *Queries) ListHostTotals(ctx context.Context) ([]ListHostTotalsRow, erro
 const listHosts = `-- name: ListHosts :many
 SELECT t.host::text AS host FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'
 UNION
-SELECT c.host::text FROM tail_counts c WHERE c.path = '' AND c.host <> 'canary.prawn.invalid'
-GROUP BY c.host HAVING sum(c.views) > 0
+SELECT DISTINCT v.host::text FROM views v
+WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
+  AND v.host <> 'canary.prawn.invalid'
 ORDER BY 1
 `
 
+type ListHostsParams struct {
+	AfterXid int64
+	AfterID  int64
+}
+
 // Every host with views: those in the rollups and those only in the tail, except the reserved
 // host of the synthetic canary view (storage.CanaryHost), which reads of every host leave out.
-func (q *Queries) ListHosts(ctx context.Context) ([]string, error) {
-	rows, err := q.db.Query(ctx, listHosts)
+func (q *Queries) ListHosts(ctx context.Context, arg ListHostsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, listHosts, arg.AfterXid, arg.AfterID)
 	if err != nil {
 		return nil, err
 	}

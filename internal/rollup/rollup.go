@@ -34,7 +34,6 @@ type Store interface {
 	DeleteExpiredSalts(ctx context.Context) (int64, error)
 	AnalyzeIfStale(ctx context.Context) (bool, error)
 	DeleteExpiredRaw(ctx context.Context, keepFrom time.Time) (int64, time.Time, error)
-	CompactTailCounts(ctx context.Context) (int64, error)
 }
 
 // Options tune a run.
@@ -72,7 +71,7 @@ type Result struct {
 
 // Run folds every view that can be folded now, in batches, until none is left; then (at most once
 // a minute per process) it closes the visitor days that are over, deletes expired salts, applies
-// raw retention, compacts the tail's counts and analyzes tables whose statistics are stale. When another rollup is running it
+// raw retention and analyzes tables whose statistics are stale. When another rollup is running it
 // returns at once with Busy set (or waits, with Options.Wait).
 func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 	size := opt.BatchSize
@@ -136,10 +135,6 @@ func Run(ctx context.Context, store Store, opt Options) (Result, error) {
 			res.Duration = time.Since(start)
 			return res, err
 		}
-	}
-	if _, err := store.CompactTailCounts(ctx); err != nil {
-		res.Duration = time.Since(start)
-		return res, err
 	}
 	// Reads plan by indexes whatever the statistics say, but fresh statistics keep them cheap
 	// after a bulk load (an import, a restore) even where autovacuum is off.

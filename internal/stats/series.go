@@ -189,7 +189,9 @@ func (s *Service) Stats(ctx context.Context, q Query) (Result, error) {
 			return err
 		}
 		res.Total = Counts{Views: t.Views, Visitors: t.Visitors}
-		res.Pending = r.Pending()
+		if res.Pending, err = r.TailCount(ctx, nil, ""); err != nil {
+			return err
+		}
 		tail, err := q.tail(ctx, r, hosts)
 		if err != nil {
 			return err

@@ -196,9 +196,6 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 		if moved != 1 {
 			return errors.New("the fold point moved during a fold") // the lock rules this out
 		}
-		if err := untally(ctx, q, in.Views); err != nil {
-			return err
-		}
 		res.Folded = int64(len(rows))
 		return nil
 	})
@@ -209,55 +206,6 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 		err = classify(err)
 	}
 	return res, err
-}
-
-// untally takes folded views out of the tail's counts, in the fold's transaction.
-func untally(ctx context.Context, q *db.Queries, views []FoldView) error {
-	counts := map[[2]string]int64{}
-	for _, v := range views {
-		counts[[2]string{v.Host, v.Path}]++
-		counts[[2]string{v.Host, ""}]++
-	}
-	var p db.UntallyFoldedParams
-	for k, n := range counts {
-		p.Hosts, p.Paths, p.Views = append(p.Hosts, k[0]), append(p.Paths, k[1]), append(p.Views, n)
-	}
-	if err := q.UntallyFolded(ctx, p); err != nil {
-		return fmt.Errorf("take folded views out of the tail counts: %w", err)
-	}
-	return nil
-}
-
-// CompactTailCounts rewrites the tail's counts as one row per scope with views in the tail (the
-// rollup run's maintenance): recording waits meanwhile, a moment, and nothing happens when a
-// rollup holds the lock (the next run compacts). It returns the rows left.
-func (s *Store) CompactTailCounts(ctx context.Context) (int64, error) {
-	var left int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := s.q.WithTx(tx)
-		if err := lockRollup(ctx, q, false); err != nil {
-			return err
-		}
-		if err := q.LockViewsForTally(ctx); err != nil {
-			return fmt.Errorf("lock views: %w", err)
-		}
-		if err := q.GatherTailCounts(ctx); err != nil {
-			return fmt.Errorf("gather tail counts: %w", err)
-		}
-		if _, err := q.DropGatheredTailCounts(ctx); err != nil {
-			return fmt.Errorf("drop gathered tail counts: %w", err)
-		}
-		n, err := q.CountTailCountRows(ctx)
-		left = n
-		return err
-	})
-	if errors.Is(err, ErrRollupBusy) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("compact tail counts: %w", classify(err))
-	}
-	return left, nil
 }
 
 func lockRollup(ctx context.Context, q *db.Queries, wait bool) error {
@@ -418,7 +366,7 @@ func visitorDayArrays(vds []*VisitorDay) dayArrays {
 	return a
 }
 
-// TailAtLeast reports whether at least n views wait to be folded (from the tail's counts).
+// TailAtLeast reports whether at least n views wait to be folded, reading at most n of them.
 func (s *Store) TailAtLeast(ctx context.Context, n int) (bool, error) {
 	ok, err := s.q.TailAtLeast(ctx, int32(max(n, 1)))
 	return ok, classify(err)

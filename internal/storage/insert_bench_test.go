@@ -15,9 +15,8 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // BenchmarkInsertBatch compares two ways to write one batch of views in one transaction: the
-// INSERT ... SELECT unnest(...) that group commit uses (sqlc's InsertViews, every column; with
-// and without the trigger that keeps tail_counts) and COPY (pgx's CopyFrom, path and referrer
-// only: its floor), at batch sizes group commit sees. Each sub-benchmark writes to a fresh database and
+// INSERT ... SELECT unnest(...) that group commit uses (sqlc's InsertViews, every column) and COPY
+// (pgx's CopyFrom, path and referrer only: its floor), at batch sizes group commit sees. Each sub-benchmark writes to a fresh database and
 // checks that exactly its views are there.
 //
 //	go test ./internal/storage -run '^$' -bench InsertBatch
@@ -33,34 +32,20 @@ func BenchmarkInsertBatch(b *testing.B) {
 			views[i] = storage.View{Path: paths[i], Referrer: referrers[i], RefHost: "example.com", Browser: "Firefox",
 				OS: "Linux", Device: "desktop", Visitor: int64(i + 1)}
 		}
-		// "unnest-untallied" is the same INSERT without the trigger that keeps the tail's counts
-		// (tail_counts): what that costs recording, measured in the same run.
-		for _, name := range []string{"unnest", "unnest-untallied"} {
-			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
-				url := pgtest.URL(b)
-				s, err := storage.Open(ctx, url, storage.Options{})
-				if err != nil {
+		b.Run(fmt.Sprintf("unnest/%d", n), func(b *testing.B) {
+			url := pgtest.URL(b)
+			s, err := storage.Open(ctx, url, storage.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			for b.Loop() {
+				if err := s.InsertViews(ctx, views); err != nil {
 					b.Fatal(err)
 				}
-				defer s.Close()
-				if name == "unnest-untallied" {
-					conn, err := pgx.Connect(ctx, url)
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer conn.Close(ctx)
-					if _, err := conn.Exec(ctx, "ALTER TABLE views DISABLE TRIGGER views_tally"); err != nil {
-						b.Fatal(err)
-					}
-				}
-				for b.Loop() {
-					if err := s.InsertViews(ctx, views); err != nil {
-						b.Fatal(err)
-					}
-				}
-				reportAndCheck(b, url, n)
-			})
-		}
+			}
+			reportAndCheck(b, url, n)
+		})
 		b.Run(fmt.Sprintf("copy/%d", n), func(b *testing.B) {
 			url := pgtest.URL(b)
 			pool, err := pgxpool.New(ctx, url)

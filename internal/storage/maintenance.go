@@ -14,8 +14,7 @@ import (
 
 // Diff is one rollup row that differs from what the raw views say it must hold.
 type Diff struct {
-	// Table is the rollup: hourly, daily, breakdown, visitor_day, imported_visitor_day, total or
-	// tail_count.
+	// Table is the rollup: hourly, daily, breakdown, visitor_day or total.
 	Table string
 	// Key names the row, such as `host="" path="/a" hour=2026-11-30T10:00:00Z`.
 	Key string
@@ -37,8 +36,7 @@ func (s *Store) ViewRange(ctx context.Context) (first, last time.Time, err error
 
 // CheckRollups compares every rollup of the UTC days [from, to) — hourly, daily, breakdowns, the
 // dedup state of open days and of imported visitor-days — with the raw views (recorded and
-// imported), every total with the daily rollups and the imported totals, and the tail's counts
-// with the tail (whatever the range), from one snapshot.
+// imported), and every total with the daily rollups and the imported totals, from one snapshot.
 func (s *Store) CheckRollups(ctx context.Context, from, to time.Time) (Check, error) {
 	var c Check
 	add := func(table, key string, raw, rolled []int64) {
@@ -85,13 +83,6 @@ func (s *Store) CheckRollups(ctx context.Context, from, to time.Time) (Check, er
 			for _, v := range ivds {
 				add("imported_visitor_day", fmt.Sprintf("host=%q day=%s visitor=%d", v.Host, v.Day.Format(time.DateOnly), v.Visitor), nil, nil)
 			}
-			tallies, err := q.DiffTailCounts(ctx)
-			if err != nil {
-				return fmt.Errorf("compare tail counts: %w", err)
-			}
-			for _, c := range tallies {
-				add("tail_count", fmt.Sprintf("host=%q path=%q", c.Host, c.Path), []int64{c.Raw}, []int64{c.Counted})
-			}
 			totals, err := q.DiffTotals(ctx)
 			if err != nil {
 				return fmt.Errorf("compare totals: %w", err)
@@ -105,8 +96,7 @@ func (s *Store) CheckRollups(ctx context.Context, from, to time.Time) (Check, er
 }
 
 // RebuildRollups recomputes every rollup of the UTC days [from, to) and the dedup state of its
-// open days from the raw views, then every total from the daily rollups and the tail's counts
-// from the tail, in one transaction while
+// open days from the raw views, then every total from the daily rollups, in one transaction while
 // holding the rollup lock (so no fold runs meanwhile). It returns how many hourly rows it removed
 // and wrote.
 func (s *Store) RebuildRollups(ctx context.Context, from, to time.Time) (removed, written int64, err error) {
@@ -143,16 +133,6 @@ func (s *Store) RebuildRollups(ctx context.Context, from, to time.Time) (removed
 		}
 		if err := q.RecomputeTotals(ctx); err != nil {
 			return fmt.Errorf("recompute totals: %w", err)
-		}
-		// Last, and briefly: recording waits from here until the rebuild commits.
-		if err := q.LockViewsForTally(ctx); err != nil {
-			return fmt.Errorf("lock views: %w", err)
-		}
-		if err := q.DeleteTailCounts(ctx); err != nil {
-			return fmt.Errorf("recompute tail counts: %w", err)
-		}
-		if err := q.RecomputeTailCounts(ctx); err != nil {
-			return fmt.Errorf("recompute tail counts: %w", err)
 		}
 		return nil
 	})

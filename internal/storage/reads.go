@@ -98,15 +98,12 @@ func (s *Store) Read(ctx context.Context, fn func(*Reader) error) error {
 // RolledAt is when the rollups were last brought up to date.
 func (r *Reader) RolledAt() time.Time { return r.state.RolledAt }
 
-// Pending is the number of views not yet folded, of every host.
-func (r *Reader) Pending() int64 { return r.state.TailViews }
-
 // OpenFrom is the first UTC day whose visitors are still being counted.
 func (r *Reader) OpenFrom() time.Time { return r.state.VisitorsOpenFrom }
 
 // Hosts lists every host with views ("" is the default site), in the rollups or the tail.
 func (r *Reader) Hosts(ctx context.Context) ([]string, error) {
-	hosts, err := r.q.ListHosts(ctx)
+	hosts, err := r.q.ListHosts(ctx, db.ListHostsParams{AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID})
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
 	}
@@ -136,20 +133,19 @@ func (r *Reader) Totals(ctx context.Context, hosts []string, scope string) (DayC
 	return DayCounts{Views: t.Views, Visitors: t.Visitors}, nil
 }
 
-// TailCount is the number of views not yet folded of path ("" for every path) of hosts (nil for
-// every host), from the tail's counts (tail_counts): a few rows, however long the tail is.
+// TailCount counts the views not yet folded of path ("" for every path) of hosts (nil for every
+// host).
 func (r *Reader) TailCount(ctx context.Context, hosts []string, path string) (int64, error) {
-	n, err := r.q.CountTail(ctx, db.CountTailParams{Hosts: hosts, Path: path})
+	n, err := r.q.CountTail(ctx, db.CountTailParams{AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path})
 	if err != nil {
 		return 0, fmt.Errorf("count tail: %w", err)
 	}
 	return n, nil
 }
 
-// MaxTail bounds the views not yet folded that one read reads itself (see Reader.Tail). The fold
+// MaxTail bounds the views not yet folded that one read counts itself (see Reader.Tail). The fold
 // keeps the tail far below it; it is reached only when folding has stopped or a bulk load is
-// being folded, and a read then answers ErrBacklog at once (the tail's counts tell, before a row
-// of it is read) instead of working for seconds. Counters never need the tail's rows.
+// being folded, and a read then answers ErrBacklog at once instead of working for seconds.
 const MaxTail = 50_000
 
 // ErrBacklog means more views wait to be folded than one read counts itself; the rollup is
@@ -158,15 +154,8 @@ var ErrBacklog = errors.New("too many views are waiting to be folded")
 
 // Tail returns the views not yet folded of path ("" for every path) of hosts, as the fold would
 // read them, and the dedup state of their visitor-days, so the caller can count them as the fold
-// will (see rollup.Compute). It fails with ErrBacklog when more than MaxTail views of every host
-// wait.
+// will (see rollup.Compute). It fails with ErrBacklog beyond MaxTail views.
 func (r *Reader) Tail(ctx context.Context, hosts []string, path string) (FoldInput, error) {
-	// The tail's counts say whether it is too long before any of its rows is read. What counts
-	// is the whole tail, not the scope's part of it: the tail is read in fold order, the only
-	// order it is indexed in, so finding one path's views in it means passing every other's.
-	if r.state.TailViews > MaxTail {
-		return FoldInput{}, fmt.Errorf("%w: %d", ErrBacklog, r.state.TailViews)
-	}
 	rows, err := r.q.ListTailViews(ctx, db.ListTailViewsParams{
 		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path, MaxRows: MaxTail + 1})
 	if err != nil {

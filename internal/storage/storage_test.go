@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -400,8 +399,7 @@ func TestAnalyzeIfStale(t *testing.T) {
 	})
 }
 
-// GetRollupState's tail_views: a read never reads more than MaxTail views of the tail itself, and
-// learns it from the tail's counts before reading any.
+// ListTailViews stops at MaxTail: a read never counts more than that itself.
 func TestTailBeyondMaxTailIsABacklog(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
@@ -415,19 +413,7 @@ func TestTailBeyondMaxTailIsABacklog(t *testing.T) {
 	if !errors.Is(err, storage.ErrBacklog) {
 		t.Errorf("a tail of MaxTail+1 views: %v; want ErrBacklog", err)
 	}
-	// Another host's one view is not read either: finding it means passing the whole tail.
-	db.Insert(t, storage.View{Host: "other.example", Path: "/o"})
-	err = db.Read(ctx, func(r *storage.Reader) error {
-		if r.Pending() != storage.MaxTail+2 {
-			t.Errorf("pending = %d, want %d", r.Pending(), storage.MaxTail+2)
-		}
-		_, err := r.Tail(ctx, []string{"other.example"}, "/o")
-		return err
-	})
-	if !errors.Is(err, storage.ErrBacklog) {
-		t.Errorf("the tail of a host with one view, beside a backlog: %v; want ErrBacklog", err)
-	}
-	if n, err := db.SiteViews(ctx); err != nil || n != storage.MaxTail+2 {
+	if n, err := db.SiteViews(ctx); err != nil || n != storage.MaxTail+1 {
 		t.Errorf("the counters still count it: %d, %v", n, err)
 	}
 }
@@ -510,139 +496,4 @@ func foldEverything(t *testing.T, db *pgtest.DB) int {
 		return nil
 	})
 	return known
-}
-
-// tailCounts returns tail_counts summed over shards, as "host path" → views, and fails t when
-// verify finds any of them different from the tail.
-func tailCounts(t *testing.T, db *pgtest.DB) map[string]int64 {
-	t.Helper()
-	c, err := db.CheckRollups(ctx, time.Now().Add(-48*time.Hour), time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range c.Diffs {
-		if d.Table == "tail_count" {
-			t.Errorf("tail count differs from the tail: %+v", d)
-		}
-	}
-	return db.Counts(t, "SELECT host || ' ' || path, sum(views)::bigint FROM tail_counts GROUP BY 1")
-}
-
-// The recording trigger (tally_new_views), UntallyFolded, CompactTailCounts, CountTail,
-// TailAtLeast, GetSiteViews, GetScopeViews, DiffTailCounts: every writer of views keeps the
-// tail's counts, every fold takes its views out of them, and compaction keeps them.
-func TestTailCountsFollowEveryWriterAndFold(t *testing.T) {
-	t.Parallel()
-	db := pgtest.New(t)
-	db.Insert(t, storage.View{Host: "a.example", Path: "/x"}, storage.View{Host: "a.example", Path: "/x"},
-		storage.View{Host: "a.example", Path: "/y"}, storage.View{Path: "/x"})
-	db.InsertAt(t, time.Now().Add(-time.Hour), storage.View{Host: "a.example", Path: "/y"})
-	id := func(b byte) [16]byte { return [16]byte{0x01, 0x8f, 15: b} }
-	accepted := []storage.AcceptedView{
-		{ID: id(1), AcceptedAt: time.Now(), View: storage.View{Host: "b.example", Path: "/q"}},
-		{ID: id(2), AcceptedAt: time.Now(), View: storage.View{Host: "b.example", Path: "/q"}},
-	}
-	if _, err := db.InsertAcceptedViews(ctx, accepted); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := db.InsertAcceptedViews(ctx, accepted); err != nil || n != 0 { // a redelivery adds nothing
-		t.Fatalf("redelivery inserted %d, %v", n, err)
-	}
-	if _, err := db.SeedViews(ctx, 100, storage.Seed{Host: "s.example", Paths: 3, Referrers: 1, VisitorPool: 10, End: time.Now(), Span: time.Hour}); err != nil {
-		t.Fatal(err)
-	}
-	got := tailCounts(t, db)
-	want := map[string]int64{"a.example ": 4, "a.example /x": 2, "a.example /y": 2, " ": 1, " /x": 1,
-		"b.example ": 2, "b.example /q": 2, "s.example ": 100}
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("tail count %q = %d, want %d (all: %v)", k, got[k], n, got)
-		}
-	}
-	if n, err := db.SiteViews(ctx); err != nil || n != 107 {
-		t.Errorf("site views = %d, %v; want 107", n, err)
-	}
-	if n, err := db.ScopeViews(ctx, "a.example", "/y"); err != nil || n != 2 {
-		t.Errorf("views of a.example /y = %d, %v; want 2", n, err)
-	}
-	var err error
-	if ok, err := db.TailAtLeast(ctx, 107); err != nil || !ok {
-		t.Errorf("TailAtLeast(107) = %v, %v", ok, err)
-	}
-	if ok, err := db.TailAtLeast(ctx, 108); err != nil || ok {
-		t.Errorf("TailAtLeast(108) = %v, %v", ok, err)
-	}
-	err = db.Read(ctx, func(r *storage.Reader) error {
-		if n, err := r.TailCount(ctx, []string{"a.example", "b.example"}, ""); err != nil || n != 6 {
-			t.Errorf("TailCount(a, b) = %d, %v; want 6", n, err)
-		}
-		if n, err := r.TailCount(ctx, nil, "/x"); err != nil || n != 3 {
-			t.Errorf("TailCount(every host, /x) = %d, %v; want 3", n, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// A partial fold moves its views from the tail's counts to the rollups; the counters do not
-	// change.
-	// (Another test's open transaction may hold the fold back: count what it folded.)
-	res, err := db.FoldBatch(ctx, 5, true, rollup.Compute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = tailCounts(t, db)
-	var left int64
-	for k, n := range got {
-		if !strings.HasSuffix(k, " ") {
-			continue
-		}
-		left += n
-	}
-	if left != 107-res.Folded {
-		t.Errorf("after folding %d views, %d are counted in the tail, want %d (%v)", res.Folded, left, 107-res.Folded, got)
-	}
-	if n, err := db.SiteViews(ctx); err != nil || n != 107 {
-		t.Errorf("site views after a partial fold = %d, %v; want 107", n, err)
-	}
-	// Folding everything brings every scope's count to zero; compacting deletes them all.
-	pgtest.Eventually(t, 30*time.Second, func() error {
-		if _, err := db.FoldBatch(ctx, 1000, true, rollup.Compute); err != nil {
-			return err
-		}
-		if n := db.Unfolded(t); n > 0 {
-			return fmt.Errorf("%d views unfolded", n)
-		}
-		return nil
-	})
-	for k, n := range tailCounts(t, db) {
-		if n != 0 {
-			t.Errorf("tail count %q = %d after folding everything", k, n)
-		}
-	}
-	if rows := db.Counts(t, "SELECT 'n', count(*) FROM tail_counts")["n"]; rows == 0 {
-		t.Error("no rows in tail_counts before compacting: the test does not test compaction")
-	}
-	if n, err := db.CompactTailCounts(ctx); err != nil || n != 0 {
-		t.Errorf("CompactTailCounts = %d rows left, %v; want 0", n, err)
-	}
-	if n := db.Counts(t, "SELECT 'n', count(*) FROM tail_counts")["n"]; n != 0 {
-		t.Errorf("%d rows left in tail_counts", n)
-	}
-	// Compacting a tail keeps its counts, in one row per scope.
-	db.Insert(t, storage.View{Host: "a.example", Path: "/x"})
-	db.Insert(t, storage.View{Host: "a.example", Path: "/x"})
-	if n, err := db.CompactTailCounts(ctx); err != nil || n != 2 {
-		t.Errorf("CompactTailCounts = %d rows left, %v; want 2 (a.example and its /x)", n, err)
-	}
-	if got := tailCounts(t, db); got["a.example /x"] != 2 || got["a.example "] != 2 {
-		t.Errorf("tail counts after compacting = %v", got)
-	}
-	if n, err := db.SiteViews(ctx); err != nil || n != 109 {
-		t.Errorf("site views after compacting = %d, %v; want 109", n, err)
-	}
-	if n, err := db.ScopeViews(ctx, "a.example", "/y"); err != nil || n != 2 {
-		t.Errorf("views of a.example /y after folding = %d, %v; want 2", n, err)
-	}
 }
