@@ -44,10 +44,34 @@ type Store interface {
 	ScopeViews(ctx context.Context, host, scope string) (int64, error)
 }
 
-// Service reads counts from the store.
+// Service reads counts from the store. The zero value of every field but Store is ready to use.
 type Service struct {
 	Store Store
+
+	// totals shares the reads of Total among concurrent callers of one scope.
+	totals sharedReads[scopeKey, int64]
 }
+
+// scopeKey is a Scope as a map key.
+type scopeKey struct {
+	host, path       string
+	anyHost, anyPath bool
+}
+
+func (s Scope) key() scopeKey {
+	k := scopeKey{anyHost: s.Host == nil, anyPath: s.Path == nil, path: s.path()}
+	if s.Host != nil {
+		k.host = *s.Host
+	}
+	return k
+}
+
+// TotalReads is how many reads Total has sent to the store (fewer than its calls when concurrent
+// callers shared them).
+func (s *Service) TotalReads() int64 { return s.totals.reads.Load() }
+
+// TotalsWaiting is how many callers of Total wait for a read that has not begun yet.
+func (s *Service) TotalsWaiting() int { return s.totals.waiting() }
 
 // Counts are views and visitors.
 type Counts struct {
@@ -137,8 +161,15 @@ type Totals struct {
 }
 
 // Total is the all-time number of views of a scope (visitors are not counted: this is the cheap
-// read behind counters and badges: one statement for every host or for one host).
+// read behind counters and badges: one statement for every host or for one host). Concurrent
+// callers of one scope share reads (see sharedReads): the answer is still exact, as it comes from
+// a read that began after Total was called, and so counts every view acknowledged before.
 func (s *Service) Total(ctx context.Context, sc Scope) (int64, error) {
+	return s.totals.do(ctx, sc.key(), func(ctx context.Context) (int64, error) { return s.total(ctx, sc) })
+}
+
+// total is one read of Total.
+func (s *Service) total(ctx context.Context, sc Scope) (int64, error) {
 	switch {
 	case sc.Host == nil && sc.Path == nil:
 		n, err := s.Store.SiteViews(ctx)
