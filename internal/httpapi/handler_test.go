@@ -236,16 +236,7 @@ func TestFloodOfNewPathsIsBounded(t *testing.T) {
 func TestReadsInFlightAreBounded(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	ctx := context.Background()
-	lock := db.Conn(t)
-	if _, err := lock.Exec(ctx, "BEGIN; LOCK TABLE totals IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
-	watch := db.Conn(t) // outside the lock's transaction, which sees one snapshot of pg_stat_activity
-	var dbName string
-	if err := watch.QueryRow(ctx, "SELECT current_database()").Scan(&dbName); err != nil {
-		t.Fatal(err)
-	}
+	lockWaiters, unlock := lockTable(t, db, "totals")
 	a := app.New(db.Store, slog.New(slog.DiscardHandler))
 	a.Edge.ReadsPerClient, a.Edge.MaxReads, a.Edge.DBTimeout = 1, 2, 3*time.Second
 	h := a.Handler()
@@ -256,12 +247,7 @@ func TestReadsInFlightAreBounded(t *testing.T) {
 	}
 	waiting := func(want int) {
 		t.Helper()
-		count := func() (n int) {
-			if err := watch.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", dbName).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
+		count := lockWaiters
 		for i := 0; count() != want && i < 100; i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -278,9 +264,7 @@ func TestReadsInFlightAreBounded(t *testing.T) {
 	waiting(2)
 	go read("198.51.100.3:1") // a third finds both of the server's read slots taken
 	waiting(2)
-	if _, err := lock.Exec(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	for range 5 {
 		if code := <-answers; code != 200 && code != 429 && code != 503 {
 			t.Errorf("a read answered %d", code)

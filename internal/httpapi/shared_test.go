@@ -19,22 +19,7 @@ import (
 func TestConcurrentCountersShareAReadThatBeginsAfterThem(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	ctx := context.Background()
-	lock := db.Conn(t)
-	if _, err := lock.Exec(ctx, "BEGIN; LOCK TABLE totals IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
-	watch := db.Conn(t)
-	var dbName string
-	if err := watch.QueryRow(ctx, "SELECT current_database()").Scan(&dbName); err != nil {
-		t.Fatal(err)
-	}
-	waitingOnLock := func() (n int) {
-		if err := watch.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", dbName).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	waitingOnLock, unlock := lockTable(t, db, "totals")
 	a := app.New(db.Store, slog.New(slog.DiscardHandler))
 	a.Edge.RateLimit, a.Edge.DBTimeout = 0, 10*time.Second
 	h := a.Handler()
@@ -69,9 +54,7 @@ func TestConcurrentCountersShareAReadThatBeginsAfterThem(t *testing.T) {
 	if n := waitingOnLock(); n != 1 {
 		t.Errorf("%d reads wait on the database with %d home requests in flight, want 1", n, 1+later)
 	}
-	if _, err := lock.Exec(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 
 	var shared []float64
 	for range 1 + later {
@@ -155,4 +138,32 @@ func TestCountersCountEveryViewAcknowledgedBeforeThem(t *testing.T) {
 		t.Errorf("%d views recorded, want %d", n, clients*each)
 	}
 	t.Logf("%d home requests made %d reads", clients*each/2, a.Stats.TotalReads())
+}
+
+// lockTable holds an exclusive lock on table until unlock (or t's end), and reports how many
+// sessions of db wait on a lock.
+func lockTable(t *testing.T, db *pgtest.DB, table string) (waiting func() int, unlock func()) {
+	t.Helper()
+	ctx := context.Background()
+	lock := db.Conn(t)
+	if _, err := lock.Exec(ctx, "BEGIN; LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	watch := db.Conn(t) // outside the lock's transaction, which sees one snapshot of pg_stat_activity
+	var dbName string
+	if err := watch.QueryRow(ctx, "SELECT current_database()").Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
+	waiting = func() (n int) {
+		if err := watch.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", dbName).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	unlock = func() {
+		if _, err := lock.Exec(ctx, "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return waiting, unlock
 }
