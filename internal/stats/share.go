@@ -45,9 +45,9 @@ func (g *sharedReads[K, V]) waiting() int {
 	return n
 }
 
+// readSlot is a key's reads: it is in sharedReads.keys while one runs.
 type readSlot[V any] struct {
-	running bool
-	next    *sharedRead[V]
+	next *sharedRead[V] // the read that waits for the running one, if any
 }
 
 type sharedRead[V any] struct {
@@ -80,14 +80,11 @@ func (g *sharedReads[K, V]) do(ctx context.Context, key K, fn func(context.Conte
 		g.keys = map[K]*readSlot[V]{}
 	}
 	slot := g.keys[key]
-	if slot == nil {
-		slot = &readSlot[V]{}
-		g.keys[key] = slot
-	}
 	var r *sharedRead[V]
 	switch {
-	case !slot.running:
-		slot.running = true
+	case slot == nil:
+		slot = &readSlot[V]{}
+		g.keys[key] = slot
 		r = newSharedRead(ctx, fn)
 		go g.run(key, slot, r)
 	case slot.next != nil:
@@ -129,7 +126,6 @@ func (g *sharedReads[K, V]) run(key K, slot *readSlot[V], r *sharedRead[V]) {
 		g.mu.Lock()
 		r, slot.next = slot.next, nil
 		if r == nil {
-			slot.running = false
 			delete(g.keys, key)
 		}
 		g.mu.Unlock()

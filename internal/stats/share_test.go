@@ -59,13 +59,19 @@ type answer struct {
 	err error
 }
 
+// ask calls g.do in a goroutine of its own; its answer comes on the channel.
+func ask(ctx context.Context, g *sharedReads[string, int], key string, fn func(context.Context) (int, error)) <-chan answer {
+	c := make(chan answer, 1)
+	go func() { n, err := g.do(ctx, key, fn); c <- answer{n, err} }()
+	return c
+}
+
 func TestSharedReadsNeverAnswerFromAnEarlierRead(t *testing.T) {
 	var g sharedReads[string, int]
 	read := newGatedRead()
 	ctx := context.Background()
 
-	first := make(chan answer, 1)
-	go func() { n, err := g.do(ctx, "k", read.fn); first <- answer{n, err} }()
+	first := ask(ctx, &g, "k", read.fn)
 	if n := <-read.running; n != 1 {
 		t.Fatalf("first read is #%d", n)
 	}
@@ -78,8 +84,7 @@ func TestSharedReadsNeverAnswerFromAnEarlierRead(t *testing.T) {
 		waitFor(t, func() bool { return g.waitingCallers("k") == i+1 })
 	}
 	// Another key is not held back by k's reads.
-	other := make(chan answer, 1)
-	go func() { n, err := g.do(ctx, "other", read.fn); other <- answer{n, err} }()
+	other := ask(ctx, &g, "other", read.fn)
 	if n := <-read.running; n != 2 {
 		t.Fatalf("the other key's read is #%d, want 2", n)
 	}
@@ -116,17 +121,14 @@ func TestSharedReadsCallerThatGivesUpFailsOnlyItself(t *testing.T) {
 	read := newGatedRead()
 	bg := context.Background()
 
-	first := make(chan answer, 1)
-	go func() { n, err := g.do(bg, "k", read.fn); first <- answer{n, err} }()
+	first := ask(bg, &g, "k", read.fn)
 	<-read.running
 
 	// The waiting read is created by a caller that then gives up; one that stays gets it.
 	quitter, quit := context.WithCancel(bg)
-	gaveUp := make(chan answer, 1)
-	go func() { n, err := g.do(quitter, "k", read.fn); gaveUp <- answer{n, err} }()
+	gaveUp := ask(quitter, &g, "k", read.fn)
 	waitFor(t, func() bool { return g.waitingCallers("k") == 1 })
-	stayed := make(chan answer, 1)
-	go func() { n, err := g.do(bg, "k", read.fn); stayed <- answer{n, err} }()
+	stayed := ask(bg, &g, "k", read.fn)
 	waitFor(t, func() bool { return g.waitingCallers("k") == 2 })
 	quit()
 	if a := <-gaveUp; !errors.Is(a.err, context.Canceled) {
