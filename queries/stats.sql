@@ -4,8 +4,15 @@
 -- hosts), so it is a primary-key range whatever the table statistics say.
 
 -- name: GetRollupState :one
-SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from
-FROM rollup_state;
+-- The fold point, and how many views wait after it (of every host, the canary's too), counted to
+-- at most tail_limit: a read learns whether the tail is too long to count itself by walking
+-- tail_limit entries of the primary key, not the whole tail. (The ORDER BY keeps the plan on the
+-- key: without it a planner that guesses a third of the table is tail scans the table from its
+-- start, through all the folded views first.)
+SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.rolled_at, st.visitors_open_from,
+       (SELECT count(*) FROM (SELECT 1 FROM views v WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
+                              ORDER BY v.xid, v.id LIMIT sqlc.arg(tail_limit)::bigint) t)::bigint AS tail_views
+FROM rollup_state st;
 
 -- name: ListHosts :many
 -- Every host with views: those in the rollups and those only in the tail, except the reserved
@@ -28,15 +35,6 @@ WHERE t.host = ANY(sqlc.arg(hosts)::text[]) AND t.path = sqlc.arg(scope)::text;
 SELECT t.host::text AS host, t.views, t.visitors FROM totals t
 WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'
 ORDER BY t.views DESC, t.host;
-
--- name: CountTail :one
--- Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
--- with path '', of all paths.
-SELECT count(*)::bigint AS views
-FROM views v
-WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_id)::bigint)
-  AND (sqlc.narg(hosts)::text[] IS NULL OR v.host = ANY(sqlc.narg(hosts)::text[]))
-  AND (sqlc.arg(path)::text = '' OR v.path = sqlc.arg(path)::text);
 
 -- name: ListTailViews :many
 -- The views after the fold point of some hosts, of one path or, with path '', of all paths, in
@@ -126,6 +124,15 @@ SELECT 1::int AS ok;
 SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)
       + (SELECT count(*) FROM views v, rollup_state st
          WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'))::bigint AS views;
+
+-- name: GetPathViews :one
+-- All-time views of one path of every host but the canary's, from one snapshot.
+-- A path's totals are found through the hosts' own rows (totals_hosts_idx), one key each.
+SELECT (coalesce((SELECT sum(t.views) FROM totals h JOIN totals t ON t.host = h.host AND t.path = sqlc.arg(path)::text
+                  WHERE h.path = '' AND h.host <> 'canary.prawn.invalid'), 0)
+      + (SELECT count(*) FROM views v, rollup_state st
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'
+           AND v.path = sqlc.arg(path)::text))::bigint AS views;
 
 -- name: GetScopeViews :one
 -- All-time views of a scope (a path, or '' for the whole host) of one host, from one snapshot.

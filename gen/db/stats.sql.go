@@ -10,30 +10,18 @@ import (
 	"time"
 )
 
-const countTail = `-- name: CountTail :one
-SELECT count(*)::bigint AS views
-FROM views v
-WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
-  AND ($3::text[] IS NULL OR v.host = ANY($3::text[]))
-  AND ($4::text = '' OR v.path = $4::text)
+const getPathViews = `-- name: GetPathViews :one
+SELECT (coalesce((SELECT sum(t.views) FROM totals h JOIN totals t ON t.host = h.host AND t.path = $1::text
+                  WHERE h.path = '' AND h.host <> 'canary.prawn.invalid'), 0)
+      + (SELECT count(*) FROM views v, rollup_state st
+         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'
+           AND v.path = $1::text))::bigint AS views
 `
 
-type CountTailParams struct {
-	AfterXid int64
-	AfterID  int64
-	Hosts    []string
-	Path     string
-}
-
-// Views after the fold point of some hosts (or every host when hosts is NULL), of one path or,
-// with path ”, of all paths.
-func (q *Queries) CountTail(ctx context.Context, arg CountTailParams) (int64, error) {
-	row := q.db.QueryRow(ctx, countTail,
-		arg.AfterXid,
-		arg.AfterID,
-		arg.Hosts,
-		arg.Path,
-	)
+// All-time views of one path of every host but the canary's, from one snapshot.
+// A path's totals are found through the hosts' own rows (totals_hosts_idx), one key each.
+func (q *Queries) GetPathViews(ctx context.Context, path string) (int64, error) {
+	row := q.db.QueryRow(ctx, getPathViews, path)
 	var views int64
 	err := row.Scan(&views)
 	return views, err
@@ -41,8 +29,10 @@ func (q *Queries) CountTail(ctx context.Context, arg CountTailParams) (int64, er
 
 const getRollupState = `-- name: GetRollupState :one
 
-SELECT folded_xid::text::bigint AS folded_xid, folded_id, rolled_at, visitors_open_from
-FROM rollup_state
+SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.rolled_at, st.visitors_open_from,
+       (SELECT count(*) FROM (SELECT 1 FROM views v WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
+                              ORDER BY v.xid, v.id LIMIT $1::bigint) t)::bigint AS tail_views
+FROM rollup_state st
 `
 
 type GetRollupStateRow struct {
@@ -50,20 +40,27 @@ type GetRollupStateRow struct {
 	FoldedID         int64
 	RolledAt         time.Time
 	VisitorsOpenFrom time.Time
+	TailViews        int64
 }
 
 // Reading counts: the rollups plus the not-yet-folded tail. Callers run these in one
 // repeatable-read transaction so rollups, fold point and tail come from the same snapshot.
 // Every rollup read names its hosts (host = ANY(hosts)) and its scope (a path, or ” for whole
 // hosts), so it is a primary-key range whatever the table statistics say.
-func (q *Queries) GetRollupState(ctx context.Context) (GetRollupStateRow, error) {
-	row := q.db.QueryRow(ctx, getRollupState)
+// The fold point, and how many views wait after it (of every host, the canary's too), counted to
+// at most tail_limit: a read learns whether the tail is too long to count itself by walking
+// tail_limit entries of the primary key, not the whole tail. (The ORDER BY keeps the plan on the
+// key: without it a planner that guesses a third of the table is tail scans the table from its
+// start, through all the folded views first.)
+func (q *Queries) GetRollupState(ctx context.Context, tailLimit int64) (GetRollupStateRow, error) {
+	row := q.db.QueryRow(ctx, getRollupState, tailLimit)
 	var i GetRollupStateRow
 	err := row.Scan(
 		&i.FoldedXid,
 		&i.FoldedID,
 		&i.RolledAt,
 		&i.VisitorsOpenFrom,
+		&i.TailViews,
 	)
 	return i, err
 }

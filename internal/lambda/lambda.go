@@ -227,8 +227,8 @@ type Rollup struct {
 	Now func() time.Time
 	// Linger is how long a run keeps folding, once a second, while each fold finds at least
 	// LingerViews views or that many wait (PRAWN_ROLLUP_LINGER): EventBridge runs the rollup
-	// once a minute at most, and a page whose tail passes storage.MaxTail answers its breakdowns
-	// with 503. 0: one run.
+	// once a minute at most, and while the tail passes storage.MaxTail the reads that count its
+	// rows (series, top pages, breakdowns) answer 503. 0: one run.
 	Linger time.Duration
 }
 

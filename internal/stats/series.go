@@ -189,9 +189,7 @@ func (s *Service) Stats(ctx context.Context, q Query) (Result, error) {
 			return err
 		}
 		res.Total = Counts{Views: t.Views, Visitors: t.Visitors}
-		if res.Pending, err = r.TailCount(ctx, nil, ""); err != nil {
-			return err
-		}
+		res.Pending = r.Pending()
 		tail, err := q.tail(ctx, r, hosts)
 		if err != nil {
 			return err

@@ -22,6 +22,16 @@ func (s *Store) SiteViews(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// PathViews is the all-time number of views of one path of every host, rollups and tail, from
+// one snapshot in one statement.
+func (s *Store) PathViews(ctx context.Context, path string) (int64, error) {
+	n, err := s.q.GetPathViews(ctx, path)
+	if err != nil {
+		return 0, fmt.Errorf("views of %q: %w", path, classify(err))
+	}
+	return n, nil
+}
+
 // ScopeViews is the all-time number of views of a scope (a path, or "" for the whole host) of one
 // host, rollups and tail, from one snapshot in one statement.
 func (s *Store) ScopeViews(ctx context.Context, host, scope string) (int64, error) {
@@ -85,7 +95,7 @@ func (s *Store) Read(ctx context.Context, fn func(*Reader) error) error {
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			r := &Reader{q: s.q.WithTx(tx)}
-			st, err := r.q.GetRollupState(ctx)
+			st, err := r.q.GetRollupState(ctx, MaxTail+1)
 			if err != nil {
 				return fmt.Errorf("read rollup state: %w", err)
 			}
@@ -101,8 +111,26 @@ func (r *Reader) RolledAt() time.Time { return r.state.RolledAt }
 // OpenFrom is the first UTC day whose visitors are still being counted.
 func (r *Reader) OpenFrom() time.Time { return r.state.VisitorsOpenFrom }
 
-// Hosts lists every host with views ("" is the default site), in the rollups or the tail.
+// Backlog fails with ErrBacklog when more than MaxTail views wait to be folded, of every host and
+// path. A read that counts the tail's rows itself checks it first: finding one scope's views in
+// such a tail means walking all of it, so the read refuses at once instead of after seconds.
+func (r *Reader) Backlog() error {
+	if r.state.TailViews > MaxTail {
+		return fmt.Errorf("%w: more than %d", ErrBacklog, MaxTail)
+	}
+	return nil
+}
+
+// Pending is how many views wait to be folded, of every host: exact up to MaxTail, and MaxTail+1
+// beyond it (Backlog then fails).
+func (r *Reader) Pending() int64 { return r.state.TailViews }
+
+// Hosts lists every host with views ("" is the default site), in the rollups or the tail. It
+// fails with ErrBacklog beyond MaxTail views (see Backlog): the tail's hosts are in its rows.
 func (r *Reader) Hosts(ctx context.Context) ([]string, error) {
+	if err := r.Backlog(); err != nil {
+		return nil, err
+	}
 	hosts, err := r.q.ListHosts(ctx, db.ListHostsParams{AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID})
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
@@ -133,16 +161,6 @@ func (r *Reader) Totals(ctx context.Context, hosts []string, scope string) (DayC
 	return DayCounts{Views: t.Views, Visitors: t.Visitors}, nil
 }
 
-// TailCount counts the views not yet folded of path ("" for every path) of hosts (nil for every
-// host).
-func (r *Reader) TailCount(ctx context.Context, hosts []string, path string) (int64, error) {
-	n, err := r.q.CountTail(ctx, db.CountTailParams{AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path})
-	if err != nil {
-		return 0, fmt.Errorf("count tail: %w", err)
-	}
-	return n, nil
-}
-
 // MaxTail bounds the views not yet folded that one read counts itself (see Reader.Tail). The fold
 // keeps the tail far below it; it is reached only when folding has stopped or a bulk load is
 // being folded, and a read then answers ErrBacklog at once instead of working for seconds.
@@ -154,8 +172,11 @@ var ErrBacklog = errors.New("too many views are waiting to be folded")
 
 // Tail returns the views not yet folded of path ("" for every path) of hosts, as the fold would
 // read them, and the dedup state of their visitor-days, so the caller can count them as the fold
-// will (see rollup.Compute). It fails with ErrBacklog beyond MaxTail views.
+// will (see rollup.Compute). It fails with ErrBacklog beyond MaxTail views (see Backlog).
 func (r *Reader) Tail(ctx context.Context, hosts []string, path string) (FoldInput, error) {
+	if err := r.Backlog(); err != nil {
+		return FoldInput{}, err
+	}
 	rows, err := r.q.ListTailViews(ctx, db.ListTailViewsParams{
 		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path, MaxRows: MaxTail + 1})
 	if err != nil {

@@ -243,7 +243,7 @@ func TestSalts(t *testing.T) {
 	}
 }
 
-// GetRollupState, ListHosts, GetTotals, ListHostTotals, CountTail, ListTailViews, ListHours,
+// GetRollupState, ListHosts, GetTotals, ListHostTotals, ListTailViews, ListHours,
 // ListDays, ListDayTops, SumPages, ListBreakdown
 func TestReader(t *testing.T) {
 	t.Parallel()
@@ -268,11 +268,11 @@ func TestReader(t *testing.T) {
 		if err != nil || tot.Views != 3 || tot.Visitors != 2 {
 			t.Errorf("totals of /a = %+v, %v", tot, err)
 		}
-		if n, err := r.TailCount(ctx, nil, ""); err != nil || n != 1 {
-			t.Errorf("tail count = %d, %v", n, err)
+		if n := r.Pending(); n != 1 {
+			t.Errorf("pending = %d; want 1", n)
 		}
-		if n, err := r.TailCount(ctx, []string{"x.example"}, ""); err != nil || n != 0 {
-			t.Errorf("tail count of x.example = %d, %v", n, err)
+		if err := r.Backlog(); err != nil {
+			t.Errorf("backlog of 1 view: %v", err)
 		}
 		tail, err := r.Tail(ctx, []string{"y.example"}, "/a")
 		if err != nil || len(tail.Views) != 1 || tail.Views[0].Host != "y.example" || !r.OpenFrom().Equal(tail.OpenFrom) {
@@ -303,6 +303,16 @@ func TestReader(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The counters, one statement each: x.example's /a is folded, y.example's is in the tail.
+	if n, err := db.PathViews(ctx, "/a"); err != nil || n != 4 {
+		t.Errorf("views of /a of every host = %d, %v; want 4", n, err)
+	}
+	if n, err := db.ScopeViews(ctx, "x.example", "/a"); err != nil || n != 3 {
+		t.Errorf("views of x.example /a = %d, %v; want 3", n, err)
+	}
+	if n, err := db.SiteViews(ctx); err != nil || n != 7 {
+		t.Errorf("views of the site = %d, %v; want 7", n, err)
 	}
 }
 
@@ -399,22 +409,51 @@ func TestAnalyzeIfStale(t *testing.T) {
 	})
 }
 
-// ListTailViews stops at MaxTail: a read never counts more than that itself.
+// A read counts a tail of MaxTail views itself; one more view, of any host, and every read that
+// needs the tail's rows refuses with ErrBacklog (a scope's views in such a tail are found only by
+// walking all of it), while the counters still count it.
 func TestTailBeyondMaxTailIsABacklog(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	if _, err := db.SeedViews(ctx, storage.MaxTail+1, storage.Seed{Paths: 3, Referrers: 1, VisitorPool: 10, End: time.Now(), Span: time.Hour}); err != nil {
+	if _, err := db.SeedViews(ctx, storage.MaxTail, storage.Seed{Paths: 3, Referrers: 1, VisitorPool: 10, End: time.Now(), Span: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
+	if err := db.Read(ctx, func(r *storage.Reader) error {
+		if n := r.Pending(); n != storage.MaxTail {
+			t.Errorf("pending = %d; want %d", n, storage.MaxTail)
+		}
+		in, err := r.Tail(ctx, []string{""}, "")
+		if err == nil && len(in.Views) != storage.MaxTail {
+			t.Errorf("tail of %d views; want %d", len(in.Views), storage.MaxTail)
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("a tail of MaxTail views: %v", err)
+	}
+
+	db.Insert(t, storage.View{Host: "other.example", Path: "/x"})
 	err := db.Read(ctx, func(r *storage.Reader) error {
-		_, err := r.Tail(ctx, []string{""}, "")
+		if n := r.Pending(); n != storage.MaxTail+1 {
+			t.Errorf("pending = %d; want %d", n, storage.MaxTail+1)
+		}
+		if _, err := r.Hosts(ctx); !errors.Is(err, storage.ErrBacklog) {
+			t.Errorf("hosts beside MaxTail+1 views: %v; want ErrBacklog", err)
+		}
+		// other.example has one view in the tail, but finding it means walking the whole tail.
+		_, err := r.Tail(ctx, []string{"other.example"}, "")
 		return err
 	})
 	if !errors.Is(err, storage.ErrBacklog) {
 		t.Errorf("a tail of MaxTail+1 views: %v; want ErrBacklog", err)
 	}
 	if n, err := db.SiteViews(ctx); err != nil || n != storage.MaxTail+1 {
-		t.Errorf("the counters still count it: %d, %v", n, err)
+		t.Errorf("the site counter still counts it: %d, %v", n, err)
+	}
+	if n, err := db.ScopeViews(ctx, "other.example", "/x"); err != nil || n != 1 {
+		t.Errorf("the host's path counter still counts it: %d, %v", n, err)
+	}
+	if n, err := db.PathViews(ctx, "/x"); err != nil || n != 1 {
+		t.Errorf("the path counter still counts it: %d, %v", n, err)
 	}
 }
 
