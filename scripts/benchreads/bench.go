@@ -604,8 +604,15 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 				}
 				add(under)
 				add(after)
-				if lost := under.ingest.acked - under.ingest.counted; lost > 0 {
-					rep.problem(fmt.Sprintf("case e: %d views acknowledged but not in the database", lost))
+				ctl, err := b.controlCase(ctx, s, db)
+				if err != nil {
+					return nil, err
+				}
+				add(ctl)
+				for _, cr := range []*caseResult{under, ctl} {
+					if lost := cr.ingest.acked - cr.ingest.counted; lost > 0 {
+						rep.problem(fmt.Sprintf("case %s: %d views acknowledged but not in the database", cr.key, lost))
+					}
 				}
 			}
 			b.stop(s)

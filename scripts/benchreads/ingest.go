@@ -133,6 +133,8 @@ type ingestResult struct {
 	acked       int64 // 201 answers of the whole attack
 	counted     int64 // its views in the database afterwards
 	cpuVegeta   float64
+	target      string  // the server it recorded to: the readers' own, or the control's sink
+	cpuTarget   float64 // the sink server's CPU (the control only; the readers' own is the case's)
 }
 
 // sustained reports whether the ingest held its rate while the reads were timed.
@@ -144,19 +146,63 @@ func (r *ingestResult) sustained() bool {
 // -ingest-rate views/s (open loop), then, once the ingest has stopped and its views are folded,
 // the same reads again.
 func (b *bench) ingestCase(ctx context.Context, s *server, db *database) (under, after *caseResult, err error) {
-	targets := filepath.Join(b.tmp, "ingest.targets")
-	if err := writeIngestTargets(targets, s.url, b.c.ingestPaths); err != nil {
+	if under, err = b.underIngest(ctx, s, db, s, db, "e"); err != nil {
 		return nil, nil, err
 	}
-	out := filepath.Join(b.tmp, "ingest.bin")
+	cl := newClient(s.url)
+	defer cl.close()
+	if err := b.waitFolded(ctx, cl); err != nil {
+		return nil, nil, err
+	}
+	if err := b.checkExact(ctx, cl, db, under); err != nil {
+		return nil, nil, err
+	}
+	after, err = b.readCase(ctx, s, db, "e2", b.c.reads, true)
+	return under, after, err
+}
+
+// controlCase is (e)'s control: the reads of case (a)'s server while the same ingest goes to a
+// second server on a database of its own (in the same Postgres cluster, on the same machine).
+// The reads' tail stays as it is without ingest, but they share the CPUs with the same work, so
+// the two together separate what the ingest's tail costs a read from what its CPU does.
+func (b *bench) controlCase(ctx context.Context, s *server, db *database) (*caseResult, error) {
+	sink, err := b.newDatabase(ctx, "sink")
+	if err != nil {
+		return nil, err
+	}
+	ts, err := b.serve(ctx, sink, "sink", false)
+	if err != nil {
+		return nil, err
+	}
+	ctl, err := b.underIngest(ctx, s, db, ts, sink, "ec")
+	b.stop(ts)
+	if err != nil {
+		return nil, err
+	}
+	cl := newClient(s.url)
+	defer cl.close()
+	if err := b.checkExact(ctx, cl, db, ctl); err != nil {
+		return nil, err
+	}
+	return ctl, b.drop(ctx, sink)
+}
+
+// underIngest times the reads of s (on db) as case key while vegeta records -ingest-rate views/s
+// (open loop) to target (on tdb), and counts the ingest's views in tdb once it has stopped.
+func (b *bench) underIngest(ctx context.Context, s *server, db *database, target *server, tdb *database, key string) (under *caseResult, err error) {
+	targets := filepath.Join(b.tmp, key+".targets")
+	if err := writeIngestTargets(targets, target.url, b.c.ingestPaths); err != nil {
+		return nil, err
+	}
+	out := filepath.Join(b.tmp, key+".bin")
 	var stderr bytes.Buffer
 	veg := exec.Command(b.vegeta, "attack", "-rate="+strconv.Itoa(b.c.ingestRate), "-duration=0", "-timeout=5s",
 		"-format=json", "-targets="+targets, "-output="+out)
 	veg.Stderr = &stderr
 	veg.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	b.log.Info("ingest", "rate", b.c.ingestRate, "paths", b.c.ingestPaths, "ramp", b.c.ramp)
+	b.log.Info("ingest", "case", key, "to", target.label, "rate", b.c.ingestRate, "paths", b.c.ingestPaths, "ramp", b.c.ramp)
 	if err := veg.Start(); err != nil {
-		return nil, nil, fmt.Errorf("vegeta attack: %w", err)
+		return nil, fmt.Errorf("vegeta attack: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() { veg.Wait(); close(exited) }()
@@ -179,27 +225,30 @@ func (b *bench) ingestCase(ctx context.Context, s *server, db *database) (under,
 	select {
 	case <-time.After(b.c.ramp):
 	case <-exited:
-		return nil, nil, fmt.Errorf("vegeta exited at start: %s", benchkit.LastLine(stderr.String()))
+		return nil, fmt.Errorf("vegeta exited at start: %s", benchkit.LastLine(stderr.String()))
 	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+		return nil, ctx.Err()
 	}
-	vpid := veg.Process.Pid
-	veg0 := benchkit.Snap(vpid)
+	vpid, tpid := veg.Process.Pid, target.cmd.Process.Pid
+	veg0, target0 := benchkit.Snap(vpid), benchkit.Snap(tpid)
 	t0 := time.Now()
-	under, err = b.readCase(ctx, s, db, "e", b.c.reads, false)
+	under, err = b.readCase(ctx, s, db, key, b.c.reads, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	veg1 := benchkit.Snap(vpid)
+	veg1, target1 := benchkit.Snap(vpid), benchkit.Snap(tpid)
 	window := time.Since(t0)
 	stopVegeta()
 	res, err := benchkit.ReadResults(ctx, b.vegeta, out)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ir := &ingestResult{rate: b.c.ingestRate, paths: b.c.ingestPaths, window: under.rounds.to.Sub(under.rounds.from),
 		codes: map[int]int{}, acked: int64(benchkit.CountCode(res, http.StatusCreated)),
-		cpuVegeta: benchkit.CPUPercent(veg0, veg1, b.hz, window)}
+		cpuVegeta: benchkit.CPUPercent(veg0, veg1, b.hz, window), target: target.label}
+	if target != s {
+		ir.cpuTarget = benchkit.CPUPercent(target0, target1, b.hz, window)
+	}
 	in := benchkit.Between(res, under.rounds.from, under.rounds.to)
 	lat := make([]time.Duration, len(in))
 	ok := 0
@@ -226,19 +275,10 @@ func (b *bench) ingestCase(ctx context.Context, s *server, db *database) (under,
 	time.Sleep(2 * time.Second)
 	// The ingest's paths are new to the site: beyond PRAWN_MAX_NEW_PATHS a day (1 000 by default)
 	// its views count under pageview.OtherPath, which the history has none of.
-	if err := b.query(ctx, db.url, "SELECT count(*) FROM views WHERE path LIKE '"+ingestPrefix+"%' OR path = '"+pageview.OtherPath+"'", &ir.counted); err != nil {
-		return nil, nil, err
+	if err := b.query(ctx, tdb.url, "SELECT count(*) FROM views WHERE path LIKE '"+ingestPrefix+"%' OR path = '"+pageview.OtherPath+"'", &ir.counted); err != nil {
+		return nil, err
 	}
-	cl := newClient(s.url)
-	defer cl.close()
-	if err := b.waitFolded(ctx, cl); err != nil {
-		return nil, nil, err
-	}
-	if err := b.checkExact(ctx, cl, db, under); err != nil {
-		return nil, nil, err
-	}
-	after, err = b.readCase(ctx, s, db, "e2", b.c.reads, true)
-	return under, after, err
+	return under, nil
 }
 
 // waitFolded waits (at most a minute) until the server's fold has emptied the tail.

@@ -27,6 +27,7 @@ const (
 var caseTitles = map[string]string{
 	"a": "(a) history", "b": "(b) + tail", "c": "(c) many paths", "d": "(d) bulk load",
 	"d2": "(d) after ANALYZE", "e": "(e) under ingest", "e2": "(e) after ingest",
+	"ec": "(e) control: ingest to another server",
 }
 
 type pgInfo struct {
@@ -126,6 +127,11 @@ func (r *report) markdown() string {
 			"The reads without ingest are (a), right before it, and *after ingest*.\n",
 			r.vegetaVersion, r.c.ingestRate, r.c.ingestRate, r.c.ingestPaths, ingestPrefix, secs(r.c.ramp))
 	}
+	if r.find("ec") != nil {
+		p("  - (e)'s control (*ingest elsewhere*), right after *after ingest*: the same reads of the same server while the same ingest records to a second `prawn serve` on a fresh database " +
+			"of its own in the same Postgres cluster. The readers' tail stays as short as without ingest, but the machine does the same work beside them: " +
+			"a read slowed as much here as under ingest is slowed by the machine's CPUs, not by counting the ingest's tail.\n")
+	}
 
 	cols := r.present("a", "b", "c", "d", "d2")
 	if len(cols) > 0 {
@@ -180,6 +186,14 @@ func (r *report) markdown() string {
 		}
 		p("| (e) every read's p99 under %d views/s of ingest ≤ %.2f × its p99 without (the higher of before and after) | %s | %s |\n",
 			r.c.ingestRate, sameP99, res, yesNo(met))
+		if ec := r.find("ec"); ec != nil {
+			worst, label := r.controlVerdict()
+			res := fmt.Sprintf("largest ratio %.2f (%s)", worst, label)
+			if !ec.ingest.sustained() {
+				res += "; **the ingest did not hold its rate**"
+			}
+			p("| (e) control: the same ratio while the ingest goes to another server and database | %s | – |\n", res)
+		}
 	}
 
 	p("\nDetails:\n\n")
@@ -202,12 +216,20 @@ func (r *report) markdown() string {
 		}
 		p("\n")
 	}
-	if e := r.find("e"); e != nil {
+	for _, key := range []string{"e", "ec"} {
+		e := r.find(key)
+		if e == nil {
+			continue
+		}
 		ir := e.ingest
-		p("- Ingest while (e)'s reads were timed (%s): %d requests sent, %.0f views/s acknowledged (201), success %.4f, p50 %s ms, p99 %s ms, answers %s; "+
-			"vegeta's CPU %s %%; views acknowledged over the whole attack / counted in the database afterwards: %d / %d "+
+		whose, sink := "(e)'s", ""
+		if key == "ec" {
+			whose, sink = "the control's", fmt.Sprintf("; the sink server's CPU %s %%", pct(ir.cpuTarget))
+		}
+		p("- Ingest while %s reads were timed (%s): %d requests sent, %.0f views/s acknowledged (201), success %.4f, p50 %s ms, p99 %s ms, answers %s; "+
+			"vegeta's CPU %s %%%s; views acknowledged over the whole attack / counted in the database afterwards: %d / %d "+
 			"(counted above acknowledged: requests that timed out at the client while their view committed; below would be a lost view, and fails the run).\n",
-			secs(ir.window.Round(100*time.Millisecond)), ir.requests, ir.throughput, ir.success, ms(ir.p50), ms(ir.p99), codes(ir.codes), pct(ir.cpuVegeta), ir.acked, ir.counted)
+			whose, secs(ir.window.Round(100*time.Millisecond)), ir.requests, ir.throughput, ir.success, ms(ir.p50), ms(ir.p99), codes(ir.codes), pct(ir.cpuVegeta), sink, ir.acked, ir.counted)
 	}
 	if r.drain != nil {
 		p("- (b)'s drain: the rollups' site total equals count(*) of the views afterwards: %s.\n", yesNo(r.drain.exact))
@@ -261,17 +283,41 @@ func (r *report) table(b *strings.Builder, keys []string, first, second func(Sum
 	}
 }
 
-// ingestTable compares each read's p99 under ingest with its p99 without.
+// ingestTable compares each read's p99 under ingest (and, with the control, under ingest to
+// another server) with its p99 without.
 func (r *report) ingestTable(b *strings.Builder) {
-	a, e, e2 := r.find("a"), r.find("e"), r.find("e2")
+	a, e, e2, ec := r.find("a"), r.find("e"), r.find("e2"), r.find("ec")
 	fmt.Fprintf(b, "\n(e) p50 / p99 of each read without and under %d views/s of ingest, ms, and the ratio of its p99 under ingest to the higher p99 without:\n\n", r.c.ingestRate)
-	b.WriteString("| read | (a) before ingest | under ingest | after ingest | ratio |\n|---|---:|---:|---:|---:|\n")
+	if ec != nil {
+		b.WriteString("| read | (a) before ingest | under ingest | after ingest | ratio | ingest elsewhere | ratio elsewhere |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	} else {
+		b.WriteString("| read | (a) before ingest | under ingest | after ingest | ratio |\n|---|---:|---:|---:|---:|\n")
+	}
 	cell := func(s Summary) string { return ms(s.P50) + " / " + ms(s.P99) + failed(s.Failed) }
 	for i, rd := range e.rounds.results {
 		before, under, after := a.rounds.results[i].Summarize(), rd.Summarize(), e2.rounds.results[i].Summarize()
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %.2f |\n", rd.Read.Label, cell(before), cell(under), cell(after),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %.2f |", rd.Read.Label, cell(before), cell(under), cell(after),
 			ratio(under.P99, max(before.P99, after.P99)))
+		if ec != nil {
+			ctl := ec.rounds.results[i].Summarize()
+			fmt.Fprintf(b, " %s | %.2f |", cell(ctl), ratio(ctl.P99, max(before.P99, after.P99)))
+		}
+		b.WriteString("\n")
 	}
+}
+
+// controlVerdict is the largest ratio of a read's p99 under the control's ingest (to another
+// server) to its p99 without, and which read.
+func (r *report) controlVerdict() (float64, string) {
+	a, ec, e2 := r.find("a"), r.find("ec"), r.find("e2")
+	worst, label := 0.0, ""
+	for i, rd := range ec.rounds.results {
+		before, ctl, after := a.rounds.results[i].Summarize(), rd.Summarize(), e2.rounds.results[i].Summarize()
+		if q := ratio(ctl.P99, max(before.P99, after.P99)); q > worst || label == "" {
+			worst, label = q, rd.Read.Label
+		}
+	}
+	return worst, label
 }
 
 // ingestVerdict is the largest ratio of a read's p99 under ingest to its p99 without, which
