@@ -161,6 +161,9 @@ func (b *bench) ingestCase(ctx context.Context, s *server, db *database) (under,
 	return under, after, err
 }
 
+// sinkHistory is the views of the control's database before its ingest.
+const sinkHistory = 200_000
+
 // controlCase is (e)'s control: the reads of case (a)'s server while the same ingest goes to a
 // second server on a database of its own (in the same Postgres cluster, on the same machine).
 // The reads' tail stays as it is without ingest, but they share the CPUs with the same work, so
@@ -168,6 +171,10 @@ func (b *bench) ingestCase(ctx context.Context, s *server, db *database) (under,
 func (b *bench) controlCase(ctx context.Context, s *server, db *database) (*caseResult, error) {
 	sink, err := b.newDatabase(ctx, "sink")
 	if err != nil {
+		return nil, err
+	}
+	// A folded, analyzed history of its own, as the readers' database has.
+	if err := b.seeded(ctx, sink, sinkHistory, b.c.paths); err != nil {
 		return nil, err
 	}
 	ts, err := b.serve(ctx, sink, "sink", false)
