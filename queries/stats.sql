@@ -38,7 +38,8 @@ ORDER BY t.views DESC, t.host;
 
 -- name: ListTailViews :many
 -- The views after the fold point of some hosts, of one path or, with path '', of all paths, in
--- fold order, as the fold would read them (unknown dimensions as ''), at most max_rows.
+-- fold order, as the fold would read them (unknown dimensions as ''). The caller has counted the
+-- whole tail in the same snapshot first (GetRollupState), so this reads at most that many rows.
 SELECT v.xid::text::bigint AS xid, v.id, v.host, v.path, v.viewed_at, coalesce(v.visitor, 0)::bigint AS visitor,
        coalesce(v.ref_host, '')::text AS ref_host, coalesce(v.referrer, '')::text AS referrer,
        coalesce(v.utm_source, '')::text AS utm_source, coalesce(v.utm_medium, '')::text AS utm_medium,
@@ -48,8 +49,7 @@ FROM views v
 WHERE (v.xid, v.id) > (sqlc.arg(after_xid)::bigint::text::xid8, sqlc.arg(after_id)::bigint)
   AND v.host = ANY(sqlc.arg(hosts)::text[])
   AND (sqlc.arg(path)::text = '' OR v.path = sqlc.arg(path)::text)
-ORDER BY v.xid, v.id
-LIMIT sqlc.arg(max_rows)::int;
+ORDER BY v.xid, v.id;
 
 -- name: ListHours :many
 -- Hourly rollups of a scope of hosts in [from_hour, to_hour), one row per host and hour, in no

@@ -442,7 +442,6 @@ WHERE (v.xid, v.id) > ($1::bigint::text::xid8, $2::bigint)
   AND v.host = ANY($3::text[])
   AND ($4::text = '' OR v.path = $4::text)
 ORDER BY v.xid, v.id
-LIMIT $5::int
 `
 
 type ListTailViewsParams struct {
@@ -450,7 +449,6 @@ type ListTailViewsParams struct {
 	AfterID  int64
 	Hosts    []string
 	Path     string
-	MaxRows  int32
 }
 
 type ListTailViewsRow struct {
@@ -472,14 +470,14 @@ type ListTailViewsRow struct {
 }
 
 // The views after the fold point of some hosts, of one path or, with path ”, of all paths, in
-// fold order, as the fold would read them (unknown dimensions as ”), at most max_rows.
+// fold order, as the fold would read them (unknown dimensions as ”). The caller has counted the
+// whole tail in the same snapshot first (GetRollupState), so this reads at most that many rows.
 func (q *Queries) ListTailViews(ctx context.Context, arg ListTailViewsParams) ([]ListTailViewsRow, error) {
 	rows, err := q.db.Query(ctx, listTailViews,
 		arg.AfterXid,
 		arg.AfterID,
 		arg.Hosts,
 		arg.Path,
-		arg.MaxRows,
 	)
 	if err != nil {
 		return nil, err

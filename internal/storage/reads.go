@@ -178,13 +178,11 @@ func (r *Reader) Tail(ctx context.Context, hosts []string, path string) (FoldInp
 		return FoldInput{}, err
 	}
 	rows, err := r.q.ListTailViews(ctx, db.ListTailViewsParams{
-		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path, MaxRows: MaxTail + 1})
+		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path})
 	if err != nil {
 		return FoldInput{}, fmt.Errorf("read tail: %w", err)
 	}
-	if len(rows) > MaxTail {
-		return FoldInput{}, fmt.Errorf("%w: more than %d", ErrBacklog, MaxTail)
-	}
+	// Backlog saw this snapshot's whole tail at MaxTail views at most: rows holds no more.
 	in := FoldInput{Views: make([]FoldView, len(rows)), OpenFrom: r.state.VisitorsOpenFrom}
 	for i, row := range rows {
 		in.Views[i] = foldView(row)
