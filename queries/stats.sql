@@ -6,13 +6,24 @@
 -- name: GetRollupState :one
 -- The fold point, and how many views wait after it (of every host, the canary's too), counted to
 -- at most tail_limit: a read learns whether the tail is too long to count itself by walking
--- tail_limit entries of the primary key, not the whole tail. (The ORDER BY keeps the plan on the
--- key: without it a planner that guesses a third of the table is tail scans the table from its
--- start, through all the folded views first.)
-SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.rolled_at, st.visitors_open_from,
-       (SELECT count(*) FROM (SELECT 1 FROM views v WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
+-- tail_limit entries of the primary key, not the whole tail. When the caller holds the tail's
+-- counts for this snapshot's fold point (cache_xid, cache_id: see GetSiteViews), only the views
+-- from cache_horizon on are counted (cached), and the caller adds its counts. (The ORDER BY keeps
+-- the plan on the key: without it a planner that guesses a third of the table is tail scans the
+-- table from its start, through all the folded views first.)
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id, s.rolled_at, s.visitors_open_from,
+           (s.folded_xid, s.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.cached THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.rolled_at, st.visitors_open_from, st.cached,
+       (SELECT count(*) FROM (SELECT 1 FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
                               ORDER BY v.xid, v.id LIMIT sqlc.arg(tail_limit)::bigint) t)::bigint AS tail_views
-FROM rollup_state st;
+FROM st, b;
 
 -- name: ListHosts :many
 -- Every host with views: those in the rollups and those only in the tail, except the reserved
@@ -118,25 +129,101 @@ LIMIT sqlc.arg(max_values)::int;
 -- name: Ping :one
 SELECT 1::int AS ok;
 
+-- The counters below read all-time views in one statement each, so from one snapshot (no
+-- transaction needed): the rollups' totals, plus the views not yet folded. The tail is the views
+-- after the fold point; a counter counts them itself, unless the caller holds the tail's counts
+-- (storage.tailCounts: the views after the fold point (cache_xid, cache_id) whose transaction id is
+-- below cache_horizon, counted by CountTailScopes): when this snapshot's fold point is that one,
+-- the counter counts only the views from cache_horizon on, and says so (cached), and the caller
+-- adds its counts. With cache_xid = cache_id = cache_horizon = 0 the counter counts the whole
+-- tail. walked is how many tail entries the counter walked to count its part: the cost that the
+-- tail's counts save.
+
 -- name: GetSiteViews :one
--- All-time views of every host but the canary's: the rollups plus the tail, in one statement and
--- so from one snapshot (no transaction needed: the cheap read behind counters).
-SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)
-      + (SELECT count(*) FROM views v, rollup_state st
-         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'))::bigint AS views;
+-- All-time views of every host but the canary's.
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id,
+           (s.folded_xid, s.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.cached THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.cached,
+       coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)::bigint AS rolled,
+       c.walked, c.views AS tail
+FROM st, b, LATERAL (
+    SELECT count(*)::bigint AS walked, (count(*) FILTER (WHERE v.host <> 'canary.prawn.invalid'))::bigint AS views
+    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+) c;
 
 -- name: GetPathViews :one
--- All-time views of one path of every host but the canary's, from one snapshot.
--- A path's totals are found through the hosts' own rows (totals_hosts_idx), one key each.
-SELECT (coalesce((SELECT sum(t.views) FROM totals h JOIN totals t ON t.host = h.host AND t.path = sqlc.arg(path)::text
-                  WHERE h.path = '' AND h.host <> 'canary.prawn.invalid'), 0)
-      + (SELECT count(*) FROM views v, rollup_state st
-         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'
-           AND v.path = sqlc.arg(path)::text))::bigint AS views;
+-- All-time views of one path of every host but the canary's. A path's totals are found through
+-- the hosts' own rows (totals_hosts_idx), one key each.
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id,
+           (s.folded_xid, s.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.cached THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.cached,
+       coalesce((SELECT sum(t.views) FROM totals h JOIN totals t ON t.host = h.host AND t.path = sqlc.arg(path)::text
+                 WHERE h.path = '' AND h.host <> 'canary.prawn.invalid'), 0)::bigint AS rolled,
+       c.walked, c.views AS tail
+FROM st, b, LATERAL (
+    SELECT count(*)::bigint AS walked,
+           (count(*) FILTER (WHERE v.host <> 'canary.prawn.invalid' AND v.path = sqlc.arg(path)::text))::bigint AS views
+    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+) c;
 
 -- name: GetScopeViews :one
--- All-time views of a scope (a path, or '' for the whole host) of one host, from one snapshot.
-SELECT (coalesce((SELECT t.views FROM totals t WHERE t.host = sqlc.arg(host)::text AND t.path = sqlc.arg(scope)::text), 0)
-      + (SELECT count(*) FROM views v, rollup_state st
-         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host = sqlc.arg(host)::text
-           AND (sqlc.arg(scope)::text = '' OR v.path = sqlc.arg(scope)::text)))::bigint AS views;
+-- All-time views of a scope (a path, or '' for the whole host) of one host.
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id,
+           (s.folded_xid, s.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.cached THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.cached,
+       coalesce((SELECT t.views FROM totals t WHERE t.host = sqlc.arg(host)::text AND t.path = sqlc.arg(scope)::text), 0)::bigint AS rolled,
+       c.walked, c.views AS tail
+FROM st, b, LATERAL (
+    SELECT count(*)::bigint AS walked,
+           (count(*) FILTER (WHERE v.host = sqlc.arg(host)::text
+                              AND (sqlc.arg(scope)::text = '' OR v.path = sqlc.arg(scope)::text)))::bigint AS views
+    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+) c;
+
+-- name: CountTailScopes :many
+-- The tail's counts per host and path (the caller adds up each host's): the views after this
+-- snapshot's fold point whose transaction id is below the horizon (every transaction with an id
+-- below it has ended, so that set of views can no longer change while the fold point stays).
+-- When this snapshot's fold point is from_xid/from_id, only the views from from_horizon on are
+-- counted (the caller holds the counts below it, and adds these: incremental); else all of them.
+-- One row per host and path, at most max_paths, or one row of no views when there is none.
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id,
+           (s.folded_xid, s.folded_id) = (sqlc.arg(from_xid)::bigint::text::xid8, sqlc.arg(from_id)::bigint) AS incremental,
+           pg_snapshot_xmin(pg_current_snapshot()) AS horizon
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.incremental THEN sqlc.arg(from_horizon)::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.incremental THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.horizon::text::bigint AS horizon, st.incremental,
+       coalesce(c.host, '')::text AS host, coalesce(c.path, '')::text AS path, coalesce(c.views, 0)::bigint AS views
+FROM st CROSS JOIN b LEFT JOIN LATERAL (
+    SELECT v.host::text AS host, v.path::text AS path, count(*)::bigint AS views
+    FROM views v
+    WHERE (v.xid, v.id) > (b.xid, b.id) AND v.xid < st.horizon
+    GROUP BY 1, 2
+    LIMIT sqlc.arg(max_paths)::int
+) c ON true;

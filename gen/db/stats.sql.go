@@ -10,36 +10,168 @@ import (
 	"time"
 )
 
-const getPathViews = `-- name: GetPathViews :one
-SELECT (coalesce((SELECT sum(t.views) FROM totals h JOIN totals t ON t.host = h.host AND t.path = $1::text
-                  WHERE h.path = '' AND h.host <> 'canary.prawn.invalid'), 0)
-      + (SELECT count(*) FROM views v, rollup_state st
-         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'
-           AND v.path = $1::text))::bigint AS views
+const countTailScopes = `-- name: CountTailScopes :many
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id,
+           (s.folded_xid, s.folded_id) = ($2::bigint::text::xid8, $3::bigint) AS incremental,
+           pg_snapshot_xmin(pg_current_snapshot()) AS horizon
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.incremental THEN $4::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.incremental THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.horizon::text::bigint AS horizon, st.incremental,
+       coalesce(c.host, '')::text AS host, coalesce(c.path, '')::text AS path, coalesce(c.views, 0)::bigint AS views
+FROM st CROSS JOIN b LEFT JOIN LATERAL (
+    SELECT v.host::text AS host, v.path::text AS path, count(*)::bigint AS views
+    FROM views v
+    WHERE (v.xid, v.id) > (b.xid, b.id) AND v.xid < st.horizon
+    GROUP BY 1, 2
+    LIMIT $1::int
+) c ON true
 `
 
-// All-time views of one path of every host but the canary's, from one snapshot.
-// A path's totals are found through the hosts' own rows (totals_hosts_idx), one key each.
-func (q *Queries) GetPathViews(ctx context.Context, path string) (int64, error) {
-	row := q.db.QueryRow(ctx, getPathViews, path)
-	var views int64
-	err := row.Scan(&views)
-	return views, err
+type CountTailScopesParams struct {
+	MaxPaths    int32
+	FromXid     int64
+	FromID      int64
+	FromHorizon int64
+}
+
+type CountTailScopesRow struct {
+	FoldedXid   int64
+	FoldedID    int64
+	Horizon     int64
+	Incremental bool
+	Host        string
+	Path        string
+	Views       int64
+}
+
+// The tail's counts per host and path (the caller adds up each host's): the views after this
+// snapshot's fold point whose transaction id is below the horizon (every transaction with an id
+// below it has ended, so that set of views can no longer change while the fold point stays).
+// When this snapshot's fold point is from_xid/from_id, only the views from from_horizon on are
+// counted (the caller holds the counts below it, and adds these: incremental); else all of them.
+// One row per host and path, at most max_paths, or one row of no views when there is none.
+func (q *Queries) CountTailScopes(ctx context.Context, arg CountTailScopesParams) ([]CountTailScopesRow, error) {
+	rows, err := q.db.Query(ctx, countTailScopes,
+		arg.MaxPaths,
+		arg.FromXid,
+		arg.FromID,
+		arg.FromHorizon,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountTailScopesRow{}
+	for rows.Next() {
+		var i CountTailScopesRow
+		if err := rows.Scan(
+			&i.FoldedXid,
+			&i.FoldedID,
+			&i.Horizon,
+			&i.Incremental,
+			&i.Host,
+			&i.Path,
+			&i.Views,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const getPathViews = `-- name: GetPathViews :one
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id,
+           (s.folded_xid, s.folded_id) = ($2::bigint::text::xid8, $3::bigint) AS cached
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.cached THEN $4::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.cached,
+       coalesce((SELECT sum(t.views) FROM totals h JOIN totals t ON t.host = h.host AND t.path = $1::text
+                 WHERE h.path = '' AND h.host <> 'canary.prawn.invalid'), 0)::bigint AS rolled,
+       c.walked, c.views AS tail
+FROM st, b, LATERAL (
+    SELECT count(*)::bigint AS walked,
+           (count(*) FILTER (WHERE v.host <> 'canary.prawn.invalid' AND v.path = $1::text))::bigint AS views
+    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+) c
+`
+
+type GetPathViewsParams struct {
+	Path         string
+	CacheXid     int64
+	CacheID      int64
+	CacheHorizon int64
+}
+
+type GetPathViewsRow struct {
+	Cached bool
+	Rolled int64
+	Walked int64
+	Tail   int64
+}
+
+// All-time views of one path of every host but the canary's. A path's totals are found through
+// the hosts' own rows (totals_hosts_idx), one key each.
+func (q *Queries) GetPathViews(ctx context.Context, arg GetPathViewsParams) (GetPathViewsRow, error) {
+	row := q.db.QueryRow(ctx, getPathViews,
+		arg.Path,
+		arg.CacheXid,
+		arg.CacheID,
+		arg.CacheHorizon,
+	)
+	var i GetPathViewsRow
+	err := row.Scan(
+		&i.Cached,
+		&i.Rolled,
+		&i.Walked,
+		&i.Tail,
+	)
+	return i, err
 }
 
 const getRollupState = `-- name: GetRollupState :one
 
-SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.rolled_at, st.visitors_open_from,
-       (SELECT count(*) FROM (SELECT 1 FROM views v WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id)
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id, s.rolled_at, s.visitors_open_from,
+           (s.folded_xid, s.folded_id) = ($2::bigint::text::xid8, $3::bigint) AS cached
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.cached THEN $4::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.rolled_at, st.visitors_open_from, st.cached,
+       (SELECT count(*) FROM (SELECT 1 FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
                               ORDER BY v.xid, v.id LIMIT $1::bigint) t)::bigint AS tail_views
-FROM rollup_state st
+FROM st, b
 `
+
+type GetRollupStateParams struct {
+	TailLimit    int64
+	CacheXid     int64
+	CacheID      int64
+	CacheHorizon int64
+}
 
 type GetRollupStateRow struct {
 	FoldedXid        int64
 	FoldedID         int64
 	RolledAt         time.Time
 	VisitorsOpenFrom time.Time
+	Cached           bool
 	TailViews        int64
 }
 
@@ -49,55 +181,138 @@ type GetRollupStateRow struct {
 // hosts), so it is a primary-key range whatever the table statistics say.
 // The fold point, and how many views wait after it (of every host, the canary's too), counted to
 // at most tail_limit: a read learns whether the tail is too long to count itself by walking
-// tail_limit entries of the primary key, not the whole tail. (The ORDER BY keeps the plan on the
-// key: without it a planner that guesses a third of the table is tail scans the table from its
-// start, through all the folded views first.)
-func (q *Queries) GetRollupState(ctx context.Context, tailLimit int64) (GetRollupStateRow, error) {
-	row := q.db.QueryRow(ctx, getRollupState, tailLimit)
+// tail_limit entries of the primary key, not the whole tail. When the caller holds the tail's
+// counts for this snapshot's fold point (cache_xid, cache_id: see GetSiteViews), only the views
+// from cache_horizon on are counted (cached), and the caller adds its counts. (The ORDER BY keeps
+// the plan on the key: without it a planner that guesses a third of the table is tail scans the
+// table from its start, through all the folded views first.)
+func (q *Queries) GetRollupState(ctx context.Context, arg GetRollupStateParams) (GetRollupStateRow, error) {
+	row := q.db.QueryRow(ctx, getRollupState,
+		arg.TailLimit,
+		arg.CacheXid,
+		arg.CacheID,
+		arg.CacheHorizon,
+	)
 	var i GetRollupStateRow
 	err := row.Scan(
 		&i.FoldedXid,
 		&i.FoldedID,
 		&i.RolledAt,
 		&i.VisitorsOpenFrom,
+		&i.Cached,
 		&i.TailViews,
 	)
 	return i, err
 }
 
 const getScopeViews = `-- name: GetScopeViews :one
-SELECT (coalesce((SELECT t.views FROM totals t WHERE t.host = $1::text AND t.path = $2::text), 0)
-      + (SELECT count(*) FROM views v, rollup_state st
-         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host = $1::text
-           AND ($2::text = '' OR v.path = $2::text)))::bigint AS views
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id,
+           (s.folded_xid, s.folded_id) = ($3::bigint::text::xid8, $4::bigint) AS cached
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.cached THEN $5::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.cached,
+       coalesce((SELECT t.views FROM totals t WHERE t.host = $1::text AND t.path = $2::text), 0)::bigint AS rolled,
+       c.walked, c.views AS tail
+FROM st, b, LATERAL (
+    SELECT count(*)::bigint AS walked,
+           (count(*) FILTER (WHERE v.host = $1::text
+                              AND ($2::text = '' OR v.path = $2::text)))::bigint AS views
+    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+) c
 `
 
 type GetScopeViewsParams struct {
-	Host  string
-	Scope string
+	Host         string
+	Scope        string
+	CacheXid     int64
+	CacheID      int64
+	CacheHorizon int64
 }
 
-// All-time views of a scope (a path, or ” for the whole host) of one host, from one snapshot.
-func (q *Queries) GetScopeViews(ctx context.Context, arg GetScopeViewsParams) (int64, error) {
-	row := q.db.QueryRow(ctx, getScopeViews, arg.Host, arg.Scope)
-	var views int64
-	err := row.Scan(&views)
-	return views, err
+type GetScopeViewsRow struct {
+	Cached bool
+	Rolled int64
+	Walked int64
+	Tail   int64
+}
+
+// All-time views of a scope (a path, or ” for the whole host) of one host.
+func (q *Queries) GetScopeViews(ctx context.Context, arg GetScopeViewsParams) (GetScopeViewsRow, error) {
+	row := q.db.QueryRow(ctx, getScopeViews,
+		arg.Host,
+		arg.Scope,
+		arg.CacheXid,
+		arg.CacheID,
+		arg.CacheHorizon,
+	)
+	var i GetScopeViewsRow
+	err := row.Scan(
+		&i.Cached,
+		&i.Rolled,
+		&i.Walked,
+		&i.Tail,
+	)
+	return i, err
 }
 
 const getSiteViews = `-- name: GetSiteViews :one
-SELECT (coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)
-      + (SELECT count(*) FROM views v, rollup_state st
-         WHERE (v.xid, v.id) > (st.folded_xid, st.folded_id) AND v.host <> 'canary.prawn.invalid'))::bigint AS views
+
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id,
+           (s.folded_xid, s.folded_id) = ($1::bigint::text::xid8, $2::bigint) AS cached
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.cached THEN $3::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.cached,
+       coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)::bigint AS rolled,
+       c.walked, c.views AS tail
+FROM st, b, LATERAL (
+    SELECT count(*)::bigint AS walked, (count(*) FILTER (WHERE v.host <> 'canary.prawn.invalid'))::bigint AS views
+    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+) c
 `
 
-// All-time views of every host but the canary's: the rollups plus the tail, in one statement and
-// so from one snapshot (no transaction needed: the cheap read behind counters).
-func (q *Queries) GetSiteViews(ctx context.Context) (int64, error) {
-	row := q.db.QueryRow(ctx, getSiteViews)
-	var views int64
-	err := row.Scan(&views)
-	return views, err
+type GetSiteViewsParams struct {
+	CacheXid     int64
+	CacheID      int64
+	CacheHorizon int64
+}
+
+type GetSiteViewsRow struct {
+	Cached bool
+	Rolled int64
+	Walked int64
+	Tail   int64
+}
+
+// The counters below read all-time views in one statement each, so from one snapshot (no
+// transaction needed): the rollups' totals, plus the views not yet folded. The tail is the views
+// after the fold point; a counter counts them itself, unless the caller holds the tail's counts
+// (storage.tailCounts: the views after the fold point (cache_xid, cache_id) whose transaction id is
+// below cache_horizon, counted by CountTailScopes): when this snapshot's fold point is that one,
+// the counter counts only the views from cache_horizon on, and says so (cached), and the caller
+// adds its counts. With cache_xid = cache_id = cache_horizon = 0 the counter counts the whole
+// tail. walked is how many tail entries the counter walked to count its part: the cost that the
+// tail's counts save.
+// All-time views of every host but the canary's.
+func (q *Queries) GetSiteViews(ctx context.Context, arg GetSiteViewsParams) (GetSiteViewsRow, error) {
+	row := q.db.QueryRow(ctx, getSiteViews, arg.CacheXid, arg.CacheID, arg.CacheHorizon)
+	var i GetSiteViewsRow
+	err := row.Scan(
+		&i.Cached,
+		&i.Rolled,
+		&i.Walked,
+		&i.Tail,
+	)
+	return i, err
 }
 
 const getTotals = `-- name: GetTotals :one

@@ -1,4 +1,29 @@
 package storage
 
+import (
+	"errors"
+	"math"
+)
+
 // ScramVerifierWith is scramVerifierWith, for the test that compares it with PostgreSQL's.
 var ScramVerifierWith = scramVerifierWith
+
+// HeldTail is the site's count of the views not yet folded that the store holds for its
+// counters, and the fold point it holds them for (0, 0 and false when it holds none).
+func (s *Store) HeldTail() (site, foldedXid int64, ok bool) {
+	t := s.tail.Load()
+	if t == nil {
+		return 0, 0, false
+	}
+	return t.site, t.foldedXid, true
+}
+
+// SetTailMaxScopes lowers how many scopes' tail counts the store holds.
+func (s *Store) SetTailMaxScopes(n int) { s.tailMaxScopes = n }
+
+// TooManyScopes says whether err is CountTail's refusal to hold the counts of too many scopes.
+func TooManyScopes(err error) bool { return errors.Is(err, errTooManyScopes) }
+
+// HoldNoTail turns the store's tail counts off: its counters walk the whole tail, as before the
+// store held counts (a baseline for benchmarks).
+func (s *Store) HoldNoTail() { s.countAfter.Store(math.MaxInt64) }

@@ -15,31 +15,34 @@ import (
 // SiteViews is the all-time number of views of every host, rollups and tail, from one snapshot in
 // one statement.
 func (s *Store) SiteViews(ctx context.Context) (int64, error) {
-	n, err := s.q.GetSiteViews(ctx)
+	t := s.tailCounts()
+	r, err := s.q.GetSiteViews(ctx, db.GetSiteViewsParams{CacheXid: t.foldedXid, CacheID: t.foldedID, CacheHorizon: t.horizon})
 	if err != nil {
 		return 0, fmt.Errorf("site views: %w", classify(err))
 	}
-	return n, nil
+	return s.counted(t, r.Cached, r.Rolled, r.Walked, r.Tail, func(t *tailCounts) int64 { return t.site }), nil
 }
 
 // PathViews is the all-time number of views of one path of every host, rollups and tail, from
 // one snapshot in one statement.
 func (s *Store) PathViews(ctx context.Context, path string) (int64, error) {
-	n, err := s.q.GetPathViews(ctx, path)
+	t := s.tailCounts()
+	r, err := s.q.GetPathViews(ctx, db.GetPathViewsParams{CacheXid: t.foldedXid, CacheID: t.foldedID, CacheHorizon: t.horizon, Path: path})
 	if err != nil {
 		return 0, fmt.Errorf("views of %q: %w", path, classify(err))
 	}
-	return n, nil
+	return s.counted(t, r.Cached, r.Rolled, r.Walked, r.Tail, func(t *tailCounts) int64 { return t.paths[path] }), nil
 }
 
 // ScopeViews is the all-time number of views of a scope (a path, or "" for the whole host) of one
 // host, rollups and tail, from one snapshot in one statement.
 func (s *Store) ScopeViews(ctx context.Context, host, scope string) (int64, error) {
-	n, err := s.q.GetScopeViews(ctx, db.GetScopeViewsParams{Host: host, Scope: scope})
+	t := s.tailCounts()
+	r, err := s.q.GetScopeViews(ctx, db.GetScopeViewsParams{CacheXid: t.foldedXid, CacheID: t.foldedID, CacheHorizon: t.horizon, Host: host, Scope: scope})
 	if err != nil {
 		return 0, fmt.Errorf("views of %q %q: %w", host, scope, classify(err))
 	}
-	return n, nil
+	return s.counted(t, r.Cached, r.Rolled, r.Walked, r.Tail, func(t *tailCounts) int64 { return t.scopes[[2]string{host, scope}] }), nil
 }
 
 // HourRow is an hourly rollup of a scope, summed over hosts.
@@ -95,9 +98,17 @@ func (s *Store) Read(ctx context.Context, fn func(*Reader) error) error {
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			r := &Reader{q: s.q.WithTx(tx)}
-			st, err := r.q.GetRollupState(ctx, MaxTail+1)
+			t := s.tailCounts()
+			st, err := r.q.GetRollupState(ctx, db.GetRollupStateParams{
+				CacheXid: t.foldedXid, CacheID: t.foldedID, CacheHorizon: t.horizon, TailLimit: MaxTail + 1})
 			if err != nil {
 				return fmt.Errorf("read rollup state: %w", err)
+			}
+			if st.TailViews > tailCountsFrom {
+				s.countTailSoon()
+			}
+			if st.Cached {
+				st.TailViews += t.all
 			}
 			r.state = st
 			return fn(r)
@@ -121,8 +132,8 @@ func (r *Reader) Backlog() error {
 	return nil
 }
 
-// Pending is how many views wait to be folded, of every host: exact up to MaxTail, and MaxTail+1
-// beyond it (Backlog then fails).
+// Pending is how many views wait to be folded, of every host: exact up to MaxTail, and more than
+// MaxTail beyond it (Backlog then fails).
 func (r *Reader) Pending() int64 { return r.state.TailViews }
 
 // Hosts lists every host with views ("" is the default site), in the rollups or the tail. It

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,6 +42,19 @@ type Options struct {
 type Store struct {
 	pool *pgxpool.Pool
 	q    *db.Queries
+
+	// tail holds the counts of the views not yet folded, for the counters (see tailCounts);
+	// counting is set while a background count runs; countAfter is when the next may start
+	// (Unix nanoseconds).
+	tail       atomic.Pointer[tailCounts]
+	counting   atomic.Bool
+	countAfter atomic.Int64
+	// tailMaxScopes is tailCountsMaxScopes (tests lower it).
+	tailMaxScopes int
+	// bgCtx ends, and bg waits for the background counts, when the Store is closed.
+	bgCtx  context.Context
+	bgStop context.CancelFunc
+	bg     sync.WaitGroup
 }
 
 // Open builds a pool for the database at url. It does not connect: the first query does.
@@ -70,11 +85,17 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", redact(err))
 	}
-	return &Store{pool: pool, q: db.New(pool)}, nil
+	s := &Store{pool: pool, q: db.New(pool), tailMaxScopes: tailCountsMaxScopes}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
+	return s, nil
 }
 
-// Close closes every connection.
-func (s *Store) Close() { s.pool.Close() }
+// Close stops the background work and closes every connection.
+func (s *Store) Close() {
+	s.bgStop()
+	s.bg.Wait()
+	s.pool.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {

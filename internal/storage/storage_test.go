@@ -457,6 +457,156 @@ func TestTailBeyondMaxTailIsABacklog(t *testing.T) {
 	}
 }
 
+// The counters hold the tail's counts (CountTail) and count only the views after them, while
+// the fold point stays; every count stays exact: with a transaction that recorded a view before
+// the count and commits after it, after more views, after a fold, and for the canary's host.
+func TestCountersWithTheTailsCounts(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	a, b := "a.example", "b.example"
+	db.Insert(t, storage.View{Host: a, Path: "/x"}, storage.View{Host: a, Path: "/x"}, storage.View{Host: a, Path: "/y"},
+		storage.View{Host: b, Path: "/x"}, storage.View{Host: storage.CanaryHost, Path: "/x"})
+	foldEverything(t, db)
+	db.Insert(t, storage.View{Host: a, Path: "/x"}, storage.View{Host: a, Path: "/x"}, storage.View{Host: b, Path: "/y"},
+		storage.View{Host: storage.CanaryHost, Path: "/x"})
+
+	// want checks every counter against the raw views (rollups and tail alike).
+	want := func(when string) {
+		t.Helper()
+		raw := db.Counts(t, `SELECT host || ' ' || path, count(*) FROM views GROUP BY 1
+			UNION ALL SELECT host || ' ', count(*) FROM views GROUP BY 1
+			UNION ALL SELECT '* ' || path, count(*) FROM views WHERE host <> $1 GROUP BY 1
+			UNION ALL SELECT '* ', count(*) FROM views WHERE host <> $1`, storage.CanaryHost)
+		for _, h := range []string{a, b, storage.CanaryHost} {
+			for _, p := range []string{"", "/x", "/y"} {
+				if n, err := db.ScopeViews(ctx, h, p); err != nil || n != raw[h+" "+p] {
+					t.Errorf("%s: views of %s %q = %d, %v; want %d", when, h, p, n, err, raw[h+" "+p])
+				}
+			}
+		}
+		for _, p := range []string{"/x", "/y"} {
+			if n, err := db.PathViews(ctx, p); err != nil || n != raw["* "+p] {
+				t.Errorf("%s: views of %q = %d, %v; want %d", when, p, n, err, raw["* "+p])
+			}
+		}
+		if n, err := db.SiteViews(ctx); err != nil || n != raw["* "] {
+			t.Errorf("%s: site views = %d, %v; want %d", when, n, err, raw["* "])
+		}
+		unfolded := db.Unfolded(t)
+		if err := db.Read(ctx, func(r *storage.Reader) error {
+			if n := r.Pending(); n != unfolded {
+				t.Errorf("%s: pending = %d; want %d", when, n, unfolded)
+			}
+			return nil
+		}); err != nil {
+			t.Errorf("%s: read: %v", when, err)
+		}
+	}
+	want("before the tail is counted")
+	if _, _, ok := db.HeldTail(); ok {
+		t.Fatal("a tail of 4 views was counted for every scope: want that only beyond 10 000")
+	}
+
+	// A transaction that records a view and commits only after the count: its id is above the
+	// count's horizon, so the counters count it themselves.
+	open, err := db.Conn(t).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open.Exec(ctx, `INSERT INTO views (host, path) VALUES ($1, '/x')`, a); err != nil {
+		t.Fatal(err)
+	}
+	countUntil(t, db, 3) // the canary's view is not the site's; open's is above the horizon
+	want("with the tail's counts")
+	if err := open.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("after a transaction below the horizon's count commits")
+
+	// More views, and a count that adds only them.
+	db.Insert(t, storage.View{Host: a, Path: "/y"}, storage.View{Host: b, Path: "/x"})
+	want("with views after the counts")
+	countUntil(t, db, 6)
+	want("after a second count")
+
+	// A fold moves the fold point: the held counts are for the old one, so counters count the
+	// tail themselves until the next count.
+	foldEverything(t, db)
+	db.Insert(t, storage.View{Host: b, Path: "/y"})
+	want("after a fold")
+	countUntil(t, db, 1)
+	want("after a count following the fold")
+}
+
+// countUntil counts the tail until the held site count is want. The horizon is the cluster's
+// oldest running transaction, of any database (other tests' too), so a count may stop short of
+// views committed after that transaction began; every counter is exact all the same.
+func countUntil(t *testing.T, db *pgtest.DB, want int64) {
+	t.Helper()
+	pgtest.Eventually(t, 30*time.Second, func() error {
+		if err := db.CountTail(ctx); err != nil {
+			return err
+		}
+		if site, _, ok := db.HeldTail(); !ok || site != want {
+			return fmt.Errorf("held site count of the tail = %d, %v; want %d", site, ok, want)
+		}
+		return nil
+	})
+}
+
+// A counter that walks a long tail starts counting it for every scope in the background.
+func TestALongTailIsCounted(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	if _, err := db.SeedViews(ctx, 20_000, storage.Seed{Paths: 3, Referrers: 1, VisitorPool: 10, End: time.Now(), Span: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.SiteViews(ctx); err != nil || n != 20_000 {
+		t.Fatalf("site views = %d, %v", n, err)
+	}
+	// The count that the walk started may have stopped at a horizon that another database's
+	// transaction held back (see countUntil): each long walk starts another, a second apart.
+	pgtest.Eventually(t, 30*time.Second, func() error {
+		if site, _, ok := db.HeldTail(); !ok || site != 20_000 {
+			if n, err := db.SiteViews(ctx); err != nil || n != 20_000 {
+				t.Fatalf("site views = %d, %v", n, err)
+			}
+			return fmt.Errorf("held site count %d, %v; want 20000", site, ok)
+		}
+		return nil
+	})
+	db.Insert(t, storage.View{Path: "/page/1"})
+	if n, err := db.SiteViews(ctx); err != nil || n != 20_001 {
+		t.Errorf("site views after one more = %d, %v", n, err)
+	}
+}
+
+// A tail of more scopes than the store holds counts for is not held: counters count it
+// themselves.
+func TestTailOfTooManyScopesIsNotHeld(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.SetTailMaxScopes(3)
+	db.Paths(t, "/a", "/b")
+	countUntil(t, db, 2) // 3 scopes: the host, /a, /b
+	db.Paths(t, "/c")
+	pgtest.Eventually(t, 30*time.Second, func() error {
+		if err := db.CountTail(ctx); !storage.TooManyScopes(err) {
+			return fmt.Errorf("count of 4 scopes: %v; want too many", err)
+		}
+		return nil
+	})
+	if _, _, ok := db.HeldTail(); ok {
+		t.Error("counts of 4 scopes are held")
+	}
+	if n, err := db.SiteViews(ctx); err != nil || n != 3 {
+		t.Errorf("site views = %d, %v; want 3", n, err)
+	}
+	if n, err := db.ScopeViews(ctx, "", "/c"); err != nil || n != 1 {
+		t.Errorf("views of /c = %d, %v; want 1", n, err)
+	}
+}
+
 // SplitDays cuts a range of hours into whole days and the hours around them.
 func TestSplitDays(t *testing.T) {
 	d := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
