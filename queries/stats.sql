@@ -141,64 +141,49 @@ SELECT 1::int AS ok;
 
 -- name: GetSiteViews :one
 -- All-time views of every host but the canary's.
-WITH st AS (
-    SELECT s.folded_xid, s.folded_id,
-           (s.folded_xid, s.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached
-    FROM rollup_state s
-), b AS (
-    SELECT CASE WHEN st.cached THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END AS xid,
-           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
-    FROM st
-)
-SELECT st.cached,
+SELECT (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached,
        coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)::bigint AS rolled,
        c.walked, c.views AS tail
-FROM st, b, LATERAL (
+FROM rollup_state st, LATERAL (
     SELECT count(*)::bigint AS walked, (count(*) FILTER (WHERE v.host <> 'canary.prawn.invalid'))::bigint AS views
-    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+    FROM views v WHERE (v.xid, v.id) > (
+        CASE WHEN (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint)
+             THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END,
+        CASE WHEN (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint)
+             THEN 0 ELSE st.folded_id END)
 ) c;
 
 -- name: GetPathViews :one
 -- All-time views of one path of every host but the canary's. A path's totals are found through
 -- the hosts' own rows (totals_hosts_idx), one key each.
-WITH st AS (
-    SELECT s.folded_xid, s.folded_id,
-           (s.folded_xid, s.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached
-    FROM rollup_state s
-), b AS (
-    SELECT CASE WHEN st.cached THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END AS xid,
-           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
-    FROM st
-)
-SELECT st.cached,
+SELECT (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached,
        coalesce((SELECT sum(t.views) FROM totals h JOIN totals t ON t.host = h.host AND t.path = sqlc.arg(path)::text
                  WHERE h.path = '' AND h.host <> 'canary.prawn.invalid'), 0)::bigint AS rolled,
        c.walked, c.views AS tail
-FROM st, b, LATERAL (
+FROM rollup_state st, LATERAL (
     SELECT count(*)::bigint AS walked,
            (count(*) FILTER (WHERE v.host <> 'canary.prawn.invalid' AND v.path = sqlc.arg(path)::text))::bigint AS views
-    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+    FROM views v WHERE (v.xid, v.id) > (
+        CASE WHEN (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint)
+             THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END,
+        CASE WHEN (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint)
+             THEN 0 ELSE st.folded_id END)
 ) c;
 
 -- name: GetScopeViews :one
 -- All-time views of a scope (a path, or '' for the whole host) of one host.
-WITH st AS (
-    SELECT s.folded_xid, s.folded_id,
-           (s.folded_xid, s.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached
-    FROM rollup_state s
-), b AS (
-    SELECT CASE WHEN st.cached THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END AS xid,
-           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
-    FROM st
-)
-SELECT st.cached,
+SELECT (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached,
        coalesce((SELECT t.views FROM totals t WHERE t.host = sqlc.arg(host)::text AND t.path = sqlc.arg(scope)::text), 0)::bigint AS rolled,
        c.walked, c.views AS tail
-FROM st, b, LATERAL (
+FROM rollup_state st, LATERAL (
     SELECT count(*)::bigint AS walked,
            (count(*) FILTER (WHERE v.host = sqlc.arg(host)::text
                               AND (sqlc.arg(scope)::text = '' OR v.path = sqlc.arg(scope)::text)))::bigint AS views
-    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+    FROM views v WHERE (v.xid, v.id) > (
+        CASE WHEN (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint)
+             THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END,
+        CASE WHEN (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint)
+             THEN 0 ELSE st.folded_id END)
 ) c;
 
 -- name: CountTailScopes :many

@@ -89,30 +89,25 @@ func (q *Queries) CountTailScopes(ctx context.Context, arg CountTailScopesParams
 }
 
 const getPathViews = `-- name: GetPathViews :one
-WITH st AS (
-    SELECT s.folded_xid, s.folded_id,
-           (s.folded_xid, s.folded_id) = ($2::bigint::text::xid8, $3::bigint) AS cached
-    FROM rollup_state s
-), b AS (
-    SELECT CASE WHEN st.cached THEN $4::bigint::text::xid8 ELSE st.folded_xid END AS xid,
-           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
-    FROM st
-)
-SELECT st.cached,
-       coalesce((SELECT sum(t.views) FROM totals h JOIN totals t ON t.host = h.host AND t.path = $1::text
+SELECT (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint) AS cached,
+       coalesce((SELECT sum(t.views) FROM totals h JOIN totals t ON t.host = h.host AND t.path = $3::text
                  WHERE h.path = '' AND h.host <> 'canary.prawn.invalid'), 0)::bigint AS rolled,
        c.walked, c.views AS tail
-FROM st, b, LATERAL (
+FROM rollup_state st, LATERAL (
     SELECT count(*)::bigint AS walked,
-           (count(*) FILTER (WHERE v.host <> 'canary.prawn.invalid' AND v.path = $1::text))::bigint AS views
-    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+           (count(*) FILTER (WHERE v.host <> 'canary.prawn.invalid' AND v.path = $3::text))::bigint AS views
+    FROM views v WHERE (v.xid, v.id) > (
+        CASE WHEN (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint)
+             THEN $4::bigint::text::xid8 ELSE st.folded_xid END,
+        CASE WHEN (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint)
+             THEN 0 ELSE st.folded_id END)
 ) c
 `
 
 type GetPathViewsParams struct {
-	Path         string
 	CacheXid     int64
 	CacheID      int64
+	Path         string
 	CacheHorizon int64
 }
 
@@ -127,9 +122,9 @@ type GetPathViewsRow struct {
 // the hosts' own rows (totals_hosts_idx), one key each.
 func (q *Queries) GetPathViews(ctx context.Context, arg GetPathViewsParams) (GetPathViewsRow, error) {
 	row := q.db.QueryRow(ctx, getPathViews,
-		arg.Path,
 		arg.CacheXid,
 		arg.CacheID,
+		arg.Path,
 		arg.CacheHorizon,
 	)
 	var i GetPathViewsRow
@@ -206,31 +201,26 @@ func (q *Queries) GetRollupState(ctx context.Context, arg GetRollupStateParams) 
 }
 
 const getScopeViews = `-- name: GetScopeViews :one
-WITH st AS (
-    SELECT s.folded_xid, s.folded_id,
-           (s.folded_xid, s.folded_id) = ($3::bigint::text::xid8, $4::bigint) AS cached
-    FROM rollup_state s
-), b AS (
-    SELECT CASE WHEN st.cached THEN $5::bigint::text::xid8 ELSE st.folded_xid END AS xid,
-           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
-    FROM st
-)
-SELECT st.cached,
-       coalesce((SELECT t.views FROM totals t WHERE t.host = $1::text AND t.path = $2::text), 0)::bigint AS rolled,
+SELECT (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint) AS cached,
+       coalesce((SELECT t.views FROM totals t WHERE t.host = $3::text AND t.path = $4::text), 0)::bigint AS rolled,
        c.walked, c.views AS tail
-FROM st, b, LATERAL (
+FROM rollup_state st, LATERAL (
     SELECT count(*)::bigint AS walked,
-           (count(*) FILTER (WHERE v.host = $1::text
-                              AND ($2::text = '' OR v.path = $2::text)))::bigint AS views
-    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+           (count(*) FILTER (WHERE v.host = $3::text
+                              AND ($4::text = '' OR v.path = $4::text)))::bigint AS views
+    FROM views v WHERE (v.xid, v.id) > (
+        CASE WHEN (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint)
+             THEN $5::bigint::text::xid8 ELSE st.folded_xid END,
+        CASE WHEN (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint)
+             THEN 0 ELSE st.folded_id END)
 ) c
 `
 
 type GetScopeViewsParams struct {
-	Host         string
-	Scope        string
 	CacheXid     int64
 	CacheID      int64
+	Host         string
+	Scope        string
 	CacheHorizon int64
 }
 
@@ -244,10 +234,10 @@ type GetScopeViewsRow struct {
 // All-time views of a scope (a path, or ” for the whole host) of one host.
 func (q *Queries) GetScopeViews(ctx context.Context, arg GetScopeViewsParams) (GetScopeViewsRow, error) {
 	row := q.db.QueryRow(ctx, getScopeViews,
-		arg.Host,
-		arg.Scope,
 		arg.CacheXid,
 		arg.CacheID,
+		arg.Host,
+		arg.Scope,
 		arg.CacheHorizon,
 	)
 	var i GetScopeViewsRow
@@ -262,21 +252,16 @@ func (q *Queries) GetScopeViews(ctx context.Context, arg GetScopeViewsParams) (G
 
 const getSiteViews = `-- name: GetSiteViews :one
 
-WITH st AS (
-    SELECT s.folded_xid, s.folded_id,
-           (s.folded_xid, s.folded_id) = ($1::bigint::text::xid8, $2::bigint) AS cached
-    FROM rollup_state s
-), b AS (
-    SELECT CASE WHEN st.cached THEN $3::bigint::text::xid8 ELSE st.folded_xid END AS xid,
-           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
-    FROM st
-)
-SELECT st.cached,
+SELECT (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint) AS cached,
        coalesce((SELECT sum(t.views) FROM totals t WHERE t.path = '' AND t.host <> 'canary.prawn.invalid'), 0)::bigint AS rolled,
        c.walked, c.views AS tail
-FROM st, b, LATERAL (
+FROM rollup_state st, LATERAL (
     SELECT count(*)::bigint AS walked, (count(*) FILTER (WHERE v.host <> 'canary.prawn.invalid'))::bigint AS views
-    FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+    FROM views v WHERE (v.xid, v.id) > (
+        CASE WHEN (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint)
+             THEN $3::bigint::text::xid8 ELSE st.folded_xid END,
+        CASE WHEN (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint)
+             THEN 0 ELSE st.folded_id END)
 ) c
 `
 
