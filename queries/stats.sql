@@ -11,16 +11,19 @@
 -- from cache_horizon on are counted (cached), and the caller adds its counts. (The ORDER BY keeps
 -- the plan on the key: without it a planner that guesses a third of the table is tail scans the
 -- table from its start, through all the folded views first.)
-SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.rolled_at, st.visitors_open_from,
-       (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached,
-       (SELECT count(*) FROM (
-            SELECT 1 FROM views v WHERE (v.xid, v.id) > (
-                CASE WHEN (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint)
-                     THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END,
-                CASE WHEN (st.folded_xid, st.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint)
-                     THEN 0 ELSE st.folded_id END)
-            ORDER BY v.xid, v.id LIMIT sqlc.arg(tail_limit)::bigint) t)::bigint AS tail_views
-FROM rollup_state st;
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id, s.rolled_at, s.visitors_open_from,
+           (s.folded_xid, s.folded_id) = (sqlc.arg(cache_xid)::bigint::text::xid8, sqlc.arg(cache_id)::bigint) AS cached
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.cached THEN sqlc.arg(cache_horizon)::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.rolled_at, st.visitors_open_from, st.cached,
+       (SELECT count(*) FROM (SELECT 1 FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+                              ORDER BY v.xid, v.id LIMIT sqlc.arg(tail_limit)::bigint) t)::bigint AS tail_views
+FROM st, b;
 
 -- name: ListHosts :many
 -- Every host with views: those in the rollups and those only in the tail, except the reserved

@@ -139,23 +139,26 @@ func (q *Queries) GetPathViews(ctx context.Context, arg GetPathViewsParams) (Get
 
 const getRollupState = `-- name: GetRollupState :one
 
-SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.rolled_at, st.visitors_open_from,
-       (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint) AS cached,
-       (SELECT count(*) FROM (
-            SELECT 1 FROM views v WHERE (v.xid, v.id) > (
-                CASE WHEN (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint)
-                     THEN $3::bigint::text::xid8 ELSE st.folded_xid END,
-                CASE WHEN (st.folded_xid, st.folded_id) = ($1::bigint::text::xid8, $2::bigint)
-                     THEN 0 ELSE st.folded_id END)
-            ORDER BY v.xid, v.id LIMIT $4::bigint) t)::bigint AS tail_views
-FROM rollup_state st
+WITH st AS (
+    SELECT s.folded_xid, s.folded_id, s.rolled_at, s.visitors_open_from,
+           (s.folded_xid, s.folded_id) = ($2::bigint::text::xid8, $3::bigint) AS cached
+    FROM rollup_state s
+), b AS (
+    SELECT CASE WHEN st.cached THEN $4::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+           CASE WHEN st.cached THEN 0 ELSE st.folded_id END AS id
+    FROM st
+)
+SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.rolled_at, st.visitors_open_from, st.cached,
+       (SELECT count(*) FROM (SELECT 1 FROM views v WHERE (v.xid, v.id) > (b.xid, b.id)
+                              ORDER BY v.xid, v.id LIMIT $1::bigint) t)::bigint AS tail_views
+FROM st, b
 `
 
 type GetRollupStateParams struct {
+	TailLimit    int64
 	CacheXid     int64
 	CacheID      int64
 	CacheHorizon int64
-	TailLimit    int64
 }
 
 type GetRollupStateRow struct {
@@ -180,10 +183,10 @@ type GetRollupStateRow struct {
 // table from its start, through all the folded views first.)
 func (q *Queries) GetRollupState(ctx context.Context, arg GetRollupStateParams) (GetRollupStateRow, error) {
 	row := q.db.QueryRow(ctx, getRollupState,
+		arg.TailLimit,
 		arg.CacheXid,
 		arg.CacheID,
 		arg.CacheHorizon,
-		arg.TailLimit,
 	)
 	var i GetRollupStateRow
 	err := row.Scan(
