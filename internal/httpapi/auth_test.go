@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -121,6 +122,9 @@ func authServer(t *testing.T, private, publicTotals bool) (*httptest.Server, tok
 	a := app.New(db.Store, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	a.Edge.PrivateStats, a.Edge.PublicTotals = private, publicTotals
 	a.Edge.RateLimit, a.Edge.ReadRateLimit = 0, 0 // one client calls every operation many times
+	// The matrix is about who may call what, not about time: under a loaded make test (-race, every
+	// package at once) a recording INSERT ran past the default 800 ms and answered 503.
+	a.Edge.DBTimeout = 10 * time.Second
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return srv, makeTokens(t, db.Store), logs
