@@ -192,23 +192,26 @@ FROM rollup_state st, LATERAL (
 -- below it has ended, so that set of views can no longer change while the fold point stays).
 -- When this snapshot's fold point is from_xid/from_id, only the views from from_horizon on are
 -- counted (the caller holds the counts below it, and adds these: incremental); else all of them.
--- One row per host and path, at most max_paths, or one row of no views when there is none.
+-- One row per host and path, at most max_paths, or one row of no views when there is none. Only
+-- one such count runs at a time in the database, whichever process asks (the advisory lock
+-- lock_key, held for the statement): counted is false, and nothing is counted, when another runs.
 WITH st AS (
     SELECT s.folded_xid, s.folded_id,
            (s.folded_xid, s.folded_id) = (sqlc.arg(from_xid)::bigint::text::xid8, sqlc.arg(from_id)::bigint) AS incremental,
-           pg_snapshot_xmin(pg_current_snapshot()) AS horizon
+           pg_snapshot_xmin(pg_current_snapshot()) AS horizon,
+           pg_try_advisory_xact_lock(sqlc.arg(lock_key)::bigint) AS counted
     FROM rollup_state s
 ), b AS (
     SELECT CASE WHEN st.incremental THEN sqlc.arg(from_horizon)::bigint::text::xid8 ELSE st.folded_xid END AS xid,
            CASE WHEN st.incremental THEN 0 ELSE st.folded_id END AS id
     FROM st
 )
-SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.horizon::text::bigint AS horizon, st.incremental,
+SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.horizon::text::bigint AS horizon, st.incremental, st.counted,
        coalesce(c.host, '')::text AS host, coalesce(c.path, '')::text AS path, coalesce(c.views, 0)::bigint AS views
 FROM st CROSS JOIN b LEFT JOIN LATERAL (
     SELECT v.host::text AS host, v.path::text AS path, count(*)::bigint AS views
     FROM views v
-    WHERE (v.xid, v.id) > (b.xid, b.id) AND v.xid < st.horizon
+    WHERE st.counted AND (v.xid, v.id) > (b.xid, b.id) AND v.xid < st.horizon
     GROUP BY 1, 2
     LIMIT sqlc.arg(max_paths)::int
 ) c ON true;

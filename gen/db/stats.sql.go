@@ -14,19 +14,20 @@ const countTailScopes = `-- name: CountTailScopes :many
 WITH st AS (
     SELECT s.folded_xid, s.folded_id,
            (s.folded_xid, s.folded_id) = ($2::bigint::text::xid8, $3::bigint) AS incremental,
-           pg_snapshot_xmin(pg_current_snapshot()) AS horizon
+           pg_snapshot_xmin(pg_current_snapshot()) AS horizon,
+           pg_try_advisory_xact_lock($4::bigint) AS counted
     FROM rollup_state s
 ), b AS (
-    SELECT CASE WHEN st.incremental THEN $4::bigint::text::xid8 ELSE st.folded_xid END AS xid,
+    SELECT CASE WHEN st.incremental THEN $5::bigint::text::xid8 ELSE st.folded_xid END AS xid,
            CASE WHEN st.incremental THEN 0 ELSE st.folded_id END AS id
     FROM st
 )
-SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.horizon::text::bigint AS horizon, st.incremental,
+SELECT st.folded_xid::text::bigint AS folded_xid, st.folded_id, st.horizon::text::bigint AS horizon, st.incremental, st.counted,
        coalesce(c.host, '')::text AS host, coalesce(c.path, '')::text AS path, coalesce(c.views, 0)::bigint AS views
 FROM st CROSS JOIN b LEFT JOIN LATERAL (
     SELECT v.host::text AS host, v.path::text AS path, count(*)::bigint AS views
     FROM views v
-    WHERE (v.xid, v.id) > (b.xid, b.id) AND v.xid < st.horizon
+    WHERE st.counted AND (v.xid, v.id) > (b.xid, b.id) AND v.xid < st.horizon
     GROUP BY 1, 2
     LIMIT $1::int
 ) c ON true
@@ -36,6 +37,7 @@ type CountTailScopesParams struct {
 	MaxPaths    int32
 	FromXid     int64
 	FromID      int64
+	LockKey     int64
 	FromHorizon int64
 }
 
@@ -44,6 +46,7 @@ type CountTailScopesRow struct {
 	FoldedID    int64
 	Horizon     int64
 	Incremental bool
+	Counted     bool
 	Host        string
 	Path        string
 	Views       int64
@@ -54,12 +57,15 @@ type CountTailScopesRow struct {
 // below it has ended, so that set of views can no longer change while the fold point stays).
 // When this snapshot's fold point is from_xid/from_id, only the views from from_horizon on are
 // counted (the caller holds the counts below it, and adds these: incremental); else all of them.
-// One row per host and path, at most max_paths, or one row of no views when there is none.
+// One row per host and path, at most max_paths, or one row of no views when there is none. Only
+// one such count runs at a time in the database, whichever process asks (the advisory lock
+// lock_key, held for the statement): counted is false, and nothing is counted, when another runs.
 func (q *Queries) CountTailScopes(ctx context.Context, arg CountTailScopesParams) ([]CountTailScopesRow, error) {
 	rows, err := q.db.Query(ctx, countTailScopes,
 		arg.MaxPaths,
 		arg.FromXid,
 		arg.FromID,
+		arg.LockKey,
 		arg.FromHorizon,
 	)
 	if err != nil {
@@ -74,6 +80,7 @@ func (q *Queries) CountTailScopes(ctx context.Context, arg CountTailScopesParams
 			&i.FoldedID,
 			&i.Horizon,
 			&i.Incremental,
+			&i.Counted,
 			&i.Host,
 			&i.Path,
 			&i.Views,

@@ -27,3 +27,10 @@ func TooManyScopes(err error) bool { return errors.Is(err, errTooManyScopes) }
 // HoldNoTail turns the store's tail counts off: its counters walk the whole tail, as before the
 // store held counts (a baseline for benchmarks).
 func (s *Store) HoldNoTail() { s.countAfter.Store(math.MaxInt64) }
+
+// ErrTailCountBusy and TailCountLockKey are CountTail's refusal while another process counts,
+// and the lock that decides it.
+var (
+	ErrTailCountBusy = errTailCountBusy
+	TailCountLockKey = tailCountLockKey
+)

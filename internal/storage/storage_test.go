@@ -581,6 +581,28 @@ func TestALongTailIsCounted(t *testing.T) {
 	}
 }
 
+// One count of the tail runs at a time in a database: while another process holds the lock,
+// CountTail counts nothing and says so.
+func TestOneTailCountAtATime(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.Paths(t, "/a", "/b")
+	other := db.Conn(t)
+	if _, err := other.Exec(ctx, "SELECT pg_advisory_lock($1)", storage.TailCountLockKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CountTail(ctx); !errors.Is(err, storage.ErrTailCountBusy) {
+		t.Errorf("count while another holds the lock: %v; want busy", err)
+	}
+	if _, _, ok := db.HeldTail(); ok {
+		t.Error("counts held from a count that did not run")
+	}
+	if _, err := other.Exec(ctx, "SELECT pg_advisory_unlock($1)", storage.TailCountLockKey); err != nil {
+		t.Fatal(err)
+	}
+	countUntil(t, db, 2)
+}
+
 // A tail of more scopes than the store holds counts for is not held: counters count it
 // themselves.
 func TestTailOfTooManyScopesIsNotHeld(t *testing.T) {

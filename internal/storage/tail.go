@@ -104,11 +104,19 @@ func (s *Store) countTailSoon() {
 			t := s.tailCounts()
 			slog.Info("counted the views not yet folded, for the counters", "views", t.all, "scopes", len(t.scopes),
 				"took", time.Since(start).Round(time.Millisecond))
+		case errors.Is(err, errTailCountBusy):
 		case s.bgCtx.Err() == nil:
 			slog.Warn("counting the views not yet folded", "err", err)
 		}
 	}()
 }
+
+// tailCountLockKey is the advisory lock that lets one count of the tail run at a time in a
+// database, of every process (api Lambda instances each hold counts of their own).
+const tailCountLockKey = 0x70726174 // "prat"
+
+// errTailCountBusy means another process was counting the tail: this one counts later.
+var errTailCountBusy = errors.New("another process is counting the views not yet folded")
 
 // errTooManyScopes means the tail has too many distinct scopes to hold their counts.
 var errTooManyScopes = errors.New("too many pages among the views not yet folded to hold their counts")
@@ -119,12 +127,15 @@ var errTooManyScopes = errors.New("too many pages among the views not yet folded
 func (s *Store) CountTail(ctx context.Context) error {
 	old := s.tailCounts()
 	rows, err := s.q.CountTailScopes(ctx, db.CountTailScopesParams{
-		FromXid: old.foldedXid, FromID: old.foldedID, FromHorizon: old.horizon, MaxPaths: int32(s.tailMaxScopes + 1)})
+		FromXid: old.foldedXid, FromID: old.foldedID, FromHorizon: old.horizon, MaxPaths: int32(s.tailMaxScopes + 1), LockKey: tailCountLockKey})
 	if err != nil {
 		return fmt.Errorf("count the tail: %w", classify(err))
 	}
 	if len(rows) == 0 {
 		return nil // no rollup_state row: nothing was ever migrated
+	}
+	if !rows[0].Counted {
+		return errTailCountBusy
 	}
 	if len(rows) > s.tailMaxScopes {
 		s.tail.Store(nil)
