@@ -215,3 +215,11 @@ FROM st CROSS JOIN b LEFT JOIN LATERAL (
     GROUP BY 1, 2
     LIMIT sqlc.arg(max_paths)::int
 ) c ON true;
+
+-- name: CountTailFrom :one
+-- How many views have a transaction id from from_xid on (every one after the fold point once
+-- from_xid is above it), counted to at most max_rows: the walk is of max_rows entries of the
+-- primary key at most.
+SELECT count(*)::bigint AS views
+FROM (SELECT 1 FROM views v WHERE (v.xid, v.id) > (sqlc.arg(from_xid)::bigint::text::xid8, 0)
+      ORDER BY v.xid, v.id LIMIT sqlc.arg(max_rows)::bigint) t;

@@ -10,6 +10,27 @@ import (
 	"time"
 )
 
+const countTailFrom = `-- name: CountTailFrom :one
+SELECT count(*)::bigint AS views
+FROM (SELECT 1 FROM views v WHERE (v.xid, v.id) > ($1::bigint::text::xid8, 0)
+      ORDER BY v.xid, v.id LIMIT $2::bigint) t
+`
+
+type CountTailFromParams struct {
+	FromXid int64
+	MaxRows int64
+}
+
+// How many views have a transaction id from from_xid on (every one after the fold point once
+// from_xid is above it), counted to at most max_rows: the walk is of max_rows entries of the
+// primary key at most.
+func (q *Queries) CountTailFrom(ctx context.Context, arg CountTailFromParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countTailFrom, arg.FromXid, arg.MaxRows)
+	var views int64
+	err := row.Scan(&views)
+	return views, err
+}
+
 const countTailScopes = `-- name: CountTailScopes :many
 WITH st AS (
     SELECT s.folded_xid, s.folded_id,

@@ -16,6 +16,7 @@ import (
 	"github.com/prawnhq/prawn/internal/ingest"
 	"github.com/prawnhq/prawn/internal/pageview"
 	"github.com/prawnhq/prawn/internal/pgembed"
+	"github.com/prawnhq/prawn/internal/rollup"
 	"github.com/prawnhq/prawn/internal/stats"
 	"github.com/prawnhq/prawn/internal/storage"
 	"github.com/prawnhq/prawn/internal/visitor"
@@ -94,6 +95,8 @@ func Build(store *storage.Store, cfg config.Config, log *slog.Logger, queue ...Q
 			return nil, fmt.Errorf("ingest: %w", err)
 		}
 	}
+	// Beside a long tail, the reads other than the counters count it from a fold held in memory.
+	store.HoldTailFolds(rollup.Compute, int64(cfg.TailFoldMB)<<20)
 	return &App{
 		Store:        store,
 		Recorder:     rec,

@@ -94,6 +94,9 @@ type Config struct {
 	IngestQueue int
 	// IngestFlushers is how many batches may commit at the same time, defaults resolved.
 	IngestFlushers int
+	// TailFoldMB bounds the memory a process may hold a fold of a long tail in, for the reads
+	// (storage.Store.HoldTailFolds), defaults resolved; 0 holds none.
+	TailFoldMB int
 	// OwnData is private stats and raw retention (owndata.go).
 	OwnData
 }
@@ -196,6 +199,7 @@ var Vars = []Var{
 	{"PRAWN_INGEST_MAX_WAIT", "2ms", recording, "under load (other views waiting, or a batch committing), how long a flusher keeps gathering views into its batch; a lone view never waits; 0 never waits"},
 	{"PRAWN_INGEST_QUEUE", "2048", recording, "most views waiting to be committed; beyond it POSTs get 503 with Retry-After"},
 	{"PRAWN_INGEST_FLUSHERS", "4, at most the pool less one; Lambda: 1", recording, "how many batches may commit at the same time; each holds a connection, so it must be below PRAWN_DB_MAX_CONNS"},
+	{"PRAWN_TAIL_FOLD_MB", "256; Lambda: a quarter of the function's memory", recording, "beside more than 10000 views not yet folded (folding stopped or far behind), the memory a process may take to fold them in memory so that series, top pages, breakdowns and the hosts list still answer; a longer tail than fits gets 503 past 50000 views; 0: never"},
 	{"PRAWN_ROLLUP_LINGER", "0", InLambda, "rollup handler: while a fold finds at least 1000 views (or that many wait), fold again every second for up to this long (such as 50s; the stack sets the schedule's period less 10 s), so a busy site's tail stays short between scheduled runs; 0: one run"},
 	{"PRAWN_CANARY_PATH", "none", InLambda, "rollup handler: after each run, log canary_ok when the synthetic view of this path (host canary.prawn.invalid) was counted in the current or previous UTC hour, else canary_missing"},
 	{"DB_HOST", "none", InLambda, "RDS host, when DATABASE_URL is not set; with DB_PORT (5432) and DB_NAME"},
@@ -270,6 +274,7 @@ func Load(getenv func(string) string, use Use) (Config, error) {
 	c.IngestQueue = intVar("PRAWN_INGEST_QUEUE", 2048, 1, 1000000)
 	flushersSet := get("PRAWN_INGEST_FLUSHERS", "") != ""
 	c.IngestFlushers = intVar("PRAWN_INGEST_FLUSHERS", defaultFlushers(int(c.DBMaxConns)), 1, 64)
+	c.TailFoldMB = intVar("PRAWN_TAIL_FOLD_MB", defaultTailFoldMB(getenv, use), 0, 1<<16)
 	mw := get("PRAWN_INGEST_MAX_WAIT", "2ms")
 	if d, err := time.ParseDuration(mw); err != nil || d < 0 || d > time.Second {
 		errs = append(errs, fmt.Errorf("PRAWN_INGEST_MAX_WAIT=%q: want a duration from 0 to 1s such as 0 or 2ms", mw))
@@ -294,6 +299,18 @@ func Load(getenv func(string) string, use Use) (Config, error) {
 		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// defaultTailFoldMB is PRAWN_TAIL_FOLD_MB's default: 256, and in Lambda a quarter of the
+// function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, which Lambda sets), 32 if it is not known.
+func defaultTailFoldMB(getenv func(string) string, use Use) int {
+	if !use.Lambda() {
+		return 256
+	}
+	if mb, err := strconv.Atoi(strings.TrimSpace(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))); err == nil && mb > 0 {
+		return mb / 4
+	}
+	return 32
 }
 
 // Ingest modes.

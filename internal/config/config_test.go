@@ -103,7 +103,7 @@ func TestSettingsMeanTheSameInLambda(t *testing.T) {
 		"PRAWN_CORS_ORIGINS": "https://blog.example", "PRAWN_HSTS": "true", "PRAWN_DB_TIMEOUT": "300ms",
 		"PRAWN_INGEST_MODE": "batch", "PRAWN_INGEST_MAX_BATCH": "16", "PRAWN_INGEST_MAX_WAIT": "1ms",
 		"PRAWN_INGEST_QUEUE": "64", "PRAWN_INGEST_FLUSHERS": "2", "PRAWN_DB_MAX_CONNS": "3",
-		"PRAWN_LOG_LEVEL": "debug", "PRAWN_LOG_FORMAT": "json",
+		"PRAWN_LOG_LEVEL": "debug", "PRAWN_LOG_FORMAT": "json", "PRAWN_TAIL_FOLD_MB": "100",
 	})
 	serve, err := Load(e, Serve)
 	if err != nil {
@@ -118,6 +118,31 @@ func TestSettingsMeanTheSameInLambda(t *testing.T) {
 	}
 	if lambda.RateLimit != 1 || lambda.RateBurst != 2 || len(lambda.CORSOrigins) != 1 || lambda.DBTimeout != 300*time.Millisecond || lambda.IngestFlushers != 2 {
 		t.Errorf("lambda = %+v", lambda)
+	}
+}
+
+// TestTailFoldMemoryFollowsTheTransport: PRAWN_TAIL_FOLD_MB defaults to 256 for serve and to a
+// quarter of the function's memory in Lambda.
+func TestTailFoldMemoryFollowsTheTransport(t *testing.T) {
+	for _, c := range []struct {
+		use  Use
+		env  map[string]string
+		want int
+	}{
+		{Serve, nil, 256},
+		{Serve, map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}, 256},
+		{LambdaAPI, map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}, 256},
+		{LambdaAPI, map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}, 64},
+		{LambdaAPI, nil, 32},
+		{LambdaAPI, map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "PRAWN_TAIL_FOLD_MB": "0"}, 0},
+	} {
+		cfg, err := Load(env(c.env), c.use)
+		if err != nil || cfg.TailFoldMB != c.want {
+			t.Errorf("%v %v: PRAWN_TAIL_FOLD_MB resolved to %d, %v; want %d", c.use, c.env, cfg.TailFoldMB, err, c.want)
+		}
+	}
+	if _, err := Load(env(map[string]string{"PRAWN_TAIL_FOLD_MB": "-1"}), Serve); err == nil || !strings.Contains(err.Error(), "PRAWN_TAIL_FOLD_MB") {
+		t.Errorf("PRAWN_TAIL_FOLD_MB=-1: %v", err)
 	}
 }
 

@@ -116,7 +116,7 @@ func (s *Service) Breakdown(ctx context.Context, q BreakdownQuery) (BreakdownRes
 			return err
 		}
 		scope := q.path()
-		tail, err := q.tail(ctx, r, hosts)
+		tail, err := q.tail(ctx, r, hosts, false)
 		if err != nil {
 			return err
 		}
@@ -128,19 +128,21 @@ func (s *Service) Breakdown(ctx context.Context, q BreakdownQuery) (BreakdownRes
 		for _, d := range days {
 			all.add(d.DayCounts)
 		}
-		for k, c := range tail.Days {
-			if k.Path == scope && !k.Day.Before(q.From) && k.Day.Before(q.To) {
-				all.add(*c)
-			}
-		}
 		tailValues := map[string]Counts{}
 		var tailAll Counts
-		for k, c := range tail.Breakdowns {
-			if k.Path == scope && k.Dim == q.Dim && !k.Day.Before(q.From) && k.Day.Before(q.To) {
-				v := tailValues[k.Value]
-				v.add(*c)
-				tailValues[k.Value] = v
-				tailAll.add(*c)
+		for _, part := range tail {
+			for k, c := range part.Days {
+				if k.Path == scope && !k.Day.Before(q.From) && k.Day.Before(q.To) {
+					all.add(*c)
+				}
+			}
+			for k, c := range part.Breakdowns {
+				if k.Path == scope && k.Dim == q.Dim && !k.Day.Before(q.From) && k.Day.Before(q.To) {
+					v := tailValues[k.Value]
+					v.add(*c)
+					tailValues[k.Value] = v
+					tailAll.add(*c)
+				}
 			}
 		}
 		for k := q.Limit * topFactor; ; k *= topFactor {

@@ -79,21 +79,23 @@ func (s *Service) TopPages(ctx context.Context, q PagesQuery) ([]Page, error) {
 		if err != nil || len(hosts) == 0 {
 			return err
 		}
-		tail, err := Scope{}.tail(ctx, r, hosts)
+		tail, err := Scope{}.tail(ctx, r, hosts, true)
 		if err != nil {
 			return err
 		}
 		tailPages := map[pageKey]Counts{}
-		for k, c := range tail.Hours {
-			if k.Path == "" || k.Hour.Before(q.From) || !k.Hour.Before(q.To) {
-				continue
+		for _, part := range tail {
+			for k, c := range part.Hours {
+				if k.Path == "" || k.Hour.Before(q.From) || !k.Hour.Before(q.To) {
+					continue
+				}
+				pc := tailPages[pageKey{k.Host, k.Path}]
+				for i := range 4 {
+					pc.Views += c.Views[i]
+					pc.Visitors += c.NewVisitors[i]
+				}
+				tailPages[pageKey{k.Host, k.Path}] = pc
 			}
-			pc := tailPages[pageKey{k.Host, k.Path}]
-			for i := range 4 {
-				pc.Views += c.Views[i]
-				pc.Visitors += c.NewVisitors[i]
-			}
-			tailPages[pageKey{k.Host, k.Path}] = pc
 		}
 		span := storage.SplitDays(q.From, q.To)
 		firstDay, lastDay := storage.UTCDay(q.From), storage.UTCDay(q.To.Add(-time.Nanosecond)).AddDate(0, 0, 1)

@@ -190,7 +190,7 @@ func (s *Service) Stats(ctx context.Context, q Query) (Result, error) {
 		}
 		res.Total = Counts{Views: t.Views, Visitors: t.Visitors}
 		res.Pending = r.Pending()
-		tail, err := q.tail(ctx, r, hosts)
+		tail, err := q.tail(ctx, r, hosts, false)
 		if err != nil {
 			return err
 		}
@@ -214,17 +214,19 @@ func (s *Service) Stats(ctx context.Context, q Query) (Result, error) {
 				hourVisitors[h.Hour] += h.Visitors
 			}
 		}
-		for k, c := range tail.Days {
-			if k.Path == scope {
-				res.Total.add(*c)
+		for _, part := range tail {
+			for k, c := range part.Days {
+				if k.Path == scope {
+					res.Total.add(*c)
+				}
 			}
-		}
-		for k, c := range tail.Hours {
-			if k.Path != scope {
-				continue
+			for k, c := range part.Hours {
+				if k.Path != scope {
+					continue
+				}
+				cells = appendQuarters(cells, k.Hour, *c)
+				hourVisitors[k.Hour] += c.Visitors
 			}
-			cells = appendQuarters(cells, k.Hour, *c)
-			hourVisitors[k.Hour] += c.Visitors
 		}
 		res.Series = q.Series(cells, hourVisitors)
 		for _, c := range cells {

@@ -137,13 +137,16 @@ func (s Scope) hosts(ctx context.Context, r *storage.Reader) ([]string, error) {
 	return r.Hosts(ctx)
 }
 
-// tail counts the scope's views not yet folded, as the fold will count them.
-func (s Scope) tail(ctx context.Context, r *storage.Reader, hosts []string) (storage.FoldOutput, error) {
-	in, err := r.Tail(ctx, hosts, s.path())
+// tail counts the scope's views not yet folded, as the fold will count them: parts whose sum is
+// what the tail adds to the rollups of the scope (with pages and no path, to those of each path
+// too). The Store may hold the fold of most of the tail (see storage.Reader.Tail).
+func (s Scope) tail(ctx context.Context, r *storage.Reader, hosts []string, pages bool) ([]*storage.FoldOutput, error) {
+	in, held, err := r.Tail(ctx, hosts, s.path(), pages)
 	if err != nil {
-		return storage.FoldOutput{}, err
+		return nil, err
 	}
-	return rollup.Compute(in), nil
+	out := rollup.Compute(in)
+	return append(held, &out), nil
 }
 
 // checkTime refuses a time outside [MinTime, MaxTime).
@@ -205,16 +208,18 @@ func (s *Service) Hosts(ctx context.Context) ([]Host, error) {
 		if err != nil {
 			return err
 		}
-		tail, err := Scope{}.tail(ctx, r, hosts)
+		tail, err := Scope{}.tail(ctx, r, hosts, false)
 		if err != nil {
 			return err
 		}
-		for k, c := range tail.Days {
-			if k.Path == "" {
-				if byHost[k.Host] == nil {
-					byHost[k.Host] = &Counts{}
+		for _, part := range tail {
+			for k, c := range part.Days {
+				if k.Path == "" {
+					if byHost[k.Host] == nil {
+						byHost[k.Host] = &Counts{}
+					}
+					byHost[k.Host].add(*c)
 				}
-				byHost[k.Host].add(*c)
 			}
 		}
 		return nil

@@ -34,3 +34,22 @@ var (
 	ErrTailCountBusy = errTailCountBusy
 	TailCountLockKey = tailCountLockKey
 )
+
+// HeldFold describes the tail's fold the store holds for its reads: its views, visitor-days and
+// rollup keys (ok is false when it holds none).
+func (s *Store) HeldFold() (views, visitorDays, keys int64, ok bool) {
+	f := s.fold.Load()
+	if f == nil {
+		return 0, 0, 0, false
+	}
+	return f.views, int64(len(f.known)), int64(f.entries), true
+}
+
+// SetTailFoldMaxBytes lowers the memory a held fold of the tail may take.
+func (s *Store) SetTailFoldMaxBytes(n int64) { s.tailFoldMaxBytes.Store(n) }
+
+// TailTooBig says whether err is FoldTail's refusal to hold the fold of too big a tail.
+func TailTooBig(err error) bool { return errors.Is(err, errTailTooBig) }
+
+// HoldNoFold drops the held fold of the tail.
+func (s *Store) HoldNoFold() { s.fold.Store(nil) }

@@ -2,10 +2,12 @@ package storage_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/prawnhq/prawn/internal/pgtest"
+	"github.com/prawnhq/prawn/internal/rollup"
 	"github.com/prawnhq/prawn/internal/storage"
 )
 
@@ -67,4 +69,53 @@ func benchCounterRead(b *testing.B, tail int, held bool) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(2*b.N), "µs/read")
+}
+
+// BenchmarkFoldTail measures the background fold of a tail in memory (see Store.FoldTail): the
+// time of one fold of 100 000 views not yet folded, and the heap the held fold takes, per view
+// and per visitor-day, with few visitors (1 000) and with about one per view (100 000).
+//
+//	go test ./internal/storage -run '^$' -bench FoldTail
+func BenchmarkFoldTail(b *testing.B) {
+	for _, visitors := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("views=100000/visitors=%d", visitors), func(b *testing.B) {
+			db := pgtest.New(b)
+			db.HoldTailFolds(rollup.Compute, 1<<30)
+			seed := storage.Seed{Host: "bench.example", Paths: 1000, Referrers: 200, VisitorPool: visitors, End: time.Now(), Span: time.Hour}
+			const tail = 100_000
+			if _, err := db.SeedViews(ctx, tail, seed); err != nil {
+				b.Fatal(err)
+			}
+			db.Exec(b, "VACUUM ANALYZE")
+			fold := func() {
+				pgtest.Eventually(b, 30*time.Second, func() error {
+					if err := db.FoldTail(ctx); err != nil {
+						return err
+					}
+					if n, _, _, _ := db.HeldFold(); n != tail {
+						return fmt.Errorf("held the fold of %d of the tail's %d views (another transaction holds the horizon back)", n, tail)
+					}
+					return nil
+				})
+			}
+			fold()
+			var m0, m1 runtime.MemStats
+			db.HoldNoFold()
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			fold()
+			runtime.GC()
+			runtime.ReadMemStats(&m1)
+			_, vds, keys, _ := db.HeldFold()
+			heap := float64(m1.HeapAlloc) - float64(m0.HeapAlloc)
+			for b.Loop() {
+				fold()
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/fold")
+			b.ReportMetric(heap/tail, "heapB/view")
+			b.ReportMetric(heap/float64(vds+keys), "heapB/(visitor-day+key)")
+			b.ReportMetric(float64(vds), "visitor-days")
+			b.ReportMetric(float64(keys), "keys")
+		})
+	}
 }

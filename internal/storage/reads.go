@@ -89,15 +89,22 @@ type Breakdown struct {
 // Reader answers questions from one consistent snapshot: the rollups, the fold point and the
 // not-yet-folded tail are read together, so rollups + tail counts every committed view once.
 type Reader struct {
+	s     *Store
 	q     *db.Queries
 	state db.GetRollupStateRow
+	// fold is the Store's held fold of this snapshot's fold point, or nil (see tailFold).
+	fold *tailFold
+	// bounded is set once bound has run, and afterXid, afterID and boundErr are its answer.
+	bounded           bool
+	afterXid, afterID int64
+	boundErr          error
 }
 
 // Read runs fn in a read-only repeatable-read transaction.
 func (s *Store) Read(ctx context.Context, fn func(*Reader) error) error {
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
-			r := &Reader{q: s.q.WithTx(tx)}
+			r := &Reader{s: s, q: s.q.WithTx(tx)}
 			t := s.tailCounts()
 			st, err := r.q.GetRollupState(ctx, db.GetRollupStateParams{
 				CacheXid: t.foldedXid, CacheID: t.foldedID, CacheHorizon: t.horizon, TailLimit: MaxTail + 1})
@@ -111,6 +118,7 @@ func (s *Store) Read(ctx context.Context, fn func(*Reader) error) error {
 				st.TailViews += t.all
 			}
 			r.state = st
+			r.fold = s.heldFold(st)
 			return fn(r)
 		})
 	return classify(err)
@@ -122,29 +130,60 @@ func (r *Reader) RolledAt() time.Time { return r.state.RolledAt }
 // OpenFrom is the first UTC day whose visitors are still being counted.
 func (r *Reader) OpenFrom() time.Time { return r.state.VisitorsOpenFrom }
 
-// Backlog fails with ErrBacklog when more than MaxTail views wait to be folded, of every host and
-// path. A read that counts the tail's rows itself checks it first: finding one scope's views in
-// such a tail means walking all of it, so the read refuses at once instead of after seconds.
-func (r *Reader) Backlog() error {
-	if r.state.TailViews > MaxTail {
-		return fmt.Errorf("%w: more than %d", ErrBacklog, MaxTail)
+// Backlog fails with ErrBacklog when a read that counts the tail's rows itself (Tail, Hosts)
+// would count more than MaxTail views: finding one scope's views in such a tail means walking
+// all of it, so the read refuses at once instead of after seconds. Beside a held fold of this
+// snapshot's fold point (see tailFold), only the views after it count.
+func (r *Reader) Backlog(ctx context.Context) error {
+	_, _, err := r.bound(ctx)
+	return err
+}
+
+// bound says where the views this read counts itself begin: after the fold point, or from the
+// held fold's horizon on; and fails with ErrBacklog when they are more than MaxTail. More than
+// tailCountsFrom of them start a fold of the tail in the background (see tailFold).
+func (r *Reader) bound(ctx context.Context) (afterXid, afterID int64, err error) {
+	if r.bounded {
+		return r.afterXid, r.afterID, r.boundErr
 	}
-	return nil
+	r.bounded = true
+	r.afterXid, r.afterID = r.state.FoldedXid, r.state.FoldedID
+	n := r.state.TailViews
+	if r.fold != nil {
+		if n, err = r.q.CountTailFrom(ctx, db.CountTailFromParams{FromXid: r.fold.horizon, MaxRows: MaxTail + 1}); err != nil {
+			r.boundErr = fmt.Errorf("count the tail: %w", err)
+			return 0, 0, r.boundErr
+		}
+		r.afterXid, r.afterID = r.fold.horizon, 0
+	}
+	if n > tailCountsFrom {
+		r.s.foldTailSoon()
+	}
+	if n > MaxTail {
+		r.boundErr = fmt.Errorf("%w: more than %d", ErrBacklog, MaxTail)
+	}
+	return r.afterXid, r.afterID, r.boundErr
 }
 
 // Pending is how many views wait to be folded, of every host: exact up to MaxTail, and more than
-// MaxTail beyond it (Backlog then fails).
+// MaxTail beyond it unless the Store holds the tail's counts.
 func (r *Reader) Pending() int64 { return r.state.TailViews }
 
 // Hosts lists every host with views ("" is the default site), in the rollups or the tail. It
 // fails with ErrBacklog beyond MaxTail views (see Backlog): the tail's hosts are in its rows.
 func (r *Reader) Hosts(ctx context.Context) ([]string, error) {
-	if err := r.Backlog(); err != nil {
+	afterXid, afterID, err := r.bound(ctx)
+	if err != nil {
 		return nil, err
 	}
-	hosts, err := r.q.ListHosts(ctx, db.ListHostsParams{AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID})
+	hosts, err := r.q.ListHosts(ctx, db.ListHostsParams{AfterXid: afterXid, AfterID: afterID})
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
+	}
+	if r.fold != nil {
+		hosts = append(hosts, r.fold.hosts()...)
+		slices.Sort(hosts)
+		hosts = slices.Compact(hosts)
 	}
 	return hosts, nil
 }
@@ -181,25 +220,33 @@ const MaxTail = 50_000
 // catching up and the read will succeed shortly.
 var ErrBacklog = errors.New("too many views are waiting to be folded")
 
-// Tail returns the views not yet folded of path ("" for every path) of hosts, as the fold would
-// read them, and the dedup state of their visitor-days, so the caller can count them as the fold
-// will (see rollup.Compute). It fails with ErrBacklog beyond MaxTail views (see Backlog).
-func (r *Reader) Tail(ctx context.Context, hosts []string, path string) (FoldInput, error) {
-	if err := r.Backlog(); err != nil {
-		return FoldInput{}, err
+// Tail returns the views not yet folded of path ("" for every path) of hosts that the caller
+// counts itself, as the fold would read them, with the dedup state of their visitor-days, so the
+// caller can count them as the fold will (see rollup.Compute); and, beside a held fold of this
+// snapshot's fold point, its output for the scope path of the hosts (with path "" and pages, for
+// each of their paths too), which the caller adds (the views of in come after it). It fails with
+// ErrBacklog beyond MaxTail views (see Backlog).
+func (r *Reader) Tail(ctx context.Context, hosts []string, path string, pages bool) (FoldInput, []*FoldOutput, error) {
+	afterXid, afterID, err := r.bound(ctx)
+	if err != nil {
+		return FoldInput{}, nil, err
 	}
 	rows, err := r.q.ListTailViews(ctx, db.ListTailViewsParams{
-		AfterXid: r.state.FoldedXid, AfterID: r.state.FoldedID, Hosts: hosts, Path: path})
+		AfterXid: afterXid, AfterID: afterID, Hosts: hosts, Path: path})
 	if err != nil {
-		return FoldInput{}, fmt.Errorf("read tail: %w", err)
+		return FoldInput{}, nil, fmt.Errorf("read tail: %w", err)
 	}
-	// Backlog saw this snapshot's whole tail at MaxTail views at most: rows holds no more.
+	// bound saw this snapshot's views after afterXid, afterID at MaxTail at most: rows holds no more.
 	in := FoldInput{Views: make([]FoldView, len(rows)), OpenFrom: r.state.VisitorsOpenFrom}
 	for i, row := range rows {
 		in.Views[i] = foldView(row)
 	}
-	in.Known, err = knownVisitorDays(ctx, r.q, in.Views, in.OpenFrom)
-	return in, err
+	if r.fold == nil {
+		in.Known, err = knownVisitorDays(ctx, r.q, in.Views, in.OpenFrom)
+		return in, nil, err
+	}
+	in.Known, err = r.fold.knownOf(ctx, r.q, in.Views)
+	return in, r.fold.parts(hosts, path, pages), err
 }
 
 // Hours returns the hourly rollups of a scope of hosts in [from, to) (whole UTC hours), summed

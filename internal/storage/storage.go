@@ -51,6 +51,14 @@ type Store struct {
 	countAfter atomic.Int64
 	// tailMaxScopes is tailCountsMaxScopes (tests lower it).
 	tailMaxScopes int
+	// compute, when set, is the fold's arithmetic, and fold holds the tail's fold for the reads
+	// (see tailFold); folding and foldAfter pace the background folds as counting and countAfter
+	// pace the counts. tailFoldMaxBytes bounds the estimate of a held fold's memory.
+	compute          FoldFunc
+	fold             atomic.Pointer[tailFold]
+	folding          atomic.Bool
+	foldAfter        atomic.Int64
+	tailFoldMaxBytes atomic.Int64
 	// bgCtx ends, and bg waits for the background counts, when the Store is closed.
 	bgCtx  context.Context
 	bgStop context.CancelFunc

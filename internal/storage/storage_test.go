@@ -271,11 +271,11 @@ func TestReader(t *testing.T) {
 		if n := r.Pending(); n != 1 {
 			t.Errorf("pending = %d; want 1", n)
 		}
-		if err := r.Backlog(); err != nil {
+		if err := r.Backlog(ctx); err != nil {
 			t.Errorf("backlog of 1 view: %v", err)
 		}
-		tail, err := r.Tail(ctx, []string{"y.example"}, "/a")
-		if err != nil || len(tail.Views) != 1 || tail.Views[0].Host != "y.example" || !r.OpenFrom().Equal(tail.OpenFrom) {
+		tail, held, err := r.Tail(ctx, []string{"y.example"}, "/a", false)
+		if err != nil || len(tail.Views) != 1 || held != nil || tail.Views[0].Host != "y.example" || !r.OpenFrom().Equal(tail.OpenFrom) {
 			t.Errorf("tail = %+v, %v", tail, err)
 		}
 		hours, err := r.Hours(ctx, []string{"x.example"}, "", day, day.AddDate(0, 0, 1))
@@ -422,7 +422,7 @@ func TestTailBeyondMaxTailIsABacklog(t *testing.T) {
 		if n := r.Pending(); n != storage.MaxTail {
 			t.Errorf("pending = %d; want %d", n, storage.MaxTail)
 		}
-		in, err := r.Tail(ctx, []string{""}, "")
+		in, _, err := r.Tail(ctx, []string{""}, "", false)
 		if err == nil && len(in.Views) != storage.MaxTail {
 			t.Errorf("tail of %d views; want %d", len(in.Views), storage.MaxTail)
 		}
@@ -440,7 +440,7 @@ func TestTailBeyondMaxTailIsABacklog(t *testing.T) {
 			t.Errorf("hosts beside MaxTail+1 views: %v; want ErrBacklog", err)
 		}
 		// other.example has one view in the tail, but finding it means walking the whole tail.
-		_, err := r.Tail(ctx, []string{"other.example"}, "")
+		_, _, err := r.Tail(ctx, []string{"other.example"}, "", false)
 		return err
 	})
 	if !errors.Is(err, storage.ErrBacklog) {
@@ -626,6 +626,72 @@ func TestTailOfTooManyScopesIsNotHeld(t *testing.T) {
 	}
 	if n, err := db.ScopeViews(ctx, "", "/c"); err != nil || n != 1 {
 		t.Errorf("views of /c = %d, %v; want 1", n, err)
+	}
+}
+
+// TestATailTooBigToFoldIsNotHeld: a fold of the tail that would take more memory than the store
+// may give it is not held, and the reads beside that tail still refuse; with room, it is held,
+// and a read then counts only the views after it itself.
+func TestATailTooBigToFoldIsNotHeld(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.HoldTailFolds(rollup.Compute, 1<<30)
+	db.SetTailFoldMaxBytes(10_000)
+	if _, err := db.SeedViews(ctx, storage.MaxTail+100, storage.Seed{Paths: 20, Referrers: 5, VisitorPool: 1000, End: time.Now(), Span: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Eventually(t, 30*time.Second, func() error {
+		if err := db.FoldTail(ctx); !storage.TailTooBig(err) {
+			return fmt.Errorf("fold of %d views in 10 000 bytes: %v; want too big (or another transaction holds the horizon back)", storage.MaxTail+100, err)
+		}
+		return nil
+	})
+	if _, _, _, ok := db.HeldFold(); ok {
+		t.Fatal("a fold too big is held")
+	}
+	refused := func() error {
+		return db.Read(ctx, func(r *storage.Reader) error {
+			_, err := r.Hosts(ctx)
+			return err
+		})
+	}
+	if err := refused(); !errors.Is(err, storage.ErrBacklog) {
+		t.Errorf("hosts beside the tail without a held fold: %v; want ErrBacklog", err)
+	}
+	db.SetTailFoldMaxBytes(1 << 30)
+	pgtest.Eventually(t, 30*time.Second, func() error {
+		if err := db.FoldTail(ctx); err != nil {
+			return err
+		}
+		if n, _, _, _ := db.HeldFold(); n != storage.MaxTail+100 {
+			return fmt.Errorf("held the fold of %d views (another transaction holds the horizon back)", n)
+		}
+		return nil
+	})
+	db.Insert(t, storage.View{Host: "late.example", Path: "/x", Visitor: 7})
+	if err := db.Read(ctx, func(r *storage.Reader) error {
+		hosts, err := r.Hosts(ctx)
+		if err != nil || fmt.Sprint(hosts) != "[ late.example]" {
+			t.Errorf("hosts = %q, %v; want the default site and late.example", hosts, err)
+		}
+		in, held, err := r.Tail(ctx, []string{"", "late.example"}, "", true)
+		if err != nil || len(in.Views) != 1 || in.Views[0].Host != "late.example" {
+			t.Errorf("views counted by the read itself: %d, %v; want the one after the held fold", len(in.Views), err)
+		}
+		var views int64
+		for _, part := range held {
+			for k, c := range part.Days {
+				if k.Path == "" {
+					views += c.Views
+				}
+			}
+		}
+		if views != storage.MaxTail+100 {
+			t.Errorf("the held fold's parts count %d views of the hosts; want %d", views, storage.MaxTail+100)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
