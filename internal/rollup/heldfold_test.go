@@ -35,7 +35,7 @@ func TestReadsBesideAHeldFold(t *testing.T) {
 		span = time.Second
 	}
 	const tail = storage.MaxTail + 5_000
-	if _, err := db.Store.SeedViews(ctx, tail, storage.Seed{Paths: 60, Referrers: 40, VisitorPool: 3_000, End: now, Span: span}); err != nil {
+	if _, err := db.Store.SeedViews(ctx, tail, storage.Seed{Paths: 200, Referrers: 40, VisitorPool: 3_000, End: now, Span: span}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -77,16 +77,20 @@ func TestReadsBesideAHeldFold(t *testing.T) {
 				out = append(out, b)
 			}
 		}
+		// More paths in the tail than the first candidates (4 × the limit): the tail's others
+		// bound the answer.
 		for _, f := range []time.Time{today, from} {
-			pq, err := stats.NewPagesQuery(stats.Scope{}, &f, &to, ptr(20), now)
-			if err != nil {
-				return "", err
+			for _, limit := range []int{5, 20} {
+				pq, err := stats.NewPagesQuery(stats.Scope{}, &f, &to, &limit, now)
+				if err != nil {
+					return "", err
+				}
+				p, err := svc.TopPages(ctx, pq)
+				if err != nil {
+					return "", fmt.Errorf("top pages: %w", err)
+				}
+				out = append(out, p)
 			}
-			p, err := svc.TopPages(ctx, pq)
-			if err != nil {
-				return "", fmt.Errorf("top pages: %w", err)
-			}
-			out = append(out, p)
 		}
 		return fmt.Sprintf("%+v", out), nil
 	}
@@ -123,4 +127,47 @@ func TestReadsBesideAHeldFold(t *testing.T) {
 		t.Errorf("reads beside the held fold differ from the reads of the rollups:\n%s\n%s", before, after)
 	}
 	checkVerify(t, db)
+}
+
+// TestTopPagesBoundedByTheTail: a path among neither the rollups' first candidates nor the tail's
+// can still rank first, on its rollup views and its tail views together; the answer finds it.
+func TestTopPagesBoundedByTheTail(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	hour := time.Now().UTC().Truncate(time.Hour)
+	views := func(path string, n int) []storage.View {
+		out := make([]storage.View, n)
+		for i := range out {
+			out[i] = storage.View{Host: "blog.example", Path: path}
+		}
+		return out
+	}
+	// Folded: /a1../a4 5 views each, /x 4 (the fifth path of the day). With limit 1 the first
+	// candidates are each day's top 4 and the tail's top 4.
+	var folded []storage.View
+	for i := 1; i <= 4; i++ {
+		folded = append(folded, views(fmt.Sprintf("/a%d", i), 5)...)
+	}
+	db.InsertAt(t, hour, append(folded, views("/x", 4)...)...)
+	db.FoldAll(t)
+	// Tail: /t1../t4 6 views each, /x 3 (the tail's fifth). /x has 7 in all, the most.
+	var tail []storage.View
+	for i := 1; i <= 4; i++ {
+		tail = append(tail, views(fmt.Sprintf("/t%d", i), 6)...)
+	}
+	db.InsertAt(t, hour, append(tail, views("/x", 3)...)...)
+	host, limit := "blog.example", 1
+	to := hour.Add(time.Hour)
+	pq, err := stats.NewPagesQuery(stats.Scope{Host: &host}, &hour, &to, &limit, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := (&stats.Service{Store: db.Store}).TopPages(ctx, pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(top) != 1 || top[0].Path != "/x" || top[0].Views != 7 {
+		t.Errorf("top page = %+v; want /x with 7 views", top)
+	}
 }

@@ -66,12 +66,13 @@ const topFactor = 4
 
 // TopPages answers q from one snapshot, exactly, without summing every path of the range.
 //
-// It reads each day's k most viewed paths (an index read in order) and the views not yet folded;
-// those paths are the candidates, and their exact counts over the range are summed. A path that
-// is not a candidate has, on each day, at most the views of that day's k-th path, so at most the
-// sum of those (the bound). When the limit-th candidate has more views than the bound, no other
-// path can rank above it and the answer is exact; otherwise k grows and it tries again (at worst
-// k covers every path of every day).
+// It reads each day's k most viewed paths (an index read in order) and counts the views not yet
+// folded; those paths and the tail's k most viewed are the candidates, and their exact counts
+// over the range are summed. A path that is not a candidate has, on each day, at most the views
+// of that day's k-th path, so at most the sum of those (the bound), plus at most the tail views of
+// the tail's k-th path. When the limit-th candidate has more views than that, no other path can
+// rank above it and the answer is exact; otherwise k grows and it tries again (at worst k covers
+// every path of every day and of the tail).
 func (s *Service) TopPages(ctx context.Context, q PagesQuery) ([]Page, error) {
 	var out []Page
 	err := s.Store.Read(ctx, func(r *storage.Reader) error {
@@ -97,6 +98,17 @@ func (s *Service) TopPages(ctx context.Context, q PagesQuery) ([]Page, error) {
 				tailPages[pageKey{k.Host, k.Path}] = pc
 			}
 		}
+		ranked := make([]pageKey, 0, len(tailPages))
+		for p := range tailPages {
+			ranked = append(ranked, p)
+		}
+		sort.Slice(ranked, func(i, j int) bool {
+			a, b := ranked[i], ranked[j]
+			if va, vb := tailPages[a].Views, tailPages[b].Views; va != vb {
+				return va > vb
+			}
+			return a.host < b.host || (a.host == b.host && a.path < b.path)
+		})
 		span := storage.SplitDays(q.From, q.To)
 		firstDay, lastDay := storage.UTCDay(q.From), storage.UTCDay(q.To.Add(-time.Nanosecond)).AddDate(0, 0, 1)
 		for k := q.Limit * topFactor; ; k *= topFactor {
@@ -105,8 +117,12 @@ func (s *Service) TopPages(ctx context.Context, q PagesQuery) ([]Page, error) {
 				return err
 			}
 			candidates, bound, complete := boundTops(tops, k)
-			for p := range tailPages {
+			for _, p := range ranked[:min(k, len(ranked))] {
 				candidates[p] = true
+			}
+			if len(ranked) > k {
+				bound += tailPages[ranked[k]].Views
+				complete = false
 			}
 			pages, err := sumPages(ctx, r, candidates, span, tailPages)
 			if err != nil {
