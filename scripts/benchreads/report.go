@@ -41,6 +41,15 @@ type drain struct {
 	exact  bool   // afterwards the rollups' site total is count(*) of the views
 }
 
+// warm is how long case (b)'s server, once it answered, took until the reads that count the tail
+// answered (it first folds the tail in memory), and what its log said of that fold.
+type warm struct {
+	took    time.Duration
+	refused int    // 503s before
+	ok      bool   // a read answered within the wait
+	log     string // the server's last log line of a fold in memory
+}
+
 // report is everything one run measured, and writes the generated part of the Reads section.
 type report struct {
 	c                     config
@@ -56,6 +65,7 @@ type report struct {
 	dbs                   []*database
 	cases                 []*caseResult
 	drain                 *drain
+	warm                  *warm
 	skipped               []string
 	problemList           []string
 }
@@ -173,6 +183,13 @@ func (r *report) markdown() string {
 			res += fmt.Sprintf("; %d answers were not 200", fails)
 		}
 		p("| %s | %s | %s |\n", goal, res, yesNo(met))
+		if key == "b" && r.warm != nil {
+			res := fmt.Sprintf("%s after the server answered (%d refusals of `GET /api/hosts` before)", secs(r.warm.took.Round(100*time.Millisecond)), r.warm.refused)
+			if !r.warm.ok {
+				res = fmt.Sprintf("not within %s (%d refusals of `GET /api/hosts`)", secs(r.warm.took.Round(time.Second)), r.warm.refused)
+			}
+			p("| (b) the reads that count the tail answer (the server first folds it in memory; the reads are timed from then on) | %s | – |\n", res)
+		}
 		if key == "b" && r.drain != nil {
 			p("| (b) `prawn rollup` drains the tail | %s (%s) | – |\n", secs(r.drain.took.Round(100*time.Millisecond)), r.drain.output)
 		}
@@ -230,6 +247,9 @@ func (r *report) markdown() string {
 			"vegeta's CPU %s %%%s; views acknowledged over the whole attack / counted in the database afterwards: %d / %d "+
 			"(counted above acknowledged: requests that timed out at the client while their view committed; below would be a lost view, and fails the run).\n",
 			whose, secs(ir.window.Round(100*time.Millisecond)), ir.requests, ir.throughput, ir.success, ms(ir.p50), ms(ir.p99), codes(ir.codes), pct(ir.cpuVegeta), sink, ir.acked, ir.counted)
+	}
+	if r.warm != nil && r.warm.log != "" {
+		p("- (b)'s server logged: `%s`.\n", r.warm.log)
 	}
 	if r.drain != nil {
 		p("- (b)'s drain: the rollups' site total equals count(*) of the views afterwards: %s.\n", yesNo(r.drain.exact))
