@@ -746,7 +746,14 @@ func (b *bench) warmUp(ctx context.Context, s *server) (*warm, error) {
 			w.log = strings.TrimSpace(line)
 		}
 	}
-	b.log.Info("case b: the reads that count the tail answer", "after", w.took.Round(time.Millisecond), "refused", w.refused, "ok", w.ok)
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid)); err == nil {
+		for _, line := range strings.Split(string(st), "\n") {
+			if strings.HasPrefix(line, "VmHWM:") || strings.HasPrefix(line, "VmRSS:") {
+				w.memory = append(w.memory, strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+	b.log.Info("case b: the reads that count the tail answer", "after", w.took.Round(time.Millisecond), "refused", w.refused, "ok", w.ok, "memory", w.memory)
 	return w, nil
 }
 

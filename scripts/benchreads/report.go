@@ -45,9 +45,10 @@ type drain struct {
 // answered (it first folds the tail in memory), and what its log said of that fold.
 type warm struct {
 	took    time.Duration
-	refused int    // 503s before
-	ok      bool   // a read answered within the wait
-	log     string // the server's last log line of a fold in memory
+	refused int      // 503s before
+	ok      bool     // a read answered within the wait
+	log     string   // the server's last log line of a fold in memory
+	memory  []string // the server's VmHWM (peak) and VmRSS then, from /proc
 }
 
 // report is everything one run measured, and writes the generated part of the Reads section.
@@ -249,7 +250,7 @@ func (r *report) markdown() string {
 			whose, secs(ir.window.Round(100*time.Millisecond)), ir.requests, ir.throughput, ir.success, ms(ir.p50), ms(ir.p99), codes(ir.codes), pct(ir.cpuVegeta), sink, ir.acked, ir.counted)
 	}
 	if r.warm != nil && r.warm.log != "" {
-		p("- (b)'s server logged: `%s`.\n", r.warm.log)
+		p("- (b)'s server logged: `%s`; its memory then (/proc): %s.\n", r.warm.log, strings.Join(r.warm.memory, ", "))
 	}
 	if r.drain != nil {
 		p("- (b)'s drain: the rollups' site total equals count(*) of the views afterwards: %s.\n", yesNo(r.drain.exact))
