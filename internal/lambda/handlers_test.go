@@ -656,3 +656,23 @@ func TestRollupLingerSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryLimitFollowsTheFunction: 90 % of the function's memory, unless GOMEMLIMIT is set or
+// the size is unknown.
+func TestMemoryLimitFollowsTheFunction(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want int64
+		ok   bool
+	}{
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}, 256 << 20 * 9 / 10, true},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "GOMEMLIMIT": "100MiB"}, 0, false},
+		{map[string]string{}, 0, false},
+		{map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}, 0, false},
+	} {
+		n, ok := memoryLimit(func(k string) string { return c.env[k] })
+		if n != c.want || ok != c.ok {
+			t.Errorf("%v: memory limit %d, %v; want %d, %v", c.env, n, ok, c.want, c.ok)
+		}
+	}
+}

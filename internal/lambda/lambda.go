@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,6 +44,21 @@ const (
 // Handlers lists the valid values of _HANDLER.
 var Handlers = []string{HandlerAPI, HandlerRollup, HandlerMigrate, HandlerConsume}
 
+// memoryLimit is the Go runtime's soft memory limit in a Lambda function: 90 % of its memory
+// (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, MB), so that the collector works harder before the function
+// runs out of it (the largest thing an instance keeps is a held fold of a long tail, bounded by
+// PRAWN_TAIL_FOLD_MB). None when GOMEMLIMIT is set (the runtime reads it) or the size is unknown.
+func memoryLimit(getenv func(string) string) (int64, bool) {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	mb, err := strconv.Atoi(strings.TrimSpace(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")))
+	if err != nil || mb <= 0 {
+		return 0, false
+	}
+	return int64(mb) << 20 * 9 / 10, true
+}
+
 // Main builds the handler that _HANDLER names and serves invocations from the Lambda runtime API
 // until the process ends. It returns only when init fails, with an error that says why. Every
 // setting but the database's whereabouts comes from internal/config, as for `prawn serve`; the
@@ -59,6 +76,9 @@ func Main(getenv func(string) string) error {
 	cfg, err := config.Load(getenv, use)
 	if err != nil {
 		return fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	if n, ok := memoryLimit(getenv); ok {
+		debug.SetMemoryLimit(n)
 	}
 	log := cfg.Logger()
 	settings, err := dbconn.FromEnv(getenv)
