@@ -118,6 +118,32 @@ func TestReadsBesideAHeldFold(t *testing.T) {
 		before, err = read()
 		return err
 	})
+	// The next folds in memory are of the views after the held fold only (layers), and change
+	// no answer: first the late views, then more views of the same visitor-days.
+	foldAgain := func(want int64) {
+		t.Helper()
+		pgtest.Eventually(t, 30*time.Second, func() error {
+			added, err := db.Store.FoldTail(ctx)
+			switch {
+			case err != nil:
+				return err
+			case added != want:
+				return fmt.Errorf("folded %d views in memory; want the %d after the held fold (or another transaction holds the horizon back)", added, want)
+			}
+			return nil
+		})
+	}
+	foldAgain(int64(len(late)))
+	if again, err := read(); err != nil || again != before {
+		t.Errorf("reads after the fold in memory of the late views: %v\n%s\n%s", err, again, before)
+	}
+	db.InsertAt(t, now.Add(-time.Second), late[:30]...)
+	foldAgain(30)
+	db.InsertAt(t, now.Add(-time.Second), late[30:]...)
+	before, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
 	db.FoldAll(t)
 	after, err := read()
 	if err != nil {

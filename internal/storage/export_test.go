@@ -42,7 +42,7 @@ func (s *Store) HeldFold() (views, visitorDays, keys int64, ok bool) {
 	if f == nil {
 		return 0, 0, 0, false
 	}
-	return f.views, int64(len(f.known)), int64(f.entries), true
+	return f.views, int64(f.visitorDays()), int64(f.keys()), true
 }
 
 // SetTailFoldMaxBytes lowers the memory a held fold of the tail may take.
@@ -53,3 +53,11 @@ func TailTooBig(err error) bool { return errors.Is(err, errTailTooBig) }
 
 // HoldNoFold drops the held fold of the tail.
 func (s *Store) HoldNoFold() { s.fold.Store(nil) }
+
+// HeldFoldLayers is how many layers the held fold of the tail has (0 when none is held).
+func (s *Store) HeldFoldLayers() int {
+	if f := s.fold.Load(); f != nil {
+		return len(f.layers)
+	}
+	return 0
+}

@@ -141,7 +141,8 @@ func (r *Reader) Backlog(ctx context.Context) error {
 
 // bound says where the views this read counts itself begin: after the fold point, or from the
 // held fold's horizon on; and fails with ErrBacklog when they are more than MaxTail. More than
-// tailCountsFrom of them start a fold of the tail in the background (see tailFold).
+// tailCountsFrom of them (tailFoldAgainFrom beside a held fold) start a fold of the tail in the
+// background (see tailFold).
 func (r *Reader) bound(ctx context.Context) (afterXid, afterID int64, err error) {
 	if r.bounded {
 		return r.afterXid, r.afterID, r.boundErr
@@ -156,7 +157,7 @@ func (r *Reader) bound(ctx context.Context) (afterXid, afterID int64, err error)
 		}
 		r.afterXid, r.afterID = r.fold.horizon, 0
 	}
-	if n > tailCountsFrom {
+	if n > tailCountsFrom || (r.fold != nil && n > tailFoldAgainFrom) {
 		r.s.foldTailSoon()
 	}
 	if n > MaxTail {

@@ -641,7 +641,7 @@ func TestATailTooBigToFoldIsNotHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgtest.Eventually(t, 30*time.Second, func() error {
-		if err := db.FoldTail(ctx); !storage.TailTooBig(err) {
+		if _, err := db.FoldTail(ctx); !storage.TailTooBig(err) {
 			return fmt.Errorf("fold of %d views in 10 000 bytes: %v; want too big (or another transaction holds the horizon back)", storage.MaxTail+100, err)
 		}
 		return nil
@@ -660,7 +660,7 @@ func TestATailTooBigToFoldIsNotHeld(t *testing.T) {
 	}
 	db.SetTailFoldMaxBytes(1 << 30)
 	pgtest.Eventually(t, 30*time.Second, func() error {
-		if err := db.FoldTail(ctx); err != nil {
+		if _, err := db.FoldTail(ctx); err != nil {
 			return err
 		}
 		if n, _, _, _ := db.HeldFold(); n != storage.MaxTail+100 {
@@ -692,6 +692,46 @@ func TestATailTooBigToFoldIsNotHeld(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTailFoldsInLayers: while the fold point stays, a fold in memory folds only the views after
+// the held one, into a second layer, until that layer has more than a quarter of the first's
+// views; then it folds the whole tail again.
+func TestTailFoldsInLayers(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	db.HoldTailFolds(rollup.Compute, 1<<30)
+	if _, err := db.SeedViews(ctx, 1000, storage.Seed{Paths: 5, Referrers: 5, VisitorPool: 100, End: time.Now(), Span: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	step := func(insert int, wantAdded int64, wantLayers int) {
+		t.Helper()
+		views := make([]storage.View, insert)
+		for i := range views {
+			views[i] = storage.View{Path: "/late", Visitor: int64(1 + i%100)}
+		}
+		if insert > 0 {
+			db.Insert(t, views...)
+		}
+		pgtest.Eventually(t, 30*time.Second, func() error {
+			added, err := db.FoldTail(ctx)
+			if err != nil {
+				return err
+			}
+			if added != wantAdded || db.HeldFoldLayers() != wantLayers {
+				return fmt.Errorf("folded %d views in memory into %d layers; want %d into %d (or another transaction holds the horizon back)",
+					added, db.HeldFoldLayers(), wantAdded, wantLayers)
+			}
+			return nil
+		})
+	}
+	step(0, 1000, 1)
+	step(10, 10, 2)
+	step(300, 300, 2) // the second layer now has 310 views, more than a quarter of 1000
+	step(1, 1311, 1)
+	if n, _, _, _ := db.HeldFold(); n != 1311 {
+		t.Errorf("the held fold is of %d views; want 1311", n)
 	}
 }
 
