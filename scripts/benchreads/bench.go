@@ -91,7 +91,7 @@ func newBench(ctx context.Context, c config, log *slog.Logger) (_ *bench, err er
 			}
 		}
 	}
-	if c.has("e") {
+	if c.has("e") || c.has("b") {
 		if b.vegeta, err = benchkit.FindVegeta(ctx, c.vegeta, log); err != nil {
 			return nil, err
 		}
@@ -618,11 +618,15 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 			b.stop(s)
 		}
 		if b.c.has("b") {
-			bc, err := b.tailCase(ctx, db, rep)
+			bc, b2, err := b.tailCase(ctx, db, rep)
 			if err != nil {
 				return nil, err
 			}
 			add(bc)
+			add(b2)
+			if lost := b2.ingest.acked - b2.ingest.counted; lost > 0 {
+				rep.problem(fmt.Sprintf("case b2: %d views acknowledged but not in the database", lost))
+			}
 		}
 		if err := b.drop(ctx, db); err != nil {
 			return nil, err
@@ -674,46 +678,54 @@ func (b *bench) measure(ctx context.Context) (*report, error) {
 }
 
 // tailCase is case (b): the history of (a) (its server stopped, everything folded) plus
-// -tail views seeded into the last hour, read by a server that does not fold; then the time
-// `prawn rollup` takes to fold them.
-func (b *bench) tailCase(ctx context.Context, db *database, rep *report) (*caseResult, error) {
+// -tail views seeded into the last hour, read by a server that does not fold; then the same reads
+// while vegeta records to that server, which still does not fold (b2: folding has stopped, views
+// keep coming); then the time `prawn rollup` takes to fold them all.
+func (b *bench) tailCase(ctx context.Context, db *database, rep *report) (bc, b2 *caseResult, err error) {
 	if err := b.settle(ctx, db); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b.log.Info("seeding the tail", "views", b.c.tail)
 	t := time.Now()
 	if err := seedRaw(ctx, db.url, b.c.tail, storage.Seed{Paths: b.c.paths, Referrers: 200, End: time.Now(), Span: time.Hour}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	db.setup = append(db.setup, step{what: fmt.Sprintf("case (b): %d views seeded into the last hour (INSERT … SELECT, not folded)", b.c.tail), took: time.Since(t)})
 	s, err := b.serve(ctx, db, "b", true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if rep.warm, err = b.warmUp(ctx, s); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	bc, err := b.readCase(ctx, s, db, "b", b.c.reads, true)
-	if err != nil {
-		return nil, err
+	if bc, err = b.readCase(ctx, s, db, "b", b.c.reads, true); err != nil {
+		return nil, nil, err
+	}
+	if b2, err = b.underIngest(ctx, s, db, s, db, "b2"); err != nil {
+		return nil, nil, err
+	}
+	cl := newClient(s.url)
+	defer cl.close()
+	if err := b.checkExact(ctx, cl, db, b2); err != nil {
+		return nil, nil, err
 	}
 	b.stop(s)
 	b.log.Info("draining the tail with prawn rollup")
 	t = time.Now()
 	out, err := b.prawnRun(ctx, db, "rollup")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rep.drain = &drain{took: time.Since(t), output: strings.TrimSpace(lastOutputLine(out, "folded "))}
 	var views, totals int64
 	if err := b.query(ctx, db.url, "SELECT (SELECT count(*) FROM views), (SELECT coalesce(sum(views), 0)::bigint FROM totals WHERE path = '')", &views, &totals); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rep.drain.exact = views == totals
 	if !rep.drain.exact {
 		rep.problem(fmt.Sprintf("case b: after the drain the rollups hold %d views, the raw views %d", totals, views))
 	}
-	return bc, nil
+	return bc, b2, nil
 }
 
 // warmUp waits (at most two minutes) until s answers GET /api/hosts, a read that counts the tail

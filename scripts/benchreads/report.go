@@ -25,7 +25,7 @@ const (
 
 // cases are the report's columns: key, heading.
 var caseTitles = map[string]string{
-	"a": "(a) history", "b": "(b) + tail", "c": "(c) many paths", "d": "(d) bulk load",
+	"a": "(a) history", "b": "(b) + tail", "b2": "(b) under ingest, not folding", "c": "(c) many paths", "d": "(d) bulk load",
 	"d2": "(d) after ANALYZE", "e": "(e) under ingest", "e2": "(e) after ingest",
 	"ec": "(e) control: ingest to another server",
 }
@@ -122,7 +122,8 @@ func (r *report) markdown() string {
 	}
 	if r.find("b") != nil {
 		p("  - (b) the database of (a)%s, plus %d views seeded into the last hour by the same INSERT … SELECT and not folded: its server runs with `PRAWN_ROLLUP_INTERVAL=0`, "+
-			"and nothing else folds until its reads are done; then `prawn rollup` drains the tail.\n", map[bool]string{true: " (with the views (e) recorded, folded)", false: ""}[r.find("e") != nil], r.c.tail)
+			"and nothing else folds until its reads are done; then the same reads while vegeta records %d views/s to that server as in (e) (*under ingest, not folding*: folding has stopped and views keep coming); "+
+			"then `prawn rollup` drains the tail.\n", map[bool]string{true: " (with the views (e) recorded, folded)", false: ""}[r.find("e") != nil], r.c.tail, r.c.ingestRate)
 	}
 	if r.find("c") != nil {
 		p("  - (c) a separate database of %d views over 30 days on %d distinct paths, made as (a).\n", r.c.floodViews, r.c.floodPaths)
@@ -144,7 +145,7 @@ func (r *report) markdown() string {
 			"a read slowed as much here as under ingest is slowed by the machine's CPUs, not by counting the ingest's tail.\n")
 	}
 
-	cols := r.present("a", "b", "c", "d", "d2")
+	cols := r.present("a", "b", "b2", "c", "d", "d2")
 	if len(cols) > 0 {
 		p("\np50 / p99 of each read, ms:\n\n")
 		r.table(&b, cols, func(s Summary, _ ReadResult) string {
@@ -184,6 +185,17 @@ func (r *report) markdown() string {
 			res += fmt.Sprintf("; %d answers were not 200", fails)
 		}
 		p("| %s | %s | %s |\n", goal, res, yesNo(met))
+		if b2 := r.find("b2"); key == "b" && b2 != nil {
+			worst, label, fails := worstP99(b2)
+			res := fmt.Sprintf("slowest p99 %s ms (%s)", ms(worst), label)
+			if fails > 0 {
+				res += fmt.Sprintf("; %d answers were not 200", fails)
+			}
+			if !b2.ingest.sustained() {
+				res += "; the ingest did not hold its rate"
+			}
+			p("| (b) the same reads while %d views/s are recorded and nothing folds | %s | – |\n", r.c.ingestRate, res)
+		}
 		if key == "b" && r.warm != nil {
 			res := fmt.Sprintf("%s after the server answered (%d refusals of `GET /api/hosts` before)", secs(r.warm.took.Round(100*time.Millisecond)), r.warm.refused)
 			if !r.warm.ok {
@@ -234,13 +246,16 @@ func (r *report) markdown() string {
 		}
 		p("\n")
 	}
-	for _, key := range []string{"e", "ec"} {
+	for _, key := range []string{"e", "ec", "b2"} {
 		e := r.find(key)
 		if e == nil {
 			continue
 		}
 		ir := e.ingest
 		whose, sink := "(e)'s", ""
+		if key == "b2" {
+			whose = "(b) under ingest's"
+		}
 		if key == "ec" {
 			whose, sink = "the control's", fmt.Sprintf("; the sink server's CPU %s %%", pct(ir.cpuTarget))
 		}
