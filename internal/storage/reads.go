@@ -157,8 +157,10 @@ func (r *Reader) bound(ctx context.Context) (afterXid, afterID int64, err error)
 		}
 		r.afterXid, r.afterID = r.fold.horizon, 0
 	}
-	if n > tailCountsFrom || (r.fold != nil && n > tailFoldAgainFrom) {
-		r.s.foldTailSoon()
+	if r.fold != nil && n > tailFoldAgainFrom {
+		r.s.foldTailSoon(true)
+	} else if n > tailCountsFrom {
+		r.s.foldTailSoon(false)
 	}
 	if n > MaxTail {
 		r.boundErr = fmt.Errorf("%w: more than %d", ErrBacklog, MaxTail)

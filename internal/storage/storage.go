@@ -52,12 +52,14 @@ type Store struct {
 	// tailMaxScopes is tailCountsMaxScopes (tests lower it).
 	tailMaxScopes int
 	// compute, when set, is the fold's arithmetic, and fold holds the tail's fold for the reads
-	// (see tailFold); folding and foldAfter pace the background folds as counting and countAfter
+	// (see tailFold); folding, foldAfter and incAfter pace the background folds (whole, and of
+	// the views after the held one: see foldTailSoon) as counting and countAfter
 	// pace the counts. tailFoldMaxBytes bounds the estimate of a held fold's memory.
 	compute          FoldFunc
 	fold             atomic.Pointer[tailFold]
 	folding          atomic.Bool
 	foldAfter        atomic.Int64
+	incAfter         atomic.Int64
 	tailFoldMaxBytes atomic.Int64
 	// bgCtx ends, and bg waits for the background counts, when the Store is closed.
 	bgCtx  context.Context

@@ -347,13 +347,24 @@ func (s *Store) heldFold(st db.GetRollupStateRow) *tailFold {
 	return f
 }
 
-// foldTailSoon starts FoldTail in the background unless there is no fold function, one runs, or
-// the last one was too recent: paced as the tail counts are (tailCountsEvery, tailCountsShare).
-func (s *Store) foldTailSoon() {
+// tailFoldIncEvery is the least time between two folds in memory of only the views after the
+// held one (see FoldTail): each costs in proportion to those views (about 6 µs a view here), so
+// they can come often, and the reads beside them then count few views themselves.
+const tailFoldIncEvery = 200 * time.Millisecond
+
+// foldTailSoon starts a fold of the tail in memory in the background unless there is no fold
+// function, one runs, or the last one was too recent. Folds of the whole tail are paced as the
+// tail counts are (tailCountsEvery, tailCountsShare); with inc (the reader's snapshot has the held
+// fold's fold point) it folds only the views after the held fold, paced by its own cost
+// (tailFoldIncEvery, tailCountsShare), unless the time for a whole fold has come and the held
+// fold's second layer is due to be folded into a new first (see FoldTail).
+func (s *Store) foldTailSoon(inc bool) {
 	if s.compute == nil {
 		return
 	}
-	if next := s.foldAfter.Load(); next != 0 && time.Now().UnixNano() < next {
+	now := time.Now().UnixNano()
+	full := s.foldAfter.Load()
+	if next := s.incAfter.Load(); (inc && now < next) || (!inc && full != 0 && now < full) {
 		return
 	}
 	if !s.folding.CompareAndSwap(false, true) {
@@ -366,19 +377,26 @@ func (s *Store) foldTailSoon() {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(s.bgCtx, 2*time.Minute)
 		defer cancel()
-		added, err := s.FoldTail(ctx)
-		wait := max(tailCountsEvery, time.Duration(float64(time.Since(start))/tailCountsShare))
-		s.foldAfter.Store(start.Add(wait).UnixNano())
+		added, whole, err := s.foldTail(ctx, full == 0 || start.UnixNano() >= full)
+		took := time.Since(start)
+		paced := start.Add(time.Duration(float64(took) / tailCountsShare)).UnixNano()
+		next := time.Now().Add(tailFoldIncEvery).UnixNano()
+		if whole || err != nil {
+			s.foldAfter.Store(max(start.Add(tailCountsEvery).UnixNano(), paced))
+		} else {
+			next = max(next, paced) // an increment's own cost paces the next one
+		}
+		s.incAfter.Store(next)
 		switch {
 		case err == nil:
 			if f := s.fold.Load(); f != nil && added > 0 {
 				level := slog.LevelInfo
-				if len(f.layers) > 1 {
-					level = slog.LevelDebug // an increment: as often as every second while folding has stopped
+				if !whole {
+					level = slog.LevelDebug // an increment: as often as every 200 ms while folding has stopped
 				}
 				slog.Log(ctx, level, "folded the views not yet folded in memory, for the reads", "views", f.views, "added", added,
 					"layers", len(f.layers), "visitor_days", f.visitorDays(), "rollup_keys", f.keys(), "mib", f.bytes()>>20,
-					"took", time.Since(start).Round(time.Millisecond))
+					"took", took.Round(time.Millisecond))
 			}
 		case s.bgCtx.Err() == nil:
 			slog.Warn("folding the views not yet folded in memory", "err", err)
@@ -391,13 +409,19 @@ func (s *Store) foldTailSoon() {
 // the held fold's horizon on while the fold point stays, else all of them. It returns how many
 // views it folded. It holds nothing, and fails, when they need more memory than allowed.
 func (s *Store) FoldTail(ctx context.Context) (int64, error) {
+	added, _, err := s.foldTail(ctx, true)
+	return added, err
+}
+
+// foldTail is FoldTail; without wholeOK it folds only the views after the held fold whenever the
+// fold point has stayed, however large its second layer. whole reports a fold of the whole tail.
+func (s *Store) foldTail(ctx context.Context, wholeOK bool) (added int64, whole bool, err error) {
 	if s.compute == nil {
-		return 0, errors.New("no fold function (HoldTailFolds)")
+		return 0, false, errors.New("no fold function (HoldTailFolds)")
 	}
 	old := s.fold.Load()
 	var f *tailFold
-	var added int64
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			q := s.q.WithTx(tx)
 			st, err := q.GetFoldState(ctx)
@@ -411,7 +435,7 @@ func (s *Store) FoldTail(ctx context.Context) (int64, error) {
 			case same && st.Horizon <= old.horizon:
 				f = nil // nothing new below the horizon
 				return nil
-			case same && (len(old.layers) == 1 || 4*old.layers[1].views <= old.layers[0].views):
+			case same && (len(old.layers) == 1 || 4*old.layers[1].views <= old.layers[0].views || !wholeOK):
 				f.views, afterXid, afterID = old.views, old.horizon, 0
 				into := newLayer()
 				if len(old.layers) > 1 {
@@ -419,7 +443,7 @@ func (s *Store) FoldTail(ctx context.Context) (int64, error) {
 				}
 				f.layers = []*foldLayer{old.layers[0], into}
 			default:
-				f.layers = []*foldLayer{newLayer()}
+				f.layers, whole = []*foldLayer{newLayer()}, true
 			}
 			into := f.layers[len(f.layers)-1]
 			for {
@@ -460,10 +484,10 @@ func (s *Store) FoldTail(ctx context.Context) (int64, error) {
 		if errors.Is(err, errTailTooBig) {
 			s.fold.Store(nil)
 		}
-		return 0, classify(err)
+		return 0, whole, classify(err)
 	}
 	if f != nil {
 		s.fold.Store(f)
 	}
-	return added, nil
+	return added, whole, nil
 }
