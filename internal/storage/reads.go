@@ -119,6 +119,7 @@ func (s *Store) Read(ctx context.Context, fn func(*Reader) error) error {
 			}
 			r.state = st
 			r.fold = s.heldFold(st)
+			s.dropStaleFold(st)
 			return fn(r)
 		})
 	return classify(err)

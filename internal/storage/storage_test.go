@@ -733,6 +733,14 @@ func TestTailFoldsInLayers(t *testing.T) {
 	if n, _, _, _ := db.HeldFold(); n != 1311 {
 		t.Errorf("the held fold is of %d views; want 1311", n)
 	}
+	// Once the fold moves past it, the first read lets it go.
+	db.FoldAll(t)
+	if err := db.Read(ctx, func(*storage.Reader) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, ok := db.HeldFold(); ok {
+		t.Error("a read after the fold moved on left the stale fold held")
+	}
 }
 
 // SplitDays cuts a range of hours into whole days and the hours around them.

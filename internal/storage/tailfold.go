@@ -352,6 +352,15 @@ func (s *Store) heldFold(st db.GetRollupStateRow) *tailFold {
 // they can come often, and the reads beside them then count few views themselves.
 const tailFoldIncEvery = 200 * time.Millisecond
 
+// dropStaleFold lets go of the held fold once st's fold point is past it: no later read can use
+// it (the fold point only moves forward), and it may hold a hundred MiB.
+func (s *Store) dropStaleFold(st db.GetRollupStateRow) {
+	f := s.fold.Load()
+	if f != nil && (st.FoldedXid > f.foldedXid || (st.FoldedXid == f.foldedXid && st.FoldedID > f.foldedID)) {
+		s.fold.CompareAndSwap(f, nil)
+	}
+}
+
 // foldTailSoon starts a fold of the tail in memory in the background unless there is no fold
 // function, one runs, or the last one was too recent. Folds of the whole tail are paced as the
 // tail counts are (tailCountsEvery, tailCountsShare); with inc (the reader's snapshot has the held
