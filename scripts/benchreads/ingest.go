@@ -197,6 +197,12 @@ func (b *bench) controlCase(ctx context.Context, s *server, db *database) (*case
 // underIngest times the reads of s (on db) as case key while vegeta records -ingest-rate views/s
 // (open loop) to target (on tdb), and counts the ingest's views in tdb once it has stopped.
 func (b *bench) underIngest(ctx context.Context, s *server, db *database, target *server, tdb *database, key string) (under *caseResult, err error) {
+	// The ingest's views already in tdb (case (b) reuses the database of (e)): counted before, so
+	// that only this attack's are compared with its acknowledgements.
+	var before int64
+	if err := b.query(ctx, tdb.url, ingestViewsSQL, &before); err != nil {
+		return nil, err
+	}
 	targets := filepath.Join(b.tmp, key+".targets")
 	if err := writeIngestTargets(targets, target.url, b.c.ingestPaths); err != nil {
 		return nil, err
@@ -280,13 +286,17 @@ func (b *bench) underIngest(ctx context.Context, s *server, db *database, target
 	// The views of requests still in flight when vegeta stopped commit within PRAWN_DB_TIMEOUT;
 	// then the server's fold empties the tail.
 	time.Sleep(2 * time.Second)
-	// The ingest's paths are new to the site: beyond PRAWN_MAX_NEW_PATHS a day (1 000 by default)
-	// its views count under pageview.OtherPath, which the history has none of.
-	if err := b.query(ctx, tdb.url, "SELECT count(*) FROM views WHERE path LIKE '"+ingestPrefix+"%' OR path = '"+pageview.OtherPath+"'", &ir.counted); err != nil {
+	if err := b.query(ctx, tdb.url, ingestViewsSQL, &ir.counted); err != nil {
 		return nil, err
 	}
+	ir.counted -= before
 	return under, nil
 }
+
+// ingestViewsSQL counts the views the ingest records: its paths are new to the site, and beyond
+// PRAWN_MAX_NEW_PATHS a day (1 000 by default) its views count under pageview.OtherPath, which the
+// history has none of.
+var ingestViewsSQL = "SELECT count(*) FROM views WHERE path LIKE '" + ingestPrefix + "%' OR path = '" + pageview.OtherPath + "'"
 
 // waitFolded waits (at most a minute) until the server's fold has emptied the tail.
 func (b *bench) waitFolded(ctx context.Context, cl *client) error {
