@@ -413,6 +413,30 @@ func (s *Store) foldTailSoon(inc bool) {
 	}()
 }
 
+// The next fold in memory: none (the held one is of every view below the horizon), of the views
+// after the held one, or of the whole tail.
+const (
+	foldNothing = iota
+	foldIncrement
+	foldWhole
+)
+
+// planFold decides the next fold in memory beside the held fold old at the fold state st: of the
+// whole tail when old is of another fold point or open day, or when its second layer has more
+// than a quarter of its first layer's views and wholeOK; else of the views after it, if the
+// horizon has moved past its own.
+func planFold(old *tailFold, st db.GetFoldStateRow, wholeOK bool) int {
+	switch {
+	case old == nil || old.foldedXid != st.FoldedXid || old.foldedID != st.FoldedID || !old.openFrom.Equal(st.VisitorsOpenFrom):
+		return foldWhole
+	case wholeOK && len(old.layers) > 1 && 4*old.layers[1].views > old.layers[0].views:
+		return foldWhole
+	case st.Horizon <= old.horizon:
+		return foldNothing
+	}
+	return foldIncrement
+}
+
 // FoldTail folds the views not yet folded below this moment's horizon in memory and holds the
 // result for the reads (see tailFold), reading them in chunks from one snapshot: only those from
 // the held fold's horizon on while the fold point stays, else all of them. It returns how many
@@ -439,12 +463,11 @@ func (s *Store) foldTail(ctx context.Context, wholeOK bool) (added int64, whole 
 			}
 			f = &tailFold{foldedXid: st.FoldedXid, foldedID: st.FoldedID, horizon: st.Horizon, openFrom: st.VisitorsOpenFrom}
 			afterXid, afterID := st.FoldedXid, st.FoldedID
-			same := old != nil && old.foldedXid == st.FoldedXid && old.foldedID == st.FoldedID && old.openFrom.Equal(st.VisitorsOpenFrom)
-			switch {
-			case same && st.Horizon <= old.horizon:
-				f = nil // nothing new below the horizon
+			switch planFold(old, st, wholeOK) {
+			case foldNothing:
+				f = nil
 				return nil
-			case same && (len(old.layers) == 1 || 4*old.layers[1].views <= old.layers[0].views || !wholeOK):
+			case foldIncrement:
 				f.views, afterXid, afterID = old.views, old.horizon, 0
 				into := newLayer()
 				if len(old.layers) > 1 {
