@@ -169,10 +169,7 @@ func (s *Store) FoldBatch(ctx context.Context, maxRows int, wait bool, compute F
 		if len(rows) == 0 {
 			return errNothingToFold
 		}
-		in := FoldInput{Views: make([]FoldView, len(rows)), OpenFrom: st.VisitorsOpenFrom}
-		for i, r := range rows {
-			in.Views[i] = foldView(db.ListTailViewsRow(r))
-		}
+		in := batchInput(rows, st.VisitorsOpenFrom)
 		if in.Known, err = knownVisitorDays(ctx, q, in.Views, in.OpenFrom); err != nil {
 			return err
 		}
@@ -223,6 +220,15 @@ func lockRollup(ctx context.Context, q *db.Queries, wait bool) error {
 		return ErrRollupBusy
 	}
 	return nil
+}
+
+// batchInput is a fold batch's rows as the fold computes from them (without their dedup state).
+func batchInput(rows []db.ListFoldBatchRow, openFrom time.Time) FoldInput {
+	in := FoldInput{Views: make([]FoldView, len(rows)), OpenFrom: openFrom}
+	for i, r := range rows {
+		in.Views[i] = foldView(db.ListTailViewsRow(r))
+	}
+	return in
 }
 
 func foldView(r db.ListTailViewsRow) FoldView {

@@ -487,10 +487,7 @@ func (s *Store) foldTail(ctx context.Context, wholeOK bool) (added int64, whole 
 				if len(rows) == 0 {
 					return nil
 				}
-				in := FoldInput{Views: make([]FoldView, len(rows)), OpenFrom: st.VisitorsOpenFrom}
-				for i, r := range rows {
-					in.Views[i] = foldView(db.ListTailViewsRow(r))
-				}
+				in := batchInput(rows, st.VisitorsOpenFrom)
 				if in.Known, err = f.knownOf(ctx, q, in.Views); err != nil {
 					return err
 				}
